@@ -1,0 +1,75 @@
+"""``trade-hunter``: parse arguments, load plugins and settings, take the lock, run."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+import trio
+
+from trade_hunter.plugins.errors import ConfigError
+
+from .config import core_registry, load_settings, read_sources
+from .host import PluginHost, PluginLoadError, Registries
+
+EXIT_CONFIG = 2
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="trade-hunter",
+        description="Local monitor for unusual prediction-market activity (informational "
+                    "only: it never trades). Settings come from the environment and .env.")
+    parser.add_argument("--smoke-test", action="store_true",
+                        help="run the real pipeline in a temporary home, check that a spike "
+                             "becomes a stored signal, print one line and exit")
+    parser.add_argument("--no-replace", action="store_true",
+                        help="if an instance already runs on this home, exit instead of "
+                             "replacing it")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    return parser.parse_args(argv)
+
+
+def build(raw: dict[str, str]) -> tuple[object, PluginHost, Registries]:
+    """Load plugins and settings from raw values; raises ConfigError / PluginLoadError."""
+    core = core_registry()
+    early = load_settings(
+        [core.items[n] for n in ("DISABLED_PLUGINS", "THIRD_PARTY_PLUGINS")], raw)
+    host = PluginHost()
+    host.load(disabled=early.DISABLED_PLUGINS, third_party=early.THIRD_PARTY_PLUGINS)
+    registries = Registries(settings=core)
+    host.collect(registries)
+    settings = load_settings(registries.settings.items.values(), raw)
+    return settings, host, registries
+
+
+def setup_logging(quiet: bool) -> None:
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("hypercorn.access", "httpx", "httpx2", "trio-websocket"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.version:
+        from .host import _version
+        print(f"trade-hunter {_version('trade-hunter')}")
+        return 0
+    if args.smoke_test:
+        from .smoke import smoke_test
+        return smoke_test()
+    try:
+        settings, host, registries = build(read_sources())
+    except (ConfigError, PluginLoadError) as exc:
+        print(f"trade-hunter: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    setup_logging(settings.QUIET_MODE)  # type: ignore[attr-defined]
+    from .lifecycle import run_daemon
+    return run_daemon(settings, host, registries, replace=not args.no_replace)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""In-memory live state for the dashboard and th-ctl: bounded windows, never the whole history.
+
+``/api/state`` is built from here alone, so its cost does not grow with the database.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from trade_hunter.plugins.models import AnalystRead, MarketEvent, SpikeSignal
+
+MAX_SIGNALS = 300
+MAX_FLOW = 200
+MAX_TAPE = 2000        # markets kept; the state endpoint shows the freshest TAPE_SHOWN
+SPARK_POINTS = 30
+
+
+@dataclass
+class TapeEntry:
+    event: MarketEvent
+    spark: deque[float] = field(default_factory=lambda: deque(maxlen=SPARK_POINTS))
+    events: int = 0
+    signals: int = 0
+
+
+class Live:
+    def __init__(self) -> None:
+        self.signals: OrderedDict[int, SpikeSignal] = OrderedDict()
+        self.reads: dict[int, AnalystRead] = {}
+        self.flow: deque[MarketEvent] = deque(maxlen=MAX_FLOW)
+        self.tape: OrderedDict[str, TapeEntry] = OrderedDict()
+        self.counters: dict[str, int] = {"events": 0, "trades": 0, "quotes": 0, "signals": 0}
+        self.by_source: dict[str, int] = {}
+        self.last_event_at: float | None = None
+        self.started_at = time.time()
+
+    def add_events(self, events: list[MarketEvent]) -> None:
+        counters, tape, by_source = self.counters, self.tape, self.by_source
+        for e in events:
+            counters["events"] += 1
+            counters["trades" if e.event_kind == "trade" else "quotes"] += 1
+            by_source[e.source] = by_source.get(e.source, 0) + 1
+            entry = tape.get(e.market_id)
+            if entry is None:
+                entry = tape[e.market_id] = TapeEntry(e)
+                if len(tape) > MAX_TAPE:
+                    tape.popitem(last=False)
+            else:
+                tape.move_to_end(e.market_id)
+                if not e.title:  # keep the title a quote without one would blank out
+                    e.title = entry.event.title
+                entry.event = e
+            entry.events += 1
+            if e.yes_price is not None:
+                entry.spark.append(e.yes_price)
+        self.flow.extend(events)
+        if events:
+            self.last_event_at = time.time()
+
+    def add_signal(self, signal: SpikeSignal) -> None:
+        assert signal.id is not None
+        self.signals[signal.id] = signal
+        self.counters["signals"] += 1
+        entry = self.tape.get(signal.market_id)
+        if entry is not None:
+            entry.signals += 1
+        while len(self.signals) > MAX_SIGNALS:
+            old, _ = self.signals.popitem(last=False)
+            self.reads.pop(old, None)
+
+    def set_read(self, read: AnalystRead) -> None:
+        if read.signal_id in self.signals:
+            self.reads[read.signal_id] = read
+
+    def recent_signals(self, *, sort: str = "newest", limit: int = 50,
+                       topic: str | None = None, tier: str | None = None) -> list[SpikeSignal]:
+        items = [s for s in reversed(self.signals.values())
+                 if (topic is None or s.topic == topic) and (tier is None or s.tier == tier)]
+        if sort == "score":
+            items.sort(key=lambda s: s.score, reverse=True)
+        return items[:limit]
+
+    def fresh_tape(self, *, since: float | None, limit: int) -> list[tuple[str, TapeEntry]]:
+        out: list[tuple[str, TapeEntry]] = []
+        for market_id in reversed(self.tape):
+            entry = self.tape[market_id]
+            if since is not None and entry.event.received_at < since:
+                break  # ordered by last update: the rest are older
+            out.append((market_id, entry))
+            if len(out) >= limit:
+                break
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "counters": dict(self.counters),
+            "by_source": dict(self.by_source),
+            "last_event_at": self.last_event_at,
+            "markets": len(self.tape),
+        }

@@ -1,0 +1,118 @@
+"""SQLite schema with forward migrations (``PRAGMA user_version`` is the schema version).
+
+Append a new script to MIGRATIONS to change the schema; never edit a released one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema
+    """
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        ts REAL NOT NULL,
+        received_at REAL NOT NULL,
+        platform TEXT NOT NULL,
+        market_id TEXT NOT NULL,
+        kind TEXT NOT NULL,            -- 'T' trade, 'Q' quote
+        yes_price REAL,
+        volume REAL,
+        volume_kind TEXT NOT NULL,
+        trade_side TEXT,
+        trade_size REAL,
+        yes_bid REAL,
+        yes_ask REAL,
+        source TEXT NOT NULL,
+        ext_id TEXT
+    );
+    CREATE INDEX events_ts ON events (ts);
+    CREATE INDEX events_market_ts ON events (market_id, ts);
+    CREATE UNIQUE INDEX events_ext_id ON events (source, ext_id) WHERE ext_id IS NOT NULL;
+
+    CREATE TABLE markets (
+        market_id TEXT PRIMARY KEY,
+        platform TEXT NOT NULL,
+        title TEXT NOT NULL,
+        topic TEXT,
+        last_seen REAL NOT NULL
+    );
+
+    CREATE TABLE signals (
+        id INTEGER PRIMARY KEY,
+        created_at REAL NOT NULL,
+        stored_at REAL NOT NULL,
+        market_id TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        title TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        tier TEXT NOT NULL,
+        score REAL NOT NULL,
+        rule TEXT NOT NULL,
+        demo INTEGER NOT NULL DEFAULT 0,
+        payload BLOB NOT NULL          -- the SpikeSignal as JSON
+    );
+    CREATE INDEX signals_created ON signals (created_at);
+    CREATE INDEX signals_stored ON signals (stored_at);
+    CREATE INDEX signals_score ON signals (score);
+
+    CREATE TABLE analyst_reads (
+        signal_id INTEGER PRIMARY KEY,
+        status TEXT NOT NULL,
+        label TEXT,
+        confidence TEXT,
+        provider TEXT,
+        created_at REAL NOT NULL,
+        payload BLOB NOT NULL          -- the AnalystRead as JSON
+    );
+
+    CREATE TABLE tracked_tickers (
+        ticker TEXT PRIMARY KEY,
+        added_at REAL NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        detail TEXT NOT NULL DEFAULT '',
+        markets TEXT NOT NULL DEFAULT '[]'
+    );
+
+    CREATE TABLE detector_state (
+        detector TEXT NOT NULL,
+        market_id TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (detector, market_id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY,
+        notifier TEXT NOT NULL,
+        kind TEXT NOT NULL,            -- 'detector' or 'analyst'
+        signal_id INTEGER NOT NULL,
+        payload BLOB NOT NULL,         -- the Alert as JSON
+        created_at REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_at REAL NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',   -- pending | sent | dead
+        last_error TEXT NOT NULL DEFAULT '',
+        UNIQUE (notifier, kind, signal_id)
+    );
+    CREATE INDEX outbox_pending ON outbox (status, next_at);
+
+    CREATE TABLE kv (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
+)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Bring the database to the newest schema; returns the version it is at."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > len(MIGRATIONS):
+        raise RuntimeError(
+            f"database schema {version} is newer than this Trade Hunter ({len(MIGRATIONS)})")
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        # One transaction per step: a crash mid-migration leaves the previous version intact.
+        conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+    return len(MIGRATIONS)

@@ -1,0 +1,250 @@
+"""The SQLite store: one writer thread committing in batches, readers on their own connections.
+
+Writes are closures ``fn(conn)`` queued to the writer; it drains everything queued, runs it in
+one transaction and commits, so a busy daemon commits big batches and an idle one commits at
+once (never later than ``MAX_BATCH_SECONDS`` after a write was queued). Reads run in worker
+threads on per-thread connections (WAL lets them proceed while the writer commits).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import trio
+
+from trade_hunter.plugins.models import AnalystRead, MarketEvent, SpikeSignal, from_json, to_json
+
+from .schema import migrate
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+Write = Callable[[sqlite3.Connection], Any]
+MAX_BATCH_SECONDS = 0.25
+_STOP = object()
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")  # durable at commit in WAL up to an OS crash
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+class Store:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._local = threading.local()
+        self._thread: threading.Thread | None = None
+        self._conn: sqlite3.Connection | None = None
+        self.next_signal_id = 1
+        self.commits = 0
+        self.write_errors = 0
+        self.last_write_error = ""
+
+    # ------------------------------------------------------------------ lifecycle
+    def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = connect(self.path)
+        migrate(self._conn)
+        row = self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM signals").fetchone()
+        self.next_signal_id = row[0] + 1
+        self._thread = threading.Thread(target=self._writer, name="th-sqlite-writer",
+                                        daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        """Commit everything queued, then stop the writer (blocking)."""
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            self._thread.join()
+            self._thread = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # ------------------------------------------------------------------ writing
+    def submit(self, fn: Write) -> None:
+        """Queue a write; it commits with the next batch (within 250 ms)."""
+        self._queue.put((fn, None))
+
+    async def run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Queue a write and wait until its batch has committed; returns ``fn``'s result."""
+        done = trio.Event()
+        box: list[Any] = []
+        token = trio.lowlevel.current_trio_token()
+
+        def notify(result: Any) -> None:
+            box.append(result)
+            token.run_sync_soon(done.set)
+
+        self._queue.put((fn, notify))
+        await done.wait()
+        result = box[0]
+        if isinstance(result, BaseException):
+            raise result
+        return result  # type: ignore[no-any-return]
+
+    async def flush(self) -> None:
+        """Wait until everything queued so far has committed."""
+        await self.run(lambda conn: None)
+
+    def _writer(self) -> None:
+        assert self._conn is not None
+        conn = self._conn
+        stop = False
+        while not stop:
+            item = self._queue.get()
+            batch = [item]
+            deadline = time.monotonic() + MAX_BATCH_SECONDS
+            while time.monotonic() < deadline:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            callbacks: list[tuple[Callable[[Any], None], Any]] = []
+            conn.execute("BEGIN")
+            for entry in batch:
+                if entry is _STOP:
+                    stop = True
+                    continue
+                fn, notify = entry
+                try:
+                    conn.execute("SAVEPOINT op")
+                    result = fn(conn)
+                    conn.execute("RELEASE op")
+                except Exception as exc:  # one bad write must not lose the batch
+                    conn.execute("ROLLBACK TO op")
+                    conn.execute("RELEASE op")
+                    self.write_errors += 1
+                    self.last_write_error = f"{type(exc).__name__}: {exc}"
+                    log.exception("store write failed")
+                    result = exc
+                if notify is not None:
+                    callbacks.append((notify, result))
+            conn.execute("COMMIT")
+            self.commits += 1
+            for notify, result in callbacks:
+                try:
+                    notify(result)
+                except trio.RunFinishedError:
+                    pass
+
+    # ------------------------------------------------------------------ reading
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path)
+            self._local.conn = conn
+        return conn
+
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        """Blocking read on this thread's connection."""
+        return self._reader().execute(sql, tuple(params)).fetchall()
+
+    async def aquery(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        return await trio.to_thread.run_sync(self.query, sql, tuple(params))
+
+    # ------------------------------------------------------------------ history (StoreReader)
+    def events_between(self, start: float, end: float) -> list[MarketEvent]:
+        rows = self.query(
+            "SELECT e.ts, e.received_at, e.platform, e.market_id, e.kind, e.yes_price, e.volume,"
+            " e.volume_kind, e.trade_side, e.trade_size, e.yes_bid, e.yes_ask, e.source,"
+            " e.ext_id, COALESCE(m.title, ''), m.topic FROM events e"
+            " LEFT JOIN markets m ON m.market_id = e.market_id"
+            " WHERE e.ts >= ? AND e.ts < ? ORDER BY e.ts, e.id", (start, end))
+        return [MarketEvent(
+            timestamp=r[0], received_at=r[1], platform=r[2], market_id=r[3],
+            event_kind="trade" if r[4] == "T" else "quote", yes_price=r[5], volume=r[6],
+            volume_kind=r[7], trade_side=r[8], trade_size=r[9], yes_bid=r[10], yes_ask=r[11],
+            source=r[12], ext_id=r[13], title=r[14], topic=r[15]) for r in rows]
+
+    def signals_between(self, start: float, end: float
+                        ) -> list[tuple[SpikeSignal, AnalystRead | None]]:
+        rows = self.query(
+            "SELECT s.payload, r.payload FROM signals s"
+            " LEFT JOIN analyst_reads r ON r.signal_id = s.id"
+            " WHERE s.created_at >= ? AND s.created_at < ? ORDER BY s.id", (start, end))
+        return [(from_json(s, SpikeSignal), from_json(r, AnalystRead) if r else None)
+                for s, r in rows]
+
+    # ------------------------------------------------------------------ typed helpers
+    def allocate_signal_id(self) -> int:
+        sid = self.next_signal_id
+        self.next_signal_id += 1
+        return sid
+
+
+# ---------------------------------------------------------------------- write closures
+EVENT_SQL = (
+    "INSERT OR IGNORE INTO events (ts, received_at, platform, market_id, kind, yes_price,"
+    " volume, volume_kind, trade_side, trade_size, yes_bid, yes_ask, source, ext_id)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+MARKET_SQL = (
+    "INSERT INTO markets (market_id, platform, title, topic, last_seen) VALUES (?,?,?,?,?)"
+    " ON CONFLICT(market_id) DO UPDATE SET last_seen=excluded.last_seen,"
+    " title=CASE WHEN excluded.title != '' THEN excluded.title ELSE markets.title END,"
+    " topic=COALESCE(excluded.topic, markets.topic)"
+)
+
+
+def event_row(e: MarketEvent) -> tuple[Any, ...]:
+    return (e.timestamp, e.received_at, e.platform, e.market_id,
+            "T" if e.event_kind == "trade" else "Q", e.yes_price, e.volume, e.volume_kind,
+            e.trade_side, e.trade_size, e.yes_bid, e.yes_ask, e.source, e.ext_id)
+
+
+def signal_row(s: SpikeSignal, stored_at: float) -> tuple[Any, ...]:
+    return (s.id, s.created_at, stored_at, s.market_id, s.platform, s.title, s.topic, s.tier,
+            s.score, s.rule, int(s.demo), to_json(s))
+
+
+SIGNAL_SQL = (
+    "INSERT OR REPLACE INTO signals (id, created_at, stored_at, market_id, platform, title,"
+    " topic, tier, score, rule, demo, payload) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+)
+STATE_SQL = (
+    "INSERT INTO detector_state (detector, market_id, payload, updated_at) VALUES (?,?,?,?)"
+    " ON CONFLICT(detector, market_id) DO UPDATE SET payload=excluded.payload,"
+    " updated_at=excluded.updated_at"
+)
+READ_SQL = (
+    "INSERT OR REPLACE INTO analyst_reads (signal_id, status, label, confidence, provider,"
+    " created_at, payload) VALUES (?,?,?,?,?,?,?)"
+)
+
+
+def write_batch(events: list[MarketEvent], signals: list[SpikeSignal],
+                states: list[tuple[str, str, bytes]], extra: Iterable[Write] = ()) -> Write:
+    """One pipeline batch: events, their signals and the detector states after them, together
+    (so after a crash the stored baselines match the stored events)."""
+    def fn(conn: sqlite3.Connection) -> None:
+        now = time.time()
+        conn.executemany(EVENT_SQL, [event_row(e) for e in events])
+        markets: dict[str, MarketEvent] = {e.market_id: e for e in events}
+        conn.executemany(MARKET_SQL, [(e.market_id, e.platform, e.title, e.topic, e.timestamp)
+                                      for e in markets.values()])
+        if signals:
+            conn.executemany(SIGNAL_SQL, [signal_row(s, now) for s in signals])
+        if states:
+            conn.executemany(STATE_SQL, [(d, m, p, now) for d, m, p in states])
+        for write in extra:
+            write(conn)
+    return fn
+
+
+def write_read(read: AnalystRead) -> Write:
+    def fn(conn: sqlite3.Connection) -> None:
+        conn.execute(READ_SQL, (read.signal_id, read.status, read.noise_or_signal,
+                                read.confidence, read.provider, read.created_at or time.time(),
+                                to_json(read)))
+    return fn

@@ -1,0 +1,25 @@
+"""Serve the web app with hypercorn inside the daemon's nursery."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve
+
+from .app import create_app
+
+if TYPE_CHECKING:
+    from trade_hunter.daemon.app import Daemon
+
+
+async def serve_web(daemon: Daemon, host: str, port: int, *,
+                    task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
+    config = Config()
+    config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
+    config.accesslog = None
+    config.errorlog = logging.getLogger("trade_hunter.web")
+    config.graceful_timeout = 2.0
+    await serve(create_app(daemon), config, task_status=task_status)
