@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import httpx
+import trio
+
+from trade_hunter.plugins.models import MarketEvent
+
+
+async def test_daemon_serves_state_and_persists_a_signal(start_daemon):
+    d = await start_daemon()
+    events = [MarketEvent(platform="t", market_id="M1", title="Will it rain?", yes_price=0.40,
+                          volume=10.0, event_kind="trade", trade_side="yes", source="test",
+                          timestamp=1000.0 + i) for i in range(5)]
+    events.append(MarketEvent(platform="t", market_id="M1", title="Will it rain?",
+                              yes_price=0.50, volume=500.0, event_kind="trade",
+                              trade_side="yes", source="test", timestamp=1010.0))
+    d.ingest(events)
+    await d.store.flush()
+    with trio.fail_after(5):
+        while not await d.store.aquery("SELECT id FROM signals"):
+            await d.store.flush()
+    async with httpx.AsyncClient(base_url=d.dashboard_url) as client:
+        state = (await client.get("/api/state")).json()
+        health = (await client.get("/api/health")).json()
+    assert state["mode"] == "ingest-only"
+    assert {"mode", "signals", "flow", "tape", "feeds", "counters"} <= set(state)
+    [signal] = state["signals"]
+    assert signal["market_id"] == "M1" and signal["tier"] == "high conviction flow"
+    assert {"id", "title", "score", "topic", "created_at"} <= set(signal)
+    assert len(state["flow"]) == 6
+    assert health["mode"] == "ingest-only"
