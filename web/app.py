@@ -10,6 +10,8 @@ from quart_trio import QuartTrio
 
 from trade_hunter.plugins.models import to_builtins
 
+from .ingest import register_ingest_routes
+
 if TYPE_CHECKING:
     from trade_hunter.daemon.app import Daemon
 
@@ -54,6 +56,8 @@ def create_app(d: Daemon) -> QuartTrio:
     @app.get("/api/state")
     async def state() -> Any:
         return jsonify(state_payload(d))
+
+    register_ingest_routes(app, d)
 
     @app.get("/")
     async def index() -> Any:
