@@ -30,10 +30,11 @@ MAX_BATCH_SECONDS = 0.25
 _STOP = object()
 
 
-def connect(path: Path) -> sqlite3.Connection:
+def connect(path: Path, *, writer: bool = False) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")  # durable at commit in WAL up to an OS crash
+    if writer:  # journal mode is a property of the file: set once, by the writer
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")  # durable at commit in WAL up to an OS crash
     conn.execute("PRAGMA busy_timeout=30000")
     return conn
 
@@ -53,7 +54,7 @@ class Store:
     # ------------------------------------------------------------------ lifecycle
     def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = connect(self.path)
+        self._conn = connect(self.path, writer=True)
         migrate(self._conn)
         row = self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM signals").fetchone()
         self.next_signal_id = row[0] + 1

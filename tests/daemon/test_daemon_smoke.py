@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import httpx
 import trio
 
@@ -8,12 +10,13 @@ from trade_hunter.plugins.models import MarketEvent
 
 async def test_daemon_serves_state_and_persists_a_signal(start_daemon):
     d = await start_daemon()
+    t0 = time.time() - 60  # recent: retention deletes anything older than RETENTION_DAYS
     events = [MarketEvent(platform="t", market_id="M1", title="Will it rain?", yes_price=0.40,
                           volume=10.0, event_kind="trade", trade_side="yes", source="test",
-                          timestamp=1000.0 + i) for i in range(5)]
+                          timestamp=t0 + i) for i in range(5)]
     events.append(MarketEvent(platform="t", market_id="M1", title="Will it rain?",
                               yes_price=0.50, volume=500.0, event_kind="trade",
-                              trade_side="yes", source="test", timestamp=1010.0))
+                              trade_side="yes", source="test", timestamp=t0 + 10))
     d.ingest(events)
     await d.store.flush()
     with trio.fail_after(5):
