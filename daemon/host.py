@@ -95,7 +95,8 @@ class PluginHost:
         try:
             self.pm.check_pending()
         except pluggy.PluginValidationError as exc:
-            raise PluginLoadError(f"plugin {exc.plugin_name!r}: {exc}") from None
+            name = self.pm.get_name(exc.plugin) or repr(exc.plugin)
+            raise PluginLoadError(f"plugin {name!r}: {_one_line(exc)}") from None
 
     def _register(self, info: PluginInfo, load: Any) -> None:
         # Each plugin in its own try: a broken third-party plugin is reported, not fatal.
@@ -103,7 +104,7 @@ class PluginHost:
             module = load()
             self.pm.register(module, name=info.name)
         except pluggy.PluginValidationError as exc:
-            raise PluginLoadError(f"plugin {info.name!r}: {exc}") from None
+            raise PluginLoadError(f"plugin {info.name!r}: {_one_line(exc)}") from None
         except Exception as exc:
             info.status, info.error = "failed", _one_line(exc)
             log.warning("plugin %s failed to load: %s", info.name, info.error)
