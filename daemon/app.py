@@ -18,6 +18,7 @@ from trade_hunter.plugins.models import MarketEvent, SpikeSignal
 from trade_hunter.plugins.registry import PluginContext
 
 from .analysis import AnalystService
+from .control import serve_control
 from .host import PluginHost, Registries, _version
 from .live import Live
 from .outbox import Outbox
@@ -139,6 +140,7 @@ class Daemon:
                 binds = await services.start(serve_web, self, s.APP_HOST, s.APP_PORT)
                 self.dashboard_url = binds[0] if binds else ""
                 self.health.get("web").set("running", self.dashboard_url)
+                await services.start(serve_control, self)  # th-ctl works once we are ready
                 async with trio.open_nursery() as feeds:
                     for name, feed in self._create("feed", self.registries.feeds):
                         await feeds.start(supervise, self.health.get(name, "feed"),
@@ -153,6 +155,7 @@ class Daemon:
                 consumers.cancel_scope.cancel()
             services.cancel_scope.cancel()
         await trio.to_thread.run_sync(self.store.close)
+        log.info("stopped: %d events processed and committed", pipeline.processed)
 
     async def _drain(self, send: trio.MemorySendChannel[Any]) -> None:
         with trio.move_on_after(DRAIN_DEADLINE):
