@@ -44,6 +44,7 @@ CORE: tuple[tuple[Any, ...], ...] = (
     ("QUIET_MODE", "bool", False, "Log warnings only", {}),
     ("FRESHNESS_WINDOW_SECONDS", "float", 600.0, "Live mode: the tape shows events this recent", {"minimum": 1}),
     ("TRADE_HUNTER_HOME", "path", "", "State folder: database, lock, control socket (default: per-user data folder)", {}),
+    ("CONTROL_TRANSPORT", "choice", "auto", "Control socket: unix (POSIX), tcp (loopback + token; the Windows default) or auto", {"choices": ("auto", "unix", "tcp")}),
     ("SIMULATION_SEED", "str", "", "Seed for a reproducible simulation (empty: random)", {}),
     ("DISABLED_PLUGINS", "list", "", "Plugin names not to load, comma-separated", {}),
     ("THIRD_PARTY_PLUGINS", "bool", True, "Load plugins installed through entry points", {}),

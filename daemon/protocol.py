@@ -12,8 +12,16 @@ Each :class:`Method` says
 * ``help`` — one line, shown by ``th-ctl --help`` and in the README.
 
 Wire format: newline-delimited JSON-RPC 2.0 over the control socket (one request per line,
-at most ``MAX_LINE`` bytes). Errors carry a numeric ``code`` and ``data.name`` from
-:data:`ERRORS`.
+at most ``MAX_LINE`` bytes; one answer line per request; batches and notifications as in the
+JSON-RPC spec). Parameters are named (an object). Errors carry a numeric ``code`` and
+``data.name`` from :data:`ERRORS`. On the TCP transport every request also carries
+``"auth": "<token>"`` (the token is in the daemon's user-only endpoint file). Where to connect:
+``trade_hunter.ctl.client``; the server: ``trade_hunter.daemon.control``.
+
+Adding a method: append a :class:`Method` to :data:`METHODS` and write
+``Service.<handler_name>``; ``th-ctl`` gets the command and its help from the entry, and
+``tests/ctl/test_table.py`` checks the handler exists and the README documents it
+(``th-ctl --readme`` prints the README's command table).
 """
 
 from __future__ import annotations
@@ -82,7 +90,10 @@ METHODS: tuple[Method, ...] = (
     Method("demo.spike", "Inject a synthetic spike through the real pipeline",
            (Param("market_id", help="a market to spike (default: a demo market)"),),
            cli="demo-spike", http=("POST", "/api/demo/spike"), mutating=True),
-    Method("shutdown", "Stop the daemon gracefully", cli="stop", mutating=True),
+    Method("shutdown", "Stop the daemon gracefully",
+           (Param("pid", "int", help="only if the daemon's pid is this one (used by the "
+                                     "replace path)"),),
+           cli="stop", mutating=True),
 )
 
 BY_NAME: dict[str, Method] = {m.name: m for m in METHODS}

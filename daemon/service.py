@@ -97,7 +97,10 @@ class Service:
             raise RpcError(f"{market} is in cooldown: no signal fired", code="invalid_params")
         return {"market_id": market, "signals": [s.id for s in signals]}
 
-    async def shutdown(self) -> dict[str, Any]:
+    async def shutdown(self, pid: int | None = None) -> dict[str, Any]:
+        if pid is not None and pid != self.d.pid:  # a scoped shutdown meant for another run
+            raise RpcError(f"shutdown: this daemon is pid {self.d.pid}, not {pid}",
+                           code="invalid_params")
         self.d.request_shutdown("control request")
         return {"stopping": True, "pid": self.d.pid}
 
