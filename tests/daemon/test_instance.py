@@ -125,3 +125,26 @@ def test_same_home_follows_symlinks(tmp_path: Path):
     (tmp_path / "link").symlink_to(real)
     assert instance.same_home(tmp_path / "link", real)
     assert not instance.same_home(tmp_path, real)
+
+
+def test_a_bind_race_lost_inside_the_daemon_is_exit_4(tmp_path, monkeypatch, capsys):
+    """The pre-check can pass and hypercorn's own bind still fail (another program grabbed
+    the port in between): the error comes out of trio's exception groups as the same line."""
+    from trade_hunter.daemon.cli import build
+    from trade_hunter.daemon.lifecycle import EXIT_PORT, run_daemon
+
+    with socket.socket() as foreign:
+        foreign.bind(("127.0.0.1", 0))
+        foreign.listen()
+        port = foreign.getsockname()[1]
+        settings, host, registries = build({
+            "TRADE_HUNTER_HOME": str(tmp_path / "home"), "APP_PORT": str(port),
+            "ENABLE_SIMULATION": "false", "THIRD_PARTY_PLUGINS": "false",
+            "QUIET_MODE": "true"})
+        monkeypatch.setattr(instance, "check_port", lambda host, port: None)  # lose the race
+        assert run_daemon(settings, host, registries) == EXIT_PORT
+    err = capsys.readouterr().err
+    assert err.strip() == (f"trade-hunter: port {port} on 127.0.0.1 is already in use by "
+                           "another program (not the Trade Hunter instance of this home); "
+                           "stop that program or set APP_PORT")
+    assert instance.InstanceLock(tmp_path / "home").try_acquire()  # the lock was released
