@@ -201,6 +201,8 @@ class ControlServer:
             message = json.loads(line)
         except (ValueError, UnicodeDecodeError) as exc:
             return _error(None, "parse_error", f"not JSON: {exc}"), False
+        except RecursionError:  # "[[[[…" nested deeper than the parser's stack
+            return _error(None, "parse_error", "not JSON: nested too deeply"), False
         if isinstance(message, list):  # a JSON-RPC batch
             if not message:
                 return _error(None, "invalid_request", "empty batch"), False

@@ -126,6 +126,8 @@ async def test_malformed_requests_get_json_rpc_errors(start_daemon):
     assert "not JSON" in assert_error(await conn.reply(), "parse_error")
     await conn.send(b"\xff\xfe{]\n")
     assert_error(await conn.reply(), "parse_error")
+    await conn.send(b"[" * 60000 + b"\n")
+    assert "too deeply" in assert_error(await conn.reply(), "parse_error")
     await conn.send({"jsonrpc": "2.0", "id": 5})
     assert_error(await conn.reply(), "invalid_request", 5)
     await conn.send(req("status", jsonrpc="1.0", id=6))
