@@ -147,4 +147,6 @@ def test_a_bind_race_lost_inside_the_daemon_is_exit_4(tmp_path, monkeypatch, cap
     assert err.strip() == (f"trade-hunter: port {port} on 127.0.0.1 is already in use by "
                            "another program (not the Trade Hunter instance of this home); "
                            "stop that program or set APP_PORT")
-    assert instance.InstanceLock(tmp_path / "home").try_acquire()  # the lock was released
+    lock = instance.InstanceLock(tmp_path / "home")
+    assert lock.try_acquire()  # the failed run released its lock
+    lock.release()
