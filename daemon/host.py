@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 BUILTINS: tuple[str, ...] = (
     "trade_hunter.plugins.spike",
     "trade_hunter.plugins.simulated",
+    "trade_hunter.plugins.notifiers.discord",
 )
 ENTRY_POINT_GROUP = "trade_hunter"
 

@@ -1,15 +1,40 @@
-"""The notification outbox: alerts are rows committed with their signal, delivered by one
-task per notifier, retried with backoff, marked sent once (so a restart re-sends nothing
-that was delivered and loses nothing that was not)."""
+"""The notification outbox: durable, ordered, at-least-once delivery to every notifier.
+
+* An alert becomes one ``outbox`` row per notifier that wants it, written in the *same store
+  batch* as its signal (``rows_for_signal``) or analyst read (``rows_for``): after a crash the
+  pending notifications match the stored signals exactly.
+* Each notifier is served by its own task; within a notifier, rows go to *lanes* (the
+  notifier's optional ``lane(alert)``; Discord: one lane per webhook). A lane delivers its rows
+  one at a time in id order; a failing or rate-limited lane pauses alone, so one slow webhook
+  never holds up another, and nothing here ever blocks the pipeline.
+* A row is marked ``sent`` only after ``notify`` returned, and that mark is committed before
+  the row can be picked again; a restart re-sends only what was not confirmed (a crash in the
+  instant between a send and its commit is the one window for a duplicate).
+* ``NotifyError(retry_after=…)`` pauses the lane for that long without using up an attempt
+  (rate limits are not failures); other errors back off exponentially with jitter; after
+  ``MAX_ATTEMPTS`` failures, or once a row is older than ``MAX_AGE``, it is given up (``dead``).
+  ``PermanentNotifyError`` drops the row at once.
+* Optional notifier methods (plain duck typing, so third-party notifiers need neither):
+  ``wants(alert) -> bool`` filters before a row is written (Discord's alert modes);
+  ``lane(alert) -> str`` names the delivery lane.
+* Health: each notifier's record (``th-ctl status``, ``/api/health``) carries counters
+  (``sent``, ``retries``, ``rate_limited``, ``dropped``), the pending count, the age of the
+  oldest pending row and each lane's state; the record is ``degraded`` while a lane retries or
+  drops, ``failed`` when every lane drops.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import trio
 
 from trade_hunter.plugins.errors import NotifyError, PermanentNotifyError
@@ -21,81 +46,274 @@ if TYPE_CHECKING:
     from .app import Daemon
 
 log = logging.getLogger(__name__)
-MAX_ATTEMPTS = 12
+MAX_ATTEMPTS = 12          # failed attempts (rate limits excluded) before a row is given up
+MAX_AGE = 6 * 3600.0       # an alert older than this is stale: given up rather than sent late
+NOTIFY_TIMEOUT = 120.0     # one notify() call, waits for rate limits included
+IDLE_POLL = 300.0          # a safety net: new rows come with a wake()
+BATCH = 500                # due rows fetched per pass
+DEFAULT_LANE = "default"
 OUTBOX_SQL = ("INSERT OR IGNORE INTO outbox (notifier, kind, signal_id, payload, created_at,"
               " next_at) VALUES (?,?,?,?,?,?)")
+Write = Callable[[sqlite3.Connection], Any]
+
+
+@dataclass
+class _Row:
+    id: int
+    alert: Alert
+    attempts: int
+    created_at: float
+
+
+@dataclass
+class _Lane:
+    name: str
+    queue: deque[_Row] = field(default_factory=deque)
+    running: bool = False
+    blocked_until: float = 0.0
+    state: str = "idle"        # idle | ok | retrying | dropped
+    detail: str = ""
+
+
+@dataclass
+class _Notifier:
+    name: str
+    component: Any
+    wake: trio.Event = field(default_factory=trio.Event)
+    lanes: dict[str, _Lane] = field(default_factory=dict)
+    inflight: set[int] = field(default_factory=set)
+    known: dict[int, tuple[Alert, str]] = field(default_factory=dict)
+    """Decoded pending rows and their lanes, from the last pass."""
 
 
 class Outbox:
     def __init__(self, daemon: Daemon, notifiers: list[tuple[str, Any]]) -> None:
         self.d = daemon
         self.notifiers = dict(notifiers)
-        self._wake: dict[str, trio.Event] = {n: trio.Event() for n in self.notifiers}
+        self._state = {n: _Notifier(n, c) for n, c in self.notifiers.items()}
+        self._anchor: tuple[float, float] | None = None
 
-    def rows_for(self, alert: Alert) -> Iterable[Any]:
-        if not self.notifiers:
+    # ------------------------------------------------------------------ clock
+    def now(self) -> float:
+        """Wall-clock seconds that advance with Trio's clock once running (so retry times
+        stored in the table are wall times, and tests can drive them with a virtual clock)."""
+        if self._anchor is None:
+            return time.time()
+        wall, mono = self._anchor
+        return wall + trio.current_time() - mono
+
+    # ------------------------------------------------------------------ enqueue (hot path)
+    def rows_for(self, alert: Alert) -> list[Write]:
+        """The store writes that queue ``alert`` for every notifier that wants it; commit
+        them in the same batch as the signal or read they belong to, then call ``wake``."""
+        targets = [n for n, c in self.notifiers.items() if _wants(n, c, alert)]
+        if not targets:
             return []
-        payload, now = to_json(alert), time.time()
-        sid = alert.signal.id
+        payload, now = to_json(alert), self.now()
+        kind, sid = alert.kind, alert.signal.id
 
         def fn(conn: sqlite3.Connection) -> None:
-            conn.executemany(OUTBOX_SQL, [(n, alert.kind, sid, payload, now, now)
-                                          for n in self.notifiers])
+            conn.executemany(OUTBOX_SQL, [(n, kind, sid, payload, now, now) for n in targets])
         return [fn]
 
-    def rows_for_signal(self, signal: SpikeSignal) -> Iterable[Any]:
+    def rows_for_signal(self, signal: SpikeSignal) -> Iterable[Write]:
         return self.rows_for(Alert(kind="detector", signal=signal))
 
     def wake(self, signal: Any = None) -> None:
-        for event in self._wake.values():
-            event.set()
+        """Tell the delivery tasks new rows were queued (they wait for the commit)."""
+        for st in self._state.values():
+            st.wake.set()
 
+    # ------------------------------------------------------------------ delivery
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                   ) -> None:
+        if self._anchor is None:
+            self._anchor = (time.time(), trio.current_time())
         async with trio.open_nursery() as nursery:
             for name in self.notifiers:
-                nursery.start_soon(self._deliver, name)
+                nursery.start_soon(self._serve, self._state[name])
             task_status.started()
+            if not self.notifiers:
+                self.d.health.get("outbox").put("notifiers", 0)
+                await trio.sleep_forever()
 
-    async def _deliver(self, name: str) -> None:
-        notifier = self.notifiers[name]
-        while True:
-            self._wake[name] = trio.Event()
-            rows = await self.d.store.aquery(
-                "SELECT id, payload, attempts FROM outbox WHERE notifier=? AND status='pending'"
-                " AND next_at <= ? ORDER BY id LIMIT 50", (name, time.time()))
-            for row_id, payload, attempts in rows:
-                await self._send_one(name, notifier, row_id, payload, attempts)
-            if not rows:
-                with trio.move_on_after(5):
-                    await self._wake[name].wait()
+    async def _serve(self, st: _Notifier) -> None:
+        health = self.d.health.get(st.name, "notifier")
+        # Rows picked earlier by a crashed run of this task are picked again.
+        st.inflight.clear()
+        st.lanes.clear()
+        st.known.clear()
+        async with trio.open_nursery() as nursery:
+            while True:
+                st.wake = trio.Event()  # before the read: a wake during it is not lost
+                await self.d.store.flush()  # rows queued before wake() have committed
+                now = self.now()
+                rows = await self.d.store.aquery(
+                    "SELECT id, payload, attempts, created_at, next_at FROM outbox"
+                    " WHERE notifier=? AND status='pending'"
+                    " AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT ?",
+                    (st.name, json.dumps(sorted(st.inflight)), BATCH))
+                dispatched = await self._dispatch(st, nursery, rows, now)
+                count, oldest = (await self.d.store.aquery(
+                    "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE notifier=?"
+                    " AND status='pending'", (st.name,)))[0]
+                health.put("pending", count)
+                health.put("oldest_pending_s", round(now - oldest, 1) if oldest else None)
+                # Sleep until a paused lane may go on, or a wake-up (new rows, a lane done).
+                due = [ln.blocked_until - now for ln in st.lanes.values()
+                       if ln.blocked_until > now]
+                wait = min([IDLE_POLL, *due])
+                if dispatched and len(rows) == BATCH:
+                    wait = 0  # more rows than one pass takes
+                with trio.move_on_after(wait):
+                    await st.wake.wait()
 
-    async def _send_one(self, name: str, notifier: Any, row_id: int, payload: bytes,
-                        attempts: int) -> None:
-        health = self.d.health.get(name, "notifier")
+    async def _dispatch(self, st: _Notifier, nursery: trio.Nursery,
+                        rows: list[tuple[Any, ...]], now: float) -> int:
+        """Queue due rows on their lanes, strictly in id order per lane: a lane whose oldest
+        row is not due yet (a retry after a restart) holds its later rows too."""
+        held: set[str] = set()
+        seen: dict[int, tuple[Alert, str]] = {}
+        dispatched = 0
+        for row_id, payload, attempts, created_at, next_at in rows:
+            known = st.known.get(row_id)
+            if known is None:
+                try:
+                    alert = from_json(payload, Alert)
+                except msgspec.DecodeError as exc:  # written by an incompatible version
+                    await self._mark(row_id, "dead", attempts, now, f"unreadable alert: {exc}")
+                    continue
+                known = (alert, self._lane_key(st, alert))
+            seen[row_id] = known
+            alert, key = known
+            lane = st.lanes.get(key)
+            if lane is None:
+                lane = st.lanes[key] = _Lane(key)
+            if key in held or lane.blocked_until > now:
+                continue
+            if next_at > now:
+                lane.blocked_until = next_at
+                held.add(key)
+                continue
+            lane.queue.append(_Row(row_id, alert, attempts, created_at))
+            st.inflight.add(row_id)
+            dispatched += 1
+            if not lane.running:
+                lane.running = True
+                nursery.start_soon(self._run_lane, st, lane)
+        st.known = seen  # only rows still pending stay cached
+        return dispatched
+
+    def _lane_key(self, st: _Notifier, alert: Alert) -> str:
+        lane_of = getattr(st.component, "lane", None)
+        if callable(lane_of):
+            try:
+                return str(lane_of(alert) or DEFAULT_LANE)
+            except Exception:
+                log.exception("notifier %s: lane() failed", st.name)
+        return DEFAULT_LANE
+
+    async def _run_lane(self, st: _Notifier, lane: _Lane) -> None:
         try:
-            await notifier.notify(from_json(payload, Alert))
+            while lane.queue:
+                row = lane.queue.popleft()
+                try:
+                    delivered = await self._send_one(st, lane, row)
+                finally:
+                    st.inflight.discard(row.id)
+                if not delivered:
+                    # Paused: hand the rest back to the table, fetched again in id order.
+                    for rest in lane.queue:
+                        st.inflight.discard(rest.id)
+                    lane.queue.clear()
+        finally:
+            lane.running = False
+            st.wake.set()
+
+    async def _send_one(self, st: _Notifier, lane: _Lane, row: _Row) -> bool:
+        """Deliver one row; returns False when the lane must pause."""
+        health = self.d.health.get(st.name, "notifier")
+        try:
+            with trio.fail_after(NOTIFY_TIMEOUT):
+                await st.component.notify(row.alert)
         except PermanentNotifyError as exc:
-            await self._mark(row_id, "dead", attempts + 1, time.time(), str(exc))
+            await self._mark(row.id, "dead", row.attempts + 1, self.now(), str(exc))
             health.count("dropped")
-            health.set("failed", str(exc))
-            return
-        except Exception as exc:
-            retry_after = exc.retry_after if isinstance(exc, NotifyError) else None
-            if not isinstance(exc, NotifyError):
-                log.exception("notifier %s crashed", name)
-            delay = retry_after if retry_after is not None else backoff(attempts + 1)
-            status = "dead" if attempts + 1 >= MAX_ATTEMPTS else "pending"
-            await self._mark(row_id, status, attempts + 1, time.time() + delay, str(exc))
-            health.count("retries")
-            health.set("degraded", f"retrying: {exc}")
-            return
-        await self._mark(row_id, "sent", attempts + 1, time.time(), "")
+            self._lane_state(st, lane, "dropped", str(exc))
+            return True
+        except Exception as exc:  # noqa: BLE001 - any failure is retried, never fatal
+            return await self._failed(st, lane, row, exc)
+        await self._mark(row.id, "sent", row.attempts + 1, self.now(), "")
         health.count("sent")
-        health.set("running")
+        health.put("last_sent_at", time.time())
+        self._lane_state(st, lane, "ok", "")
+        return True
+
+    async def _failed(self, st: _Notifier, lane: _Lane, row: _Row, exc: Exception) -> bool:
+        health = self.d.health.get(st.name, "notifier")
+        now = self.now()
+        retry_after = exc.retry_after if isinstance(exc, NotifyError) else None
+        if isinstance(exc, trio.TooSlowError):
+            text = f"timed out after {NOTIFY_TIMEOUT:.0f}s"
+        elif isinstance(exc, NotifyError):
+            text = str(exc)
+        else:
+            log.error("notifier %s crashed", st.name, exc_info=exc)
+            text = f"{type(exc).__name__}: {exc}"
+        if retry_after is not None:  # a rate limit: wait as told, no attempt used up
+            attempts, delay = row.attempts, max(float(retry_after), 0.0)
+            health.count("rate_limited")
+        else:
+            attempts = row.attempts + 1
+            delay = backoff(attempts)
+            health.count("retries")
+        if attempts >= MAX_ATTEMPTS or now - row.created_at >= MAX_AGE:
+            why = f"gave up after {attempts} attempts" if attempts >= MAX_ATTEMPTS \
+                else "expired"
+            await self._mark(row.id, "dead", attempts, now, f"{why}: {text}")
+            health.count("dropped")
+            self._lane_state(st, lane, "dropped", f"{why}: {text}")
+        else:
+            await self._mark(row.id, "pending", attempts, now + delay, text)
+            self._lane_state(st, lane, "retrying", f"{text}; next try in {delay:.1f}s")
+        lane.blocked_until = now + delay
+        return False
+
+    def _lane_state(self, st: _Notifier, lane: _Lane, state: str, detail: str) -> None:
+        lane.state, lane.detail = state, detail[:300]
+        health = self.d.health.get(st.name, "notifier")
+        health.put("lanes", {n: {"state": ln.state, "detail": ln.detail}
+                             for n, ln in st.lanes.items()})
+        used = [ln for ln in st.lanes.values() if ln.state != "idle"]
+        bad = [ln for ln in used if ln.state in ("retrying", "dropped")]
+        if not bad:
+            health.set("running")
+            if state == "ok":
+                health.put("last_error", "")
+            return
+        health.put("last_error", detail[:300] if state != "ok" else health.info.get(
+            "last_error", ""))
+        problems = "; ".join(f"{ln.name}: {ln.detail}" for ln in bad)
+        if all(ln.state == "dropped" for ln in used):
+            health.set("failed", problems[:500])
+        else:
+            health.set("degraded", problems[:500])
 
     async def _mark(self, row_id: int, status: str, attempts: int, next_at: float,
                     error: str) -> None:
-        await self.d.store.run(lambda conn: conn.execute(
-            "UPDATE outbox SET status=?, attempts=?, next_at=?, last_error=? WHERE id=?",
-            (status, attempts, next_at, error[:500], row_id)))
+        # Shielded: once notify() returned, the mark must commit even during shutdown.
+        with trio.CancelScope(shield=True):
+            await self.d.store.run(lambda conn: conn.execute(
+                "UPDATE outbox SET status=?, attempts=?, next_at=?, last_error=? WHERE id=?",
+                (status, attempts, next_at, error[:500], row_id)))
+
+
+def _wants(name: str, notifier: Any, alert: Alert) -> bool:
+    wants = getattr(notifier, "wants", None)
+    if not callable(wants):
+        return True
+    try:
+        return bool(wants(alert))
+    except Exception:  # a broken filter must not lose alerts: deliver, let notify decide
+        log.exception("notifier %s: wants() failed", name)
+        return True

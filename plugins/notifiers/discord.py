@@ -1,0 +1,133 @@
+"""The Discord notifier plugin: signals and analyst follow-ups as embeds on webhooks.
+
+Settings (declared in the core table, see the README): ``DISCORD_WEBHOOK_URL`` (default
+webhook), ``DISCORD_WEBHOOK_ROUTES`` (``topic=url`` pairs separated by ``;`` or ``,``: a signal
+goes to its topic's route, else to the default), ``DISCORD_ALERT_MODE``
+(``all`` | ``detector-only`` | ``analyst-signals-only``), ``DISCORD_ANALYST_FOLLOWUP`` and
+``DISCORD_ANALYST_MIN_CONFIDENCE``.
+
+Delivery reliability is the outbox's (durable rows, one lane per webhook, retries); this
+module decides *which* alerts go *where* (``wants``, ``lane``) and how they look.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+from typing import Any
+
+from trade_hunter.plugins import hookimpl
+from trade_hunter.plugins.errors import ConfigError, PermanentNotifyError
+from trade_hunter.plugins.models import CONFIDENCE_ORDER, TOPICS, Alert
+
+from .discord_embeds import build_payload
+from .discord_http import Webhook, WebhookClient, parse_webhook
+
+MODES = ("all", "detector-only", "analyst-signals-only")
+
+
+def user_agent() -> str:
+    try:
+        version = metadata.version("trade-hunter")
+    except metadata.PackageNotFoundError:
+        version = "0"
+    # Discord asks for a descriptive agent; Cloudflare blocks default library agents.
+    return f"TradeHunter/{version} (local prediction-market monitor; informational only)"
+
+
+def parse_routes(raw: str) -> list[tuple[str, str]]:
+    """``crypto=https://…;sports=https://…`` → ``[(topic, url)]`` (``;`` or ``,`` separate)."""
+    pairs = []
+    for part in raw.replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        topic, sep, url = part.partition("=")
+        topic = topic.strip().lower()
+        if not sep or not url.strip():
+            raise ConfigError("DISCORD_WEBHOOK_ROUTES", _redact(part),
+                              "topic=url pairs separated by ; or ,")
+        if topic not in TOPICS:
+            raise ConfigError("DISCORD_WEBHOOK_ROUTES", f"{_redact(topic)}=…",
+                              "topics among " + ", ".join(TOPICS))
+        if topic in (t for t, _ in pairs):
+            raise ConfigError("DISCORD_WEBHOOK_ROUTES", f"{topic}=…",
+                              "each topic routed once")
+        pairs.append((topic, url.strip()))
+    return pairs
+
+
+def _redact(text: str) -> str:
+    """Enough of a bad entry to find it, never a webhook token."""
+    scheme, sep, rest = text.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}/…" if sep else text[:24]
+
+
+class DiscordNotifier:
+    """``wants`` applies the alert mode and routing; ``lane`` keeps one delivery lane per
+    webhook; ``notify`` sends one embed."""
+
+    def __init__(self, client: WebhookClient, default: Webhook | None,
+                 routes: dict[str, Webhook], *, mode: str = "all", followup: bool = True,
+                 min_confidence: str = "medium") -> None:
+        if mode not in MODES:
+            raise ConfigError("DISCORD_ALERT_MODE", mode, "one of " + ", ".join(MODES))
+        self.client, self.default, self.routes = client, default, routes
+        self.mode, self.followup = mode, followup
+        self.min_rank = CONFIDENCE_ORDER[min_confidence]
+
+    def route(self, alert: Alert) -> Webhook | None:
+        return self.routes.get(alert.signal.topic) or self.default
+
+    def wants(self, alert: Alert) -> bool:
+        if self.route(alert) is None:
+            return False
+        if alert.kind == "detector":
+            return self.mode in ("all", "detector-only")
+        read = alert.read
+        if read is None or read.status != "done" or self.mode == "detector-only":
+            return False
+        if self.mode == "all":
+            return self.followup
+        return read.noise_or_signal == "signal" and \
+            CONFIDENCE_ORDER.get(read.confidence or "", -1) >= self.min_rank
+
+    def lane(self, alert: Alert) -> str:
+        webhook = self.route(alert)
+        return webhook.label if webhook is not None else "unrouted"
+
+    async def notify(self, alert: Alert) -> None:
+        webhook = self.route(alert)
+        if webhook is None:  # routes changed since the row was queued
+            raise PermanentNotifyError(f"no Discord webhook for topic {alert.signal.topic}")
+        await self.client.execute(webhook, build_payload(alert))
+
+
+def make_notifier(ctx: Any) -> DiscordNotifier | None:
+    s = ctx.settings
+    default_raw, routes_raw = s.DISCORD_WEBHOOK_URL.strip(), s.DISCORD_WEBHOOK_ROUTES.strip()
+    if not default_raw and not routes_raw:
+        return None
+    client = WebhookClient(user_agent(), ctx.health)
+    by_target: dict[tuple[str, str], Webhook] = {}
+
+    def webhook(variable: str, raw: str, route: str) -> Webhook:
+        parsed = parse_webhook(variable, raw)
+        key = (parsed.id, parsed.token)
+        found = by_target.setdefault(key, parsed)  # one lane and bucket per real webhook
+        found.routes.append(route)
+        return found
+
+    default = webhook("DISCORD_WEBHOOK_URL", default_raw, "default") if default_raw else None
+    routes = {topic: webhook("DISCORD_WEBHOOK_ROUTES", url, topic)
+              for topic, url in parse_routes(routes_raw)}
+    client.webhooks = list(by_target.values())
+    client.report()
+    return DiscordNotifier(client, default, routes, mode=s.DISCORD_ALERT_MODE,
+                           followup=s.DISCORD_ANALYST_FOLLOWUP,
+                           min_confidence=s.DISCORD_ANALYST_MIN_CONFIDENCE)
+
+
+@hookimpl
+def th_register_notifiers(registry: Any) -> None:
+    registry.add("discord", make_notifier,
+                 description="Discord webhooks: detector alerts and analyst follow-ups")
