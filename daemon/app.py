@@ -17,6 +17,7 @@ import trio
 from trade_hunter.plugins.models import MarketEvent, SpikeSignal
 from trade_hunter.plugins.registry import PluginContext
 
+from .advisor import Advisor, tuned_detector
 from .analysis import AnalystService
 from .control import serve_control
 from .host import PluginHost, Registries, _version
@@ -50,6 +51,7 @@ class Daemon:
         self.demo_count = 0
         self.pipeline: Pipeline | None = None
         self.analysts: AnalystService | None = None
+        self.advisor: Advisor | None = None
         self.outbox: Outbox | None = None
         self._shutdown: trio.Event | None = None
         self._send: trio.MemorySendChannel[Any] | None = None
@@ -113,12 +115,13 @@ class Daemon:
         detectors = self._create("detector", self.registries.detectors)
         if not detectors:
             raise RuntimeError("no detector plugin is loaded")
-        self.extras["detector"] = detectors[0][1]
-        self.pipeline = pipeline = Pipeline(detectors[0][1], self.store, self.live)
+        self.extras["detector"] = await tuned_detector(self, *detectors[0])  # applied tuning
+        self.pipeline = pipeline = Pipeline(self.extras["detector"], self.store, self.live)
         await trio.to_thread.run_sync(pipeline.load_states)
         await trio.to_thread.run_sync(self.tickers.load, s.KALSHI_MARKETS)
         self.analysts = AnalystService(self, self._create("analyst", self.registries.analysts))
         self.outbox = Outbox(self, self._create("notifier", self.registries.notifiers))
+        self.advisor = Advisor(self)
         pipeline.signal_writes.append(self.outbox.rows_for_signal)
         pipeline.signal_handoffs.append(self.outbox.wake)
         pipeline.signal_handoffs.append(self.analysts.submit)
@@ -137,6 +140,7 @@ class Daemon:
                                       self.outbox.run)
                 await services.start(supervise, self.health.get("retention"),
                                      self.retention.run)
+                await services.start(supervise, self.health.get("advisor"), self.advisor.run)
                 binds = await services.start(serve_web, self, s.APP_HOST, s.APP_PORT)
                 self.dashboard_url = binds[0] if binds else ""
                 self.health.get("web").set("running", self.dashboard_url)

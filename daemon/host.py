@@ -26,6 +26,11 @@ log = logging.getLogger(__name__)
 BUILTINS: tuple[str, ...] = (
     "trade_hunter.plugins.spike",
     "trade_hunter.plugins.simulated",
+    "trade_hunter.plugins.analysts",
+    "trade_hunter.plugins.analysts.anthropic",
+    "trade_hunter.plugins.analysts.perplexity",
+    "trade_hunter.plugins.analysts.heuristic",
+    "trade_hunter.plugins.analysts.advisor",
     "trade_hunter.plugins.notifiers.discord",
 )
 ENTRY_POINT_GROUP = "trade_hunter"

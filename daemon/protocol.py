@@ -90,6 +90,13 @@ METHODS: tuple[Method, ...] = (
     Method("demo.spike", "Inject a synthetic spike through the real pipeline",
            (Param("market_id", help="a market to spike (default: a demo market)"),),
            cli="demo-spike", http=("POST", "/api/demo/spike"), mutating=True),
+    Method("tuning.show", "Tuning advisor: false-positive patterns and backlog suggestions",
+           cli="tuning", http=("GET", "/api/tuning")),
+    Method("tuning.run", "Run the tuning advisor now (replay-backed threshold suggestions)",
+           cli="tuning-run", http=("POST", "/api/tuning/run"), mutating=True),
+    Method("tuning.apply", "Apply a tuning suggestion to the running detector (persisted)",
+           (Param("id", required=True, help="a backlog id, e.g. TB-001"),),
+           cli="tuning-apply", http=("POST", "/api/tuning/apply"), mutating=True),
     Method("shutdown", "Stop the daemon gracefully",
            (Param("pid", "int", help="only if the daemon's pid is this one (used by the "
                                      "replace path)"),),

@@ -12,6 +12,7 @@ from trade_hunter.plugins.models import MarketEvent, SpikeSignal, to_builtins
 from . import protocol
 
 if TYPE_CHECKING:
+    from .advisor import Advisor
     from .app import Daemon
 
 
@@ -96,6 +97,22 @@ class Service:
         if not signals:
             raise RpcError(f"{market} is in cooldown: no signal fired", code="invalid_params")
         return {"market_id": market, "signals": [s.id for s in signals]}
+
+    def _advisor(self) -> Advisor:
+        if self.d.advisor is None:
+            raise RpcError("the tuning advisor is not running", code="not_available")
+        return self.d.advisor
+
+    async def tuning_show(self) -> dict[str, Any]:
+        advisor = self._advisor()
+        await advisor.refresh()  # the backlog file may have been edited by hand
+        return advisor.summary()
+
+    async def tuning_run(self) -> dict[str, Any]:
+        return await self._advisor().run_once()
+
+    async def tuning_apply(self, id: str) -> dict[str, Any]:
+        return await self._advisor().apply(id)
 
     async def shutdown(self, pid: int | None = None) -> dict[str, Any]:
         if pid is not None and pid != self.d.pid:  # a scoped shutdown meant for another run

@@ -149,6 +149,9 @@ class AnalystRead(msgspec.Struct, kw_only=True, omit_defaults=True):
     error: str | None = None
     """Why the read failed or was skipped (``"skipped: budget"``)."""
     created_at: float = 0.0
+    fallbacks: list[str] = []
+    """Providers tried before this answer, each ``"name: why it failed"`` (optional; added
+    with the analyst queue: a read from Perplexity after Anthropic was overloaded says so)."""
 
 
 class Alert(msgspec.Struct, kw_only=True):

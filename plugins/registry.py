@@ -149,6 +149,10 @@ class Detector(Protocol):
 
 @runtime_checkable
 class Analyst(Protocol):
+    """An analyst provider. Optional attribute ``metered`` (default ``True``): whether each
+    call costs money and so counts against ``ANALYST_MAX_CALLS_PER_HOUR``; a local provider
+    sets it to ``False``. The daemon bounds each call with ``ANALYST_TIMEOUT_SECONDS``."""
+
     async def analyze(self, signal: SpikeSignal) -> AnalystRead:
         """Judge a signal; raise :class:`AnalystError` so the next provider is tried."""
 

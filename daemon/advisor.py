@@ -1,0 +1,290 @@
+"""The tuning advisor, daemon side: runs the advisor (``plugins/analysts/advisor.py``)
+periodically and on demand, keeps the backlog file, and applies suggestions.
+
+* A run reads the window's signals and reads from the store, replays the detector over the
+  stored events in a worker thread (the hot path never waits on it), lets Perplexity phrase
+  the narrative when it is configured (the numbers stay the replay's), and merges the
+  suggestions into the backlog file.
+* Applying a suggestion swaps the running detector for one with the new threshold
+  (``Pipeline.set_detector``), records the override in the store's ``kv`` table so it survives
+  restarts (:func:`tuned_detector` at start-up), and marks the entry ``applied``. An override
+  is dropped at start-up when the setting itself was changed since: the person's explicit
+  configuration wins.
+* :meth:`Advisor.summary` is what the dashboard's Tuning Advisor panel shows (``/api/state``
+  key ``tuning``): memory only, no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import trio
+
+from trade_hunter.plugins.analysts import advisor as logic
+from trade_hunter.plugins.errors import AnalystError, RpcError
+from trade_hunter.plugins.models import MarketEvent
+
+from .backlog import Backlog, Entry
+
+if TYPE_CHECKING:
+    from .app import Daemon
+    from .store import Store
+
+log = logging.getLogger(__name__)
+KV_KEY = "tuning.overrides"
+SHOWN = 20
+NARRATIVE_TIMEOUT = 20.0
+_ID = re.compile(r"^TB-\d{3,}$")
+
+
+# ---------------------------------------------------------------------- thresholds on disk
+def load_overrides(store: Store) -> dict[str, dict[str, Any]]:
+    rows = store.query("SELECT value FROM kv WHERE key=?", (KV_KEY,))
+    try:
+        data = json.loads(rows[0][0]) if rows else {}
+    except ValueError:
+        log.warning("ignoring unreadable %s in the store", KV_KEY)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _save(overrides: dict[str, dict[str, Any]]) -> Any:
+    text = json.dumps(overrides, sort_keys=True)
+    return lambda conn: conn.execute(
+        "INSERT INTO kv (key, value) VALUES (?, ?)"
+        " ON CONFLICT(key) DO UPDATE SET value=excluded.value", (KV_KEY, text))
+
+
+async def tuned_detector(d: Daemon, name: str, detector: Any) -> Any:
+    """The detector with the applied tuning overrides (start-up)."""
+    saved = await trio.to_thread.run_sync(load_overrides, d.store)
+    keep: dict[str, dict[str, Any]] = {}
+    for knob, o in saved.items():
+        if knob not in detector.thresholds or not isinstance(o, dict) or "value" not in o:
+            continue
+        if o.get("setting") != d.settings.get(knob):
+            log.info("%s was changed in the settings since %s was applied: the setting wins",
+                     knob, o.get("id", "a tuning suggestion"))
+            continue
+        keep[knob] = o
+    if keep != saved:
+        await d.store.run(_save(keep))
+    if not keep:
+        return detector
+    tuned = detector.with_thresholds(**{k: float(o["value"]) for k, o in keep.items()})
+    d.components[name] = tuned
+    log.info("detector %s runs with applied tuning: %s", name,
+             ", ".join(f"{k}={o['value']:g} ({o.get('id', '?')})" for k, o in keep.items()))
+    return tuned
+
+
+def backlog_path(settings: Any) -> Path:
+    """``TUNING_BACKLOG_PATH``; by default ``docs/TUNING-BACKLOG.md`` of the working directory
+    (the project checkout, where ``.env`` is read too) when it has a ``docs`` folder, else
+    ``TUNING-BACKLOG.md`` in the state folder (never a new ``docs`` folder in a random place)."""
+    configured = settings.get("TUNING_BACKLOG_PATH")
+    if configured:
+        path = Path(configured).expanduser()
+        return path if path.is_absolute() else Path.cwd() / path
+    docs = Path.cwd() / "docs"
+    return docs / "TUNING-BACKLOG.md" if docs.is_dir() else settings.home / "TUNING-BACKLOG.md"
+
+
+# ---------------------------------------------------------------------- events of a market
+EVENTS_SQL = (
+    "SELECT e.ts, e.received_at, e.platform, e.market_id, e.kind, e.yes_price, e.volume,"
+    " e.volume_kind, e.trade_side, e.trade_size, e.yes_bid, e.yes_ask, e.source, e.ext_id,"
+    " COALESCE(m.title, ''), m.topic FROM events e LEFT JOIN markets m"
+    " ON m.market_id = e.market_id WHERE e.market_id = ? AND e.ts >= ? AND e.ts < ?"
+    " ORDER BY e.ts, e.id")
+
+
+def market_events(store: Store, market_id: str, since: float, until: float
+                  ) -> list[MarketEvent]:
+    """One market's stored events, in order (replayed one market at a time: bounded memory)."""
+    return [MarketEvent(
+        timestamp=r[0], received_at=r[1], platform=r[2], market_id=r[3],
+        event_kind="trade" if r[4] == "T" else "quote", yes_price=r[5], volume=r[6],
+        volume_kind=r[7], trade_side=r[8], trade_size=r[9], yes_bid=r[10], yes_ask=r[11],
+        source=r[12], ext_id=r[13], title=r[14], topic=r[15])
+        for r in store.query(EVENTS_SQL, (market_id, since, until))]
+
+
+def _today() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d")
+
+
+# ---------------------------------------------------------------------- the runner
+class Advisor:
+    def __init__(self, daemon: Daemon) -> None:
+        self.d = daemon
+        s = daemon.settings
+        # Declared by the advisor plugin: disabling that plugin disables the advisor.
+        self.enabled = "ADVISOR_INTERVAL_SECONDS" in s.declared
+        self.interval = float(s.get("ADVISOR_INTERVAL_SECONDS", 900.0))
+        self.window = float(s.get("ADVISOR_WINDOW_HOURS", 24.0)) * 3600
+        self.backlog = Backlog(backlog_path(s))
+        self.health = daemon.health.get("advisor")
+        self.entries: list[Entry] = []
+        self.report: logic.Report | None = None
+        self.latest: list[str] = []
+        self.state = "idle" if self.enabled else "disabled"
+        self.last_run_at: float | None = None
+        self.next_run_at: float | None = None
+        self.last_error = ""
+        self._lock = trio.Lock()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+                  ) -> None:
+        if not self.enabled:
+            self.health.set("disabled", "the advisor plugin is not loaded")
+            task_status.started()
+            return
+        await self.refresh()
+        self.health.set("running", f"every {self.interval:g}s; backlog {self.backlog.path}")
+        task_status.started()
+        while True:
+            self.next_run_at = time.time() + self.interval
+            await trio.sleep(self.interval)
+            try:
+                await self.run_once()
+            except Exception as exc:  # one bad run is reported, the next one tries again
+                log.exception("tuning advisor run failed")
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                self.health.set("degraded", self.last_error)
+
+    async def refresh(self) -> None:
+        """Re-read the backlog file (a person may have edited it)."""
+        self.entries = await trio.to_thread.run_sync(self.backlog.load)
+
+    # ------------------------------------------------------------------ a run
+    async def run_once(self) -> dict[str, Any]:
+        """Look at the window, replay the candidates, update the backlog; the new summary."""
+        self._require()
+        async with self._lock:
+            self.state = "running"
+            try:
+                detector = self.d.extras["detector"]
+                report = await trio.to_thread.run_sync(self._compute, detector)
+                suggestions = [s.as_dict() for s in report.suggestions]
+                for item in suggestions:
+                    item["narrative"] = await self._narrate(item)
+                if suggestions:  # the file is only created once there is something in it
+                    self.entries, self.latest = await trio.to_thread.run_sync(
+                        self.backlog.merge, suggestions, _today())
+                else:
+                    self.entries, self.latest = await trio.to_thread.run_sync(
+                        self.backlog.load), []
+                self.report = report
+                self.last_run_at = time.time()
+                self.last_error = ""
+                self.health.count("runs")
+                self.health.set("running", report.message or
+                                f"{len(suggestions)} suggestion(s): {', '.join(self.latest)}")
+            finally:
+                self.state = "idle"
+        return self.summary()
+
+    def _compute(self, detector: Any) -> logic.Report:
+        end = time.time()
+        start = end - self.window
+        store = self.d.store
+        past = logic.past_signals(store.signals_between(start, end))
+        return logic.advise(detector, past,
+                            lambda m, a, b: market_events(store, m, a, b), start, end)
+
+    async def _narrate(self, item: dict[str, Any]) -> str:
+        """Perplexity phrases the evidence when configured and the budget allows; the
+        numbers shown are always the replay's (they are in ``evidence``)."""
+        provider = self.d.components.get("perplexity")
+        analysts = self.d.analysts
+        if provider is None or not hasattr(provider, "narrate") or analysts is None \
+                or not analysts.budget.take():
+            return ""
+        facts = (f"Change {item['knob']} from {item['from']:g} to {item['to']:g}. Pattern: "
+                 f"{item['why']}. Replay of the stored events: {item['evidence']}.")
+        try:
+            with trio.fail_after(NARRATIVE_TIMEOUT):
+                return str(await provider.narrate(facts))
+        except (AnalystError, trio.TooSlowError) as exc:
+            log.info("no narrative for %s: %s", item["knob"], exc or "timed out")
+            return ""
+
+    # ------------------------------------------------------------------ applying
+    async def apply(self, entry_id: str) -> dict[str, Any]:
+        self._require()
+        entry_id = entry_id.strip().upper()
+        if not _ID.match(entry_id):
+            raise RpcError(f"tuning.apply: {entry_id!r} is not a backlog id like TB-001")
+        async with self._lock:
+            entries = await trio.to_thread.run_sync(self.backlog.load)
+            entry = next((e for e in entries if e.id == entry_id), None)
+            if entry is None:
+                raise RpcError(f"tuning.apply: no suggestion {entry_id} in "
+                               f"{self.backlog.path}")
+            pipeline, detector = self.d.pipeline, self.d.extras["detector"]
+            if entry.knob not in detector.thresholds:
+                raise RpcError(f"tuning.apply: {entry.knob} is not a threshold of the "
+                               f"{detector.name} detector")
+            previous = detector.thresholds[entry.knob]
+            overrides = await trio.to_thread.run_sync(load_overrides, self.d.store)
+            overrides[entry.knob] = {"value": entry.proposed, "id": entry.id,
+                                     "setting": self.d.settings.get(entry.knob),
+                                     "applied_at": time.time()}
+            await self.d.store.run(_save(overrides))  # persisted before it takes effect
+            tuned = detector.with_thresholds(**{entry.knob: entry.proposed})
+            if pipeline is not None:
+                pipeline.set_detector(tuned)
+            self.d.extras["detector"] = tuned
+            for name, component in list(self.d.components.items()):
+                if component is detector:
+                    self.d.components[name] = tuned
+            stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+            await trio.to_thread.run_sync(lambda: self.backlog.mark(entry.id, "applied",
+                                                                    applied=stamp))
+            self.entries = await trio.to_thread.run_sync(self.backlog.load)
+        log.info("applied %s: %s %g → %g", entry.id, entry.knob, previous, entry.proposed)
+        return {"id": entry.id, "knob": entry.knob, "from": previous, "to": entry.proposed,
+                "status": "applied", "thresholds": dict(tuned.thresholds)}
+
+    def _require(self) -> None:
+        if not self.enabled:
+            raise RpcError("the tuning advisor is disabled (its plugin is not loaded)",
+                           code="not_available")
+
+    # ------------------------------------------------------------------ the panel
+    def summary(self) -> dict[str, Any]:
+        """The Tuning Advisor panel (``/api/state`` key ``tuning``); memory only."""
+        report = self.report
+        detector = self.d.extras.get("detector")
+        newest = sorted(self.entries, key=lambda e: e.number, reverse=True)[:SHOWN]
+        if not self.enabled:
+            detail = "The tuning advisor is off: its plugin is not loaded."
+        elif report is None:
+            detail = (f"No advisor run yet: the first runs in {self.interval:g}s "
+                      f"(or run it now with th-ctl tuning-run).")
+        else:
+            detail = report.message
+        return {
+            "available": self.enabled,
+            "state": self.state,
+            "detail": detail,
+            "last_run_at": self.last_run_at,
+            "next_run_at": self.next_run_at,
+            "last_error": self.last_error,
+            "interval_seconds": self.interval,
+            "window_hours": self.window / 3600,
+            "backlog_path": str(self.backlog.path),
+            "labels": dict(report.labels) if report else {},
+            "replay": dict(report.baseline) if report else {},
+            "patterns": [p.as_dict() for p in report.patterns[:10]] if report else [],
+            "thresholds": dict(detector.thresholds) if detector is not None else {},
+            "latest": list(self.latest),
+            "suggestions": [e.as_dict() for e in newest],
+        }
