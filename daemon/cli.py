@@ -63,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return smoke_test()
     try:
         settings, host, registries = build(read_sources())
+        from trade_hunter.web.bind import check_bind  # stdlib only: no web stack yet
+        check_bind(settings)
     except (ConfigError, PluginLoadError) as exc:
         print(f"trade-hunter: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -1,67 +1,73 @@
-"""The quart-trio app: JSON API and the dashboard."""
+"""The quart-trio app: the JSON API, the dashboard page and its static assets.
+
+Assembly order matters only for the request hooks: errors first (so every refusal of the
+security layer and every crash is a JSON error or a friendly page), then the security layer,
+then the routes (API from the protocol table, pages, ingest relays).
+"""
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
-from quart import jsonify
+from quart import Response, redirect
+from quart_schema import document_request, document_response, hide
 from quart_trio import QuartTrio
 
-from trade_hunter.plugins.models import to_builtins
-
+from .api import read_body, register_api
+from .errors import install_error_handlers
 from .ingest import register_ingest_routes
+from .openapi import install_openapi
+from .schemas import ErrorBody, LoginBody, LoginResult
+from .security import Guard, install_security
+from .state import state_payload
 
 if TYPE_CHECKING:
     from trade_hunter.daemon.app import Daemon
 
-
-def state_payload(d: Daemon) -> dict[str, Any]:
-    live = d.live
-    s = d.settings
-    since = time.time() - s.FRESHNESS_WINDOW_SECONDS if s.active_mode == "live" else None
-    signals = [
-        {**to_builtins(sig), "read": to_builtins(live.reads[sig.id])
-         if sig.id in live.reads else None}
-        for sig in live.recent_signals(limit=60)
-    ]
-    tape = [{**to_builtins(e.event), "spark": list(e.spark), "events": e.events,
-             "signals": e.signals} for _, e in live.fresh_tape(since=since, limit=150)]
-    flow = [to_builtins(e) for e in list(live.flow)[-80:]]
-    return {
-        "mode": s.active_mode,
-        "generated_at": time.time(),
-        "signals": signals,
-        "flow": flow,
-        "tape": tape,
-        "feeds": [h for h in d.health.as_list() if h["kind"] == "feed"],
-        "counters": live.summary(),
-    }
+__all__ = ["create_app", "state_payload"]
 
 
 def create_app(d: Daemon) -> QuartTrio:
-    app = QuartTrio(__name__)
-
-    @app.get("/api/health")
-    async def health() -> Any:
-        items = d.health.as_list()
-        return jsonify({
-            "mode": d.settings.active_mode,
-            "feeds": [h for h in items if h["kind"] == "feed"],
-            "components": [h for h in items if h["kind"] != "feed"],
-            "retention": d.retention.status,
-            "last_event_at": d.live.last_event_at,
-        })
-
-    @app.get("/api/state")
-    async def state() -> Any:
-        return jsonify(state_payload(d))
-
+    app = QuartTrio(__name__, static_folder="static", static_url_path="/static")
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    install_error_handlers(app)
+    guard = install_security(app, d)
+    install_openapi(app, d, d.version)
+    register_api(app, d)
+    register_pages(app, guard)
     register_ingest_routes(app, d)
-
-    @app.get("/")
-    async def index() -> Any:
-        return "<!doctype html><title>Trade Hunter</title><p>Trade Hunter is running. " \
-               "See <a href=/api/state>/api/state</a>.</p>"
-
     return app
+
+
+def register_pages(app: QuartTrio, guard: Guard) -> None:
+    @app.get("/")
+    @hide
+    async def index() -> Any:
+        return await app.send_static_file("index.html")
+
+    @app.get("/login")
+    @hide
+    async def login_page() -> Any:
+        if not guard.token:
+            return redirect("/", 303)
+        return await app.send_static_file("login.html")
+
+    @app.get("/favicon.ico")
+    @hide
+    async def favicon() -> Any:
+        return await app.send_static_file("favicon.svg")
+
+    @app.post("/api/login")
+    @document_request(LoginBody)
+    @document_response(LoginResult)
+    @document_response(ErrorBody, 401)
+    async def login() -> Response:
+        """Exchange DASHBOARD_TOKEN for a session cookie (HttpOnly, SameSite=Strict)."""
+        body = await read_body(LoginBody)
+        return await guard.login(body.token)
+
+    @app.post("/api/logout")
+    @document_response(LoginResult)
+    async def logout() -> Response:
+        """Clear the session cookie."""
+        return guard.logout()

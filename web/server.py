@@ -10,6 +10,7 @@ from hypercorn.config import Config
 from hypercorn.trio import serve
 
 from .app import create_app
+from .bind import check_bind
 
 if TYPE_CHECKING:
     from trade_hunter.daemon.app import Daemon
@@ -17,9 +18,14 @@ if TYPE_CHECKING:
 
 async def serve_web(daemon: Daemon, host: str, port: int, *,
                     task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
+    """Serve until cancelled; ``task_status.started(binds)`` once listening."""
+    check_bind(daemon.settings)  # the CLI checked already; in-process daemons too
     config = Config()
     config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
     config.accesslog = None
     config.errorlog = logging.getLogger("trade_hunter.web")
     config.graceful_timeout = 2.0
+    # Bodies are capped by the app (HTTP_MAX_BODY_BYTES → 413); this bounds what hypercorn
+    # buffers for an incomplete request line and headers.
+    config.h11_max_incomplete_size = 64 * 1024
     await serve(create_app(daemon), config, task_status=task_status)

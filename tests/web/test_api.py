@@ -1,0 +1,231 @@
+"""The HTTP API through quart-trio's test client, on a real daemon."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+from trade_hunter.daemon import protocol
+from trade_hunter.plugins.errors import RpcError
+from trade_hunter.web import schemas
+from trade_hunter.web.app import create_app
+
+from .conftest import spike_events, wait_signals
+
+JSON = {"Content-Type": "application/json"}
+
+
+async def test_state_has_every_panel_and_matches_its_schema(web):
+    d, client = await web()
+    d.ingest(spike_events("M-BTC", topic="crypto"))
+    await wait_signals(d, 1)
+    response = await client.get("/api/state")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    state = await response.get_json()
+    assert {"mode", "status", "signals", "tuning", "flow", "tape", "tickers", "feeds",
+            "counters"} <= set(state)
+    msgspec.convert(state, schemas.StateResult)  # the documented schema is the real one
+    [card] = state["signals"]
+    assert card["market_id"] == "M-BTC" and card["topic"] == "crypto"
+    assert "event" not in card
+    assert card["read"] is None or card["read"]["signal_id"] == card["id"]  # inline read
+    assert [f["market_id"] for f in state["flow"]] == ["M-BTC"] * 6
+    assert state["flow"][0]["k"] == "T" and state["flow"][0]["size"] is None
+    assert state["tape"][0]["market_id"] == "M-BTC"
+    assert state["sparks"]["M-BTC"] == [0.4] * 5 + [0.5]
+    assert state["status"]["events"] == 6 and state["status"]["signals"] == 1
+    tuning = state["tuning"]  # the advisor's summary, or an empty state saying why
+    assert {"available", "suggestions", "patterns", "detail"} <= set(tuning)
+    assert tuning["available"] or tuning["detail"]
+    assert state["filters"]["topics"][0] == "crypto"
+
+
+async def test_health_lists_feeds_components_and_retention(web):
+    _d, client = await web()
+    health = await (await client.get("/api/health")).get_json()
+    msgspec.convert(health, schemas.HealthResult)
+    assert health["mode"] == "ingest-only"
+    names = {c["name"] for c in health["components"]}
+    assert {"pipeline", "web", "retention"} <= names
+    assert "retention_days" in health["retention"]
+
+
+async def test_signals_sort_limit_and_filters(web):
+    d, client = await web()
+    d.ingest(spike_events("A-CRYPTO", topic="crypto", size=300))
+    d.ingest(spike_events("B-SPORTS", topic="sports", size=2000))
+    d.ingest(spike_events("C-CRYPTO", topic="crypto", size=900))
+    await wait_signals(d, 3)
+    newest = (await (await client.get("/api/signals")).get_json())["signals"]
+    assert [s["market_id"] for s in newest] == ["C-CRYPTO", "B-SPORTS", "A-CRYPTO"]
+    by_score = (await (await client.get("/api/signals?sort=score")).get_json())["signals"]
+    scores = [s["score"] for s in by_score]
+    assert scores == sorted(scores, reverse=True) and len(set(scores)) == 3
+    one = (await (await client.get("/api/signals?sort=score&limit=1")).get_json())["signals"]
+    assert one[0]["id"] == by_score[0]["id"]
+    crypto = (await (await client.get("/api/signals?topic=crypto")).get_json())["signals"]
+    assert {s["market_id"] for s in crypto} == {"A-CRYPTO", "C-CRYPTO"}
+    full = msgspec.convert({"signals": newest}, schemas.SignalsResult)
+    assert full.signals[0].event.market_id == "C-CRYPTO"  # the full signal, event included
+    # The same handler as th-ctl: identical answers.
+    assert await d.service.call("signals.list", {"sort": "score"}) == \
+        {"signals": by_score}
+
+
+@pytest.mark.parametrize("query, needle", [
+    ("sort=loudest", "sort"),
+    ("limit=many", "limit"),
+    ("limit=0", "limit"),
+    ("colour=red", "colour"),
+    ("sort=score&sort=newest", "sort"),
+])
+async def test_signals_reject_bad_query_strings(web, query, needle):
+    _d, client = await web()
+    response = await client.get(f"/api/signals?{query}")
+    assert response.status_code == 422
+    body = await response.get_json()
+    assert set(body) >= {"error", "detail"} and needle in str(body)
+
+
+async def test_tickers_add_list_remove_are_live_and_persisted(web):
+    d, client = await web()
+    added = await client.post("/api/kalshi/markets", json={"ticker": "kxbtc15m"})
+    assert added.status_code == 200
+    body = await added.get_json()
+    assert body["added"] is True and body["ticker"]["ticker"] == "KXBTC15M"
+    assert body["ticker"]["status"] == "pending"
+    again = await (await client.post("/api/kalshi/markets", json={"ticker": "KXBTC15M"})
+                   ).get_json()
+    assert again["added"] is False
+    listed = await (await client.get("/api/kalshi/markets")).get_json()
+    msgspec.convert(listed, schemas.TickersResult)
+    assert [t["ticker"] for t in listed["tickers"]] == ["KXBTC15M"]
+    assert listed == await d.service.call("tickers.list")
+    rows = await d.store.aquery("SELECT ticker FROM tracked_tickers")
+    assert rows == [("KXBTC15M",)]
+    state = await (await client.get("/api/state")).get_json()
+    assert state["tickers"]["summary"] == {"total": 1, "pending": 1}
+
+    removed = await client.post("/api/kalshi/markets/remove", json={"ticker": "KXBTC15M"})
+    assert (await removed.get_json()) == {"ticker": "KXBTC15M", "removed": True}
+    assert await d.store.aquery("SELECT ticker FROM tracked_tickers") == []
+    gone = await client.post("/api/kalshi/markets/remove", json={"ticker": "KXBTC15M"})
+    assert gone.status_code == 422
+    assert (await gone.get_json())["error"] == "KXBTC15M is not tracked"
+
+
+@pytest.mark.parametrize("body, status, needle", [
+    (b'{"ticker": "not a ticker!"}', 422, "not a ticker"),
+    (b'{"ticker": 15}', 422, "$.ticker"),
+    (b'{}', 422, "ticker"),
+    (b'{"ticker": "KXBTC", "extra": 1}', 422, "extra"),
+    (b'{"ticker": ', 400, "malformed"),
+    (b'["KXBTC"]', 422, "object"),
+])
+async def test_ticker_add_validates_its_body(web, body, status, needle):
+    d, client = await web()
+    response = await client.post("/api/kalshi/markets", data=body, headers=JSON)
+    assert response.status_code == status
+    assert needle in str(await response.get_json())
+    assert d.tickers.list() == []
+
+
+async def test_demo_spike_goes_through_the_pipeline(web):
+    d, client = await web()
+    response = await client.post("/api/demo/spike", data=b"", headers=JSON)
+    assert response.status_code == 200
+    body = await response.get_json()
+    msgspec.convert(body, schemas.DemoSpikeResult)
+    state = await (await client.get("/api/state")).get_json()
+    [card] = state["signals"]
+    assert card["id"] == body["signals"][0] and card["demo"] is True
+    assert card["market_id"] == body["market_id"]
+    await d.store.flush()
+    assert await d.store.aquery("SELECT demo FROM signals WHERE id=?", (card["id"],)) == [(1,)]
+    cooling = await client.post("/api/demo/spike", json={"market_id": body["market_id"]})
+    assert cooling.status_code == 422 and "cooldown" in (await cooling.get_json())["error"]
+
+
+async def test_every_http_method_of_the_table_is_routed(web):
+    d, _client = await web()
+    app = create_app(d)
+    routes = {(rule.rule, m) for rule in app.url_map.iter_rules() for m in rule.methods}
+    table = [m for m in protocol.METHODS if m.http]
+    assert table and all((m.http[1], m.http[0]) in routes for m in table)
+
+
+async def test_category_search_is_503_without_the_kalshi_plugin(web):
+    _d, client = await web()
+    response = await client.get("/api/kalshi/categories?q=Crypto")
+    assert response.status_code == 503
+    body = await response.get_json()
+    assert body["error"] == "the Kalshi plugin is not available" and body["detail"]
+    missing = await client.get("/api/kalshi/categories")
+    assert missing.status_code == 422 and "q" in str(await missing.get_json())
+
+
+async def test_category_search_calls_the_plugin_method(web):
+    d, client = await web()
+    seen = []
+
+    async def categories(ctx, q):
+        seen.append(q)
+        if q != "Crypto":
+            raise RpcError(f"unknown category {q!r}", code="invalid_params",
+                           data={"valid": ["Crypto", "Sports"]})
+        return {"category": q, "series": [{"ticker": "KXBTC15M", "title": "Bitcoin 15 min"}]}
+
+    d.registries.rpc.add("kalshi.categories", categories, params={"q": "category"})
+    ok = await client.get("/api/kalshi/categories?q=Crypto")
+    assert ok.status_code == 200
+    assert (await ok.get_json())["series"][0]["ticker"] == "KXBTC15M"
+    bad = await client.get("/api/kalshi/categories?q=Cooking")
+    assert bad.status_code == 422
+    assert (await bad.get_json())["detail"] == {"valid": ["Crypto", "Sports"]}
+    assert seen == ["Crypto", "Cooking"]
+
+
+async def test_not_available_plugin_errors_are_503(web):
+    d, client = await web()
+
+    async def categories(ctx, q):
+        raise RpcError("the Kalshi feed is not running", code="not_available")
+
+    d.registries.rpc.add("kalshi.categories", categories, params={"q": "category"})
+    response = await client.get("/api/kalshi/categories?q=Crypto")
+    assert response.status_code == 503
+    assert (await response.get_json())["code"] == "not_available"
+
+
+async def test_errors_are_json_for_the_api_and_friendly_pages_elsewhere(web, caplog):
+    d, client = await web()
+
+    async def crash(ctx, q):
+        raise RuntimeError("secret internals")
+
+    d.registries.rpc.add("kalshi.categories", crash, params={"q": "category"})
+    response = await client.get("/api/kalshi/categories?q=x")
+    assert response.status_code == 500
+    text = (await response.get_data()).decode()
+    assert "secret internals" not in text and "Traceback" not in text
+    assert (await response.get_json())["error"] == "internal error"
+    assert "secret internals" in caplog.text  # the traceback is in the log
+
+    missing = await client.get("/api/nothing-here")
+    assert missing.status_code == 404 and (await missing.get_json())["error"] == "not found"
+    wrong_verb = await client.get("/api/demo/spike")
+    assert wrong_verb.status_code == 405 and "error" in await wrong_verb.get_json()
+    page = await client.get("/no-such-page")
+    assert page.status_code == 404 and page.content_type.startswith("text/html")
+    assert "Back to the dashboard" in (await page.get_data()).decode()
+
+
+async def test_dashboard_page_and_assets_are_local(web):
+    _d, client = await web()
+    page = (await (await client.get("/")).get_data()).decode()
+    for asset in ("/static/app.js", "/static/app.css", "/static/favicon.svg"):
+        assert asset in page
+        assert (await client.get(asset)).status_code == 200
+    assert "http://" not in page and "https://" not in page  # nothing from the internet
+    js = (await (await client.get("/static/app.js")).get_data()).decode()
+    assert ".innerHTML" not in js  # external text only ever goes through textContent
