@@ -81,7 +81,7 @@ class Provider(OpenAPIProvider):
             error = {"content": {"application/json": {"schema": {"$ref": REF.format(
                 name=ErrorBody.__name__)}}}, "description": ""}
             responses = operation["responses"]
-            for status in (202, 401, 413, 415, 422, 503):
+            for status in (202, 400, 401, 413, 415, 422, 503):
                 if status not in responses and str(status) not in responses:
                     responses[status] = error if status != 202 else {"description": "accepted"}
 

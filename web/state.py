@@ -38,7 +38,11 @@ def signal_card(signal: Any, read: Any) -> dict[str, Any]:
     card.pop("event", None)            # the card shows its fields; the raw event is in
     card.pop("thresholds", None)       # /api/signals for whoever needs it
     card.get("context", {}).pop("recent_events", None)
-    card["read"] = to_builtins(read) if read is not None else None
+    if read is not None:
+        card["read"] = to_builtins(read)
+        card["read"]["status"] = read.status  # a default, so omitted by msgspec otherwise
+    else:
+        card["read"] = None
     return card
 
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import time
+
 import msgspec
 import pytest
 from trade_hunter.daemon import protocol
 from trade_hunter.plugins.errors import RpcError
+from trade_hunter.plugins.models import MarketEvent
 from trade_hunter.web import schemas
 from trade_hunter.web.app import create_app
+from trade_hunter.web.state import state_payload
 
+from ..conftest import make_daemon
 from .conftest import spike_events, wait_signals
 
 JSON = {"Content-Type": "application/json"}
@@ -223,9 +228,33 @@ async def test_errors_are_json_for_the_api_and_friendly_pages_elsewhere(web, cap
 async def test_dashboard_page_and_assets_are_local(web):
     _d, client = await web()
     page = (await (await client.get("/")).get_data()).decode()
-    for asset in ("/static/app.js", "/static/app.css", "/static/favicon.svg"):
+    for asset in ("/static/js/app.js", "/static/app.css", "/static/favicon.svg"):
         assert asset in page
         assert (await client.get(asset)).status_code == 200
     assert "http://" not in page and "https://" not in page  # nothing from the internet
-    js = (await (await client.get("/static/app.js")).get_data()).decode()
-    assert ".innerHTML" not in js  # external text only ever goes through textContent
+    for module in ("app.js", "dom.js", "panels.js"):
+        js = (await (await client.get(f"/static/js/{module}")).get_data()).decode()
+        assert ".innerHTML" not in js  # external text only ever goes through textContent
+        assert "https://" not in js and "http://" not in js.replace("http://www.w3.org/2000/svg", "")
+
+
+def test_live_mode_shows_only_the_freshness_window(tmp_path):
+    d = make_daemon(tmp_path, DISABLED_PLUGINS="kalshi")
+    d.settings = d.settings.replace(ENABLE_KALSHI=True, FRESHNESS_WINDOW_SECONDS=60.0)
+    now = time.time()
+    old = [MarketEvent(platform="kalshi", market_id="OLD", yes_price=0.3, event_kind="trade",
+                       received_at=now - 120, timestamp=now - 120, source="kalshi")]
+    new = [MarketEvent(platform="kalshi", market_id="NEW", yes_price=0.6, event_kind="quote",
+                       received_at=now - 5, timestamp=now - 5, source="kalshi")]
+    d.live.add_events(old)
+    d.live.add_events(new)
+    state = state_payload(d)
+    assert state["mode"] == "live" and state["status"]["window_applies"] is True
+    assert [m["market_id"] for m in state["tape"]] == ["NEW"]
+    assert [e["market_id"] for e in state["flow"]] == ["NEW"]
+    assert state["status"]["freshness_window"] == 60.0
+    simulation = d.settings.replace(ENABLE_KALSHI=False)
+    d.settings = simulation
+    state = state_payload(d)  # outside live mode every market stays on the tape
+    assert {m["market_id"] for m in state["tape"]} == {"OLD", "NEW"}
+    assert state["status"]["window_applies"] is False

@@ -183,6 +183,11 @@ def test_page_loads_clean_and_fills_every_panel(watched: Watched, daemon: Daemon
     expect(page.locator("#tuning .empty, #tuning .suggestions, #tuning .patterns").first
            ).not_to_be_empty()
     wait_refresh(page)
+    spikes(daemon, 1)
+    expect(page.locator("#signal-list .card .read").first).not_to_be_empty()
+    wait_refresh(page)
+    text = page.locator("body").inner_text()
+    assert not re.search(r"\b(undefined|NaN|null|\[object Object\])\b", text), text
     assert watched.errors == [] and watched.foreign == []
 
 
@@ -377,6 +382,23 @@ def test_login_flow_with_a_dashboard_token(browser: Browser, tmp_path: Path):
         assert cookies and all(TOKEN not in c["value"] for c in cookies)
         page.locator("#logout").click()
         expect(page).to_have_url(d.url + "/login")
+    finally:
+        context.close()
+        d.stop()
+
+
+def test_empty_panels_say_why(browser: Browser, tmp_path: Path):
+    d = DaemonProcess(tmp_path / "home", ENABLE_SIMULATION="false")
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(d.url + "/")
+        expect(page.locator("#pills")).to_contain_text("INGEST-ONLY")
+        expect(page.locator("#pills")).to_contain_text("no feed")
+        expect(page.locator("#signals-empty")).to_contain_text("No signals yet")
+        expect(page.locator("#flow-empty")).to_contain_text("ingest-only mode runs no feed")
+        expect(page.locator("#tape-empty")).to_contain_text("POST /api/events")
+        expect(page.locator("#tickers-empty")).to_be_visible()
     finally:
         context.close()
         d.stop()

@@ -36,7 +36,7 @@ def port_of(d) -> int:
 async def test_only_the_dashboard_hosts_are_served(start_daemon, host, ok):
     d = await start_daemon()
     async with httpx.AsyncClient(base_url=d.dashboard_url) as client:
-        for path in ("/api/state", "/", "/static/app.js"):
+        for path in ("/api/state", "/", "/static/js/app.js"):
             response = await client.get(path, headers={"Host": host.format(port=port_of(d))})
             assert (response.status_code == 200) is ok, (path, response.text)
             if not ok:

@@ -1,0 +1,204 @@
+// Trade Hunter dashboard: polls /api/state every 3 s and updates the page in place
+// (see panels.js); the actions (demo spike, tickers, category search) call the JSON API.
+import { $, fmt, h, setClass, showEmpty } from "./dom.js";
+import { render, renderSignals } from "./panels.js";
+
+const REFRESH_MS = 3000;
+const QUICK_CATEGORIES = ["Crypto", "Elections", "Politics", "Economics", "Financials",
+  "Sports", "Climate and Weather", "Companies", "World", "Science and Technology"];
+const ui = { sort: "newest", topic: "", tier: "" };
+let last = null;          // the last /api/state payload
+let timer = null;
+let inflight = false;
+
+// ------------------------------------------------------------------ helpers
+class ApiError extends Error {
+  constructor(status, body) {
+    const detail = body && body.detail != null && typeof body.detail !== "object"
+      ? `: ${body.detail}` : "";
+    super(((body && body.error) || `HTTP ${status}`) + detail);
+    this.status = status;
+    this.body = body;
+  }
+}
+
+async function api(path, body) {
+  const opts = { headers: { Accept: "application/json" }, credentials: "same-origin" };
+  if (body !== undefined) {
+    opts.method = "POST";
+    opts.headers["Content-Type"] = "application/json";
+    opts.body = JSON.stringify(body);
+  }
+  const res = await fetch(path, opts);
+  let data = null;
+  try { data = await res.json(); } catch (_) { data = null; }
+  if (res.status === 401) { location.assign("/login"); }
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data;
+}
+
+function toast(text, bad) {
+  const el = $("toast");
+  el.textContent = text;
+  el.className = "toast show" + (bad ? " bad" : "");
+  clearTimeout(toast.t);
+  toast.t = setTimeout(() => { el.className = "toast"; }, 4000);
+}
+
+// ------------------------------------------------------------------ tickers
+async function addTicker(ticker, button) {
+  if (button) button.disabled = true;
+  try {
+    const res = await api("/api/kalshi/markets", { ticker });
+    toast(res.added ? `Tracking ${res.ticker.ticker}` : `${res.ticker.ticker} is already tracked`);
+    await refresh();
+    return true;
+  } catch (err) {
+    toast(err.message, true);
+    return false;
+  } finally {
+    if (button) button.disabled = false;
+  }
+}
+
+async function removeTicker(ticker, button) {
+  button.disabled = true;
+  try {
+    await api("/api/kalshi/markets/remove", { ticker });
+    toast(`Stopped tracking ${ticker}`);
+    await refresh();
+  } catch (err) {
+    toast(err.message, true);
+    button.disabled = false;
+  }
+}
+
+// ------------------------------------------------------------------ category search
+function resultItems(res) {
+  if (Array.isArray(res)) return res;
+  for (const key of ["markets", "series", "results", "items", "events"]) {
+    if (Array.isArray(res && res[key])) return res[key];
+  }
+  return [];
+}
+
+async function searchCategory(q) {
+  const status = $("category-status");
+  const list = $("category-results");
+  showEmpty(status, `Searching “${q}”…`);
+  try {
+    const res = await api(`/api/kalshi/categories?q=${encodeURIComponent(q)}`);
+    const items = resultItems(res);
+    list.replaceChildren(...items.slice(0, 100).map((item) => {
+      const ticker = item.ticker || item.series_ticker || item.event_ticker || item.market_ticker;
+      const adds = [];
+      for (const [label, value] of [["Add", ticker], ["Series", item.series_ticker]]) {
+        if (!value || (label === "Series" && value === ticker)) continue;
+        const button = h("button", { type: "button", class: "small", text: label,
+          title: `Track ${value}`, "aria-label": `Track ${value}` });
+        button.addEventListener("click", async () => {
+          if (await addTicker(value, button)) { button.textContent = "Added"; button.disabled = true; }
+        });
+        adds.push(button);
+      }
+      const price = item.last_price ?? item.yes_price;
+      const meta = [item.category, price != null ? fmt.price(Number(price)) : "",
+        item.volume != null ? `vol ${fmt.num(Number(item.volume))}` : ""].filter(Boolean).join(" · ");
+      return h("li", {}, h("span", { class: "tk", text: ticker || "?" }),
+        h("span", { class: "rtitle", text: item.title || item.name || "", title: item.title || "" }),
+        h("span", { class: "muted", text: meta }), ...adds);
+    }));
+    const more = res && res.truncated ? ` (showing ${items.length} of ${res.total})` : "";
+    showEmpty(status, items.length ? `${items.length} result${items.length === 1 ? "" : "s"} for “${q}”${more}`
+      : `Nothing found for “${q}”.`);
+  } catch (err) {
+    list.replaceChildren();
+    let text = err.message;
+    const valid = err.body && err.body.detail && err.body.detail.valid;
+    if (Array.isArray(valid)) text += ` — try one of: ${valid.join(", ")}`;
+    showEmpty(status, text);
+    setClass(status, "note bad");
+    return;
+  }
+  setClass(status, "note");
+}
+
+// ------------------------------------------------------------------ refresh loop
+async function refresh() {
+  if (inflight) return;
+  inflight = true;
+  try {
+    last = await api("/api/state");
+    $("banner").hidden = true;
+    render(last, ui, { removeTicker });
+  } catch (err) {
+    const banner = $("banner");
+    banner.textContent = `Cannot refresh from the daemon (${err.message}). Retrying every ${REFRESH_MS / 1000} s; ` +
+      "the last data stays on screen.";
+    banner.hidden = false;
+  } finally {
+    inflight = false;
+  }
+}
+
+function loop() {
+  clearTimeout(timer);
+  refresh().finally(() => { timer = setTimeout(loop, REFRESH_MS); });
+}
+
+function setup() {
+  try {
+    Object.assign(ui, JSON.parse(localStorage.getItem("th-ui") || "{}"));
+  } catch (_) { /* a broken saved value just means defaults */ }
+  for (const id of ["sort", "topic", "tier"]) {
+    const sel = $(id);
+    if (id !== "sort" && ui[id]) sel.append(h("option", { value: ui[id], text: ui[id] }));
+    sel.value = ui[id];
+    sel.addEventListener("change", () => {
+      ui[id] = sel.value;
+      localStorage.setItem("th-ui", JSON.stringify(ui));
+      renderSignals();
+    });
+  }
+  $("ticker-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const input = $("ticker-input");
+    const ticker = input.value.trim();
+    if (!ticker) { toast("Type a ticker first", true); input.focus(); return; }
+    if (await addTicker(ticker, ev.submitter)) input.value = "";
+  });
+  $("category-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const q = $("category-input").value.trim();
+    if (q) searchCategory(q);
+  });
+  $("category-names").replaceChildren(...QUICK_CATEGORIES.map((c) => h("option", { value: c })));
+  $("category-quick").replaceChildren(...QUICK_CATEGORIES.slice(0, 6).map((c) =>
+    h("button", { type: "button", class: "chip", text: c, onclick: () => {
+      $("category-input").value = c;
+      searchCategory(c);
+    } })));
+  $("demo-spike").addEventListener("click", async (ev) => {
+    const button = ev.currentTarget;
+    button.disabled = true;
+    try {
+      const res = await api("/api/demo/spike", {});
+      toast(`Demo spike injected on ${res.market_id}`);
+      await refresh();
+    } catch (err) {
+      toast(err.message, true);
+    } finally {
+      button.disabled = false;
+    }
+  });
+  $("logout").addEventListener("click", async () => {
+    try { await api("/api/logout", {}); } finally { location.assign("/login"); }
+  });
+  window.addEventListener("unhandledrejection", (ev) => {
+    ev.preventDefault();
+    toast("Unexpected error: " + (ev.reason && ev.reason.message || ev.reason), true);
+  });
+  loop();
+}
+
+document.addEventListener("DOMContentLoaded", setup);
