@@ -1,12 +1,212 @@
-"""Ingest routes: every relay registered through ``th_register_relays`` is served here."""
+"""Ingest routes: every relay registered through ``th_register_relays`` is served here.
+
+For each ``POST <relay.path>``:
+
+1. **Auth**: the relay's token setting (``INGEST_API_TOKEN``, ``POLYALERTHUB_TOKEN``) when set,
+   else — only when the dashboard listens beyond loopback — ``DASHBOARD_TOKEN``; sent as
+   ``Authorization: Bearer <token>``, compared in constant time; 401 otherwise. Unset on a
+   loopback dashboard: open. (The security layer exempts these routes from the dashboard's
+   own token and, having no ``Origin`` header, from the same-origin rule; a browser's
+   cross-site request still carries ``Origin`` and is refused there.)
+2. **Body**: JSON (415 otherwise, from the security layer), at most ``HTTP_MAX_BODY_BYTES``
+   (413), valid JSON (400). ``NaN``/``Infinity`` literals are let through so the relay
+   names the field they are in (422).
+3. **Parse**: ``relay.parse(payload, headers)``; ``PayloadError`` → 422 with its message and
+   detail (every problem, and what is accepted).
+4. **Idempotency**: an event's ``ext_id`` (the ``id`` field), else the ``Idempotency-Key``
+   header (``key`` for one event, ``key#i`` for the i-th of an array). A key already seen —
+   in this request, in memory (the last ``RECENT_KEYS``), or in the store (unique index on
+   ``(source, ext_id)``) — is a duplicate: answered, not processed again.
+5. **Hand-off**: ``daemon.ingest(events)`` — the same pipeline as the feeds; a full buffer
+   answers 503 with ``Retry-After``. Success: 202 ``{"accepted": n, "duplicates": m}``.
+"""
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
+
+import trio
+from quart import Response, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from trade_hunter.plugins.errors import PayloadError
+from trade_hunter.plugins.models import MarketEvent
+from trade_hunter.plugins.registry import Relay
 
 if TYPE_CHECKING:
     from trade_hunter.daemon.app import Daemon
 
+log = logging.getLogger("trade_hunter.web.ingest")
+RECENT_KEYS = 100_000
+MAX_KEY = 200
+RETRY_AFTER = "1"
+Key = tuple[str, str]
+
+
+def _error(status: int, error: str, detail: Any = None, code: str | None = None,
+           headers: dict[str, str] | None = None) -> Response:
+    """The API's error shape: ``{"error", "detail", "code"}``."""
+    body: dict[str, Any] = {"error": error, "detail": detail}
+    if code:
+        body["code"] = code
+    return Response(json.dumps(body), status, headers, content_type="application/json")
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class RecentKeys:
+    """The last ``size`` idempotency keys accepted (LRU), reserved before the first await so
+    two concurrent deliveries of one event cannot both get through."""
+
+    def __init__(self, size: int = RECENT_KEYS) -> None:
+        self.size = size
+        self._keys: OrderedDict[Key, None] = OrderedDict()
+
+    def __contains__(self, key: Key) -> bool:
+        return key in self._keys
+
+    def add(self, keys: Iterable[Key]) -> None:
+        for key in keys:
+            self._keys[key] = None
+            self._keys.move_to_end(key)
+        while len(self._keys) > self.size:
+            self._keys.popitem(last=False)
+
+    def discard(self, keys: Iterable[Key]) -> None:
+        for key in keys:
+            self._keys.pop(key, None)
+
+
+class RelayEndpoint:
+    def __init__(self, relay: Relay, daemon: Daemon, recent: RecentKeys) -> None:
+        self.relay, self.d, self.recent = relay, daemon, recent
+
+    def token(self) -> str:
+        s = self.d.settings
+        if self.relay.token_setting:
+            token = str(s.get(self.relay.token_setting, "") or "")
+            if token:
+                return token
+        if not _is_loopback(str(s.APP_HOST)):
+            return str(s.get("DASHBOARD_TOKEN", "") or "")
+        return ""
+
+    async def __call__(self) -> Response:
+        token = self.token()
+        if token:
+            auth = request.headers.get("Authorization", "")
+            given = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+            if not hmac.compare_digest(given.encode(), token.encode()):
+                which = self.relay.token_setting or "DASHBOARD_TOKEN"
+                return _error(401, "authentication required",
+                              f"send Authorization: Bearer <{which}>", "unauthorized",
+                              {"WWW-Authenticate": 'Bearer realm="trade-hunter ingest"'})
+        try:
+            body = await request.get_data(cache=False)
+        except RequestEntityTooLarge:
+            return _error(413, "request body too large",
+                          f"at most {request.max_content_length} bytes", "body_too_large")
+        try:
+            payload = json.loads(body, parse_constant=float)  # NaN reaches the relay, named
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            return _error(400, "body is not valid JSON", str(exc)[:200], "parse_error")
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        try:
+            events = self.relay.parse(payload, headers)
+        except PayloadError as exc:
+            return _error(422, exc.message, exc.detail, "invalid_payload")
+        except RecursionError:
+            return _error(422, "payload nested too deeply", None, "invalid_payload")
+        if not isinstance(events, list) or \
+                not all(isinstance(e, MarketEvent) for e in events):
+            log.error("relay %s returned %r instead of a list of MarketEvent",
+                      self.relay.name, type(events).__name__)
+            return _error(500, f"relay {self.relay.name} failed", None, "internal_error")
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if len(key) > MAX_KEY or not key.isprintable():
+            return _error(422, f"Idempotency-Key: expected at most {MAX_KEY} printable "
+                               "characters", None, "invalid_payload")
+        return await self.accept(events, key)
+
+    async def accept(self, events: list[MarketEvent], key: str) -> Response:
+        now = time.time()
+        for i, e in enumerate(events):
+            e.source = e.source or self.relay.name
+            e.received_at = now
+            if e.ext_id is None and key:
+                e.ext_id = key if len(events) == 1 else f"{key}#{i}"
+        fresh, reserved, duplicates = [], set(), 0
+        for e in events:  # in memory first, reserving before any await
+            if e.ext_id is None:
+                fresh.append(e)
+                continue
+            k = (e.source, e.ext_id)
+            if k in reserved or k in self.recent:
+                duplicates += 1
+                continue
+            reserved.add(k)
+            fresh.append(e)
+        self.recent.add(reserved)
+        stored: set[Key] = set()
+        try:
+            stored = await self._stored(reserved)
+            if stored:
+                fresh = [e for e in fresh if e.ext_id is None or
+                         (e.source, e.ext_id) not in stored]
+                duplicates += len(stored)
+            if fresh:
+                self.d.ingest(fresh)
+        except trio.WouldBlock:
+            self.recent.discard(reserved - stored)
+            return _error(503, "ingest buffer full", "retry shortly", "busy",
+                          {"Retry-After": RETRY_AFTER})
+        except BaseException:
+            self.recent.discard(reserved)
+            raise
+        return Response(json.dumps({"accepted": len(fresh), "duplicates": duplicates}), 202,
+                        content_type="application/json")
+
+    async def _stored(self, keys: set[Key]) -> set[Key]:
+        """The keys already in the store (delivered before a restart)."""
+        if not keys:
+            return set()
+        store = self.d.store
+
+        def lookup() -> set[Key]:
+            found = set()
+            for source, ext_id in keys:
+                if store.query("SELECT 1 FROM events WHERE source=? AND ext_id=?",
+                               (source, ext_id)):
+                    found.add((source, ext_id))
+            return found
+        return await trio.to_thread.run_sync(lookup)
+
 
 def register_ingest_routes(app: Any, daemon: Daemon) -> None:
-    """Mount each relay of ``daemon.registries.relays`` at its path (filled by the ingest work)."""
+    """Mount each relay of ``daemon.registries.relays`` at its path (``POST``, JSON)."""
+    recent = RecentKeys()
+    for relay in daemon.registries.relays.items.values():
+        endpoint = RelayEndpoint(relay, daemon, recent)
+
+        async def view(endpoint: RelayEndpoint = endpoint) -> Response:
+            return await endpoint()
+
+        view.__name__ = f"ingest_{relay.name}"
+        view.__doc__ = f"{relay.description or relay.name}\n\nAnswers 202 " \
+            "{\"accepted\": n, \"duplicates\": m}; 401, 413, 400, 422, 503 on errors."
+        app.add_url_rule(relay.path, f"ingest_{relay.name}", view, methods=["POST"])

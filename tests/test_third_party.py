@@ -1,0 +1,123 @@
+"""The documented third-party story, for real: the example plugin in docs/examples is
+pip-installed (into a throwaway folder put on ``sys.path`` for this test only, so it cannot
+leak into other tests), found through its ``trade_hunter`` entry point by a running daemon,
+and seen working end to end: its feed's events reach the store and its notifier receives the
+alert. Its own tests (the way docs/plugins.md says to test a plugin) pass too."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import trio
+
+from trade_hunter.plugins import hookspecs
+from trade_hunter.plugins.models import MarketEvent, to_json
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "docs" / "examples" / "trade-hunter-jsonl"
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``pip install`` of the example (a copy: building writes into the source folder)."""
+    base = tmp_path_factory.mktemp("example-plugin")
+    source, target = base / "src", base / "site"
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info",
+                                                                   "__pycache__"))
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "--no-build-isolation", "--target", str(target), str(source)],
+                   check=True, capture_output=True, timeout=300)
+    assert (target / "trade_hunter_jsonl" / "__init__.py").is_file()
+    return target
+
+
+@pytest.fixture
+def on_path(installed: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.syspath_prepend(str(installed))  # also invalidates the import caches
+    yield installed
+    sys.modules.pop("trade_hunter_jsonl", None)
+    importlib.invalidate_caches()
+
+
+def replay_file(path: Path) -> Path:
+    kw = {"platform": "polymarket", "market_id": "jsonl-rain", "title": "Will it rain?",
+          "event_kind": "trade", "trade_side": "yes"}
+    events = [MarketEvent(yes_price=0.40, volume=10.0, timestamp=1_700_000_000.0 + i, **kw)
+              for i in range(5)]
+    events.append(MarketEvent(yes_price=0.50, volume=500.0, timestamp=1_700_000_010.0, **kw))
+    path.write_text("\n".join(to_json(e).decode() for e in events) + "\n")
+    return path
+
+
+async def test_an_installed_plugin_works_in_a_running_daemon(on_path, start_daemon, tmp_path):
+    notify = tmp_path / "alerts.jsonl"
+    d = await start_daemon(THIRD_PARTY_PLUGINS="true",
+                           JSONL_REPLAY_PATH=str(replay_file(tmp_path / "replay.jsonl")),
+                           JSONL_NOTIFY_PATH=str(notify))
+    [info] = [p for p in d.host.report() if p["name"] == "jsonl"]
+    assert (info["status"], info["origin"], info["version"]) == ("loaded", "entry point",
+                                                                 "0.1.0")
+    assert {"th_add_settings", "th_register_feeds", "th_register_notifiers"} <= \
+        set(info["hooks"])
+    assert "jsonl-replay" in d.components and "jsonl" in d.components
+
+    with trio.fail_after(15):  # the feed's events reach the store ...
+        while len(await d.store.aquery("SELECT id FROM events WHERE source='jsonl'")) < 6:
+            await d.store.flush()
+        # ... the detector fires on them, and the plugin's notifier gets the alert.
+        while not notify.exists() or not notify.read_text().strip() or \
+                not d.health.get("jsonl").counters.get("sent"):
+            await trio.sleep(0.05)
+    lines = [json.loads(line) for line in notify.read_text().splitlines()]
+    detector = [x for x in lines if x["kind"] == "detector"]
+    assert [x["signal"]["market_id"] for x in detector] == ["jsonl-rain"]
+    assert detector[0]["signal"]["source"] == "jsonl"
+    feed = d.health.get("jsonl-replay").as_dict()
+    assert feed["state"] == "connected" and feed["counters"]["events"] == 6
+
+
+async def test_third_party_autoload_can_be_switched_off(on_path, start_daemon):
+    d = await start_daemon(JSONL_NOTIFY_PATH="/tmp/never")  # THIRD_PARTY_PLUGINS=false
+    assert "jsonl" not in {p["name"] for p in d.host.report()}
+    assert "jsonl" not in d.components
+
+
+def test_the_examples_own_tests_pass(installed):
+    path = os.pathsep.join([str(installed), os.environ.get("PYTHONPATH", "")])
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": path}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir",
+         str(EXAMPLE), "-c", str(EXAMPLE / "pyproject.toml"), str(EXAMPLE / "tests")],
+        check=False, capture_output=True, text=True, env=env, timeout=300, cwd=installed)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 passed" in result.stdout
+
+
+def hook_signatures() -> dict[str, str]:
+    """``name(arg: Type) -> None`` for every hook spec, from the code."""
+    out = {}
+    for name, fn in inspect.getmembers(hookspecs, inspect.isfunction):
+        if not name.startswith("th_") or not hasattr(fn, "trade_hunter_spec"):
+            continue
+        sig = inspect.signature(fn)  # annotations are strings (postponed evaluation)
+        params = ", ".join(f"{p.name}: {p.annotation}" for p in sig.parameters.values())
+        out[name] = f"{name}({params}) -> {sig.return_annotation}"
+    return out
+
+
+def test_docs_list_every_hook_with_its_exact_signature():
+    documented = re.findall(r"^### `(th_\w+\(.*\) -> \w+)`$",
+                            (REPO / "docs" / "plugins.md").read_text(), re.MULTILINE)
+    expected = hook_signatures()
+    assert len(expected) == 7 and "th_register_relays" in expected
+    assert sorted(documented) == sorted(expected.values())
