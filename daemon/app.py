@@ -14,6 +14,7 @@ from typing import Any
 
 import trio
 
+from trade_hunter.plugins.errors import ConfigError
 from trade_hunter.plugins.models import MarketEvent, SpikeSignal
 from trade_hunter.plugins.registry import PluginContext
 
@@ -72,6 +73,8 @@ class Daemon:
             health = self.health.get(reg.name, kind)
             try:
                 component = reg.factory(self.plugin_context(reg.name, kind))
+            except ConfigError:
+                raise  # bad settings stop start-up with one line (exit 2), not a failed pill
             except Exception as exc:
                 health.set("failed", f"could not start: {type(exc).__name__}: {exc}")
                 log.exception("%s %s failed to start", kind, reg.name)
@@ -111,6 +114,7 @@ class Daemon:
 
         self._shutdown = trio.Event()
         s = self.settings
+        feeds_made = self._create("feed", self.registries.feeds)  # ConfigError: before any I/O
         await trio.to_thread.run_sync(self.store.open)
         detectors = self._create("detector", self.registries.detectors)
         if not detectors:
@@ -146,7 +150,7 @@ class Daemon:
                 self.health.get("web").set("running", self.dashboard_url)
                 await services.start(serve_control, self)  # th-ctl works once we are ready
                 async with trio.open_nursery() as feeds:
-                    for name, feed in self._create("feed", self.registries.feeds):
+                    for name, feed in feeds_made:
                         await feeds.start(supervise, self.health.get(name, "feed"),
                                           _bind(feed, send))
                     task_status.started()

@@ -70,7 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     setup_logging(settings.QUIET_MODE)  # type: ignore[attr-defined]
     from .lifecycle import run_daemon
-    return run_daemon(settings, host, registries, replace=not args.no_replace)
+    try:
+        return run_daemon(settings, host, registries, replace=not args.no_replace)
+    except ConfigError as exc:  # raised by a component factory (e.g. an unreadable key)
+        print(f"trade-hunter: configuration error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
 
 
 if __name__ == "__main__":

@@ -1,0 +1,232 @@
+"""The Kalshi live feed: resolution, the WebSocket connection loop, events out.
+
+``run`` starts the tracker (ticker resolution), connects, subscribes and streams; it calls
+``task_status.started()`` once subscribed, or when the first attempt failed, or after
+``STARTUP_WAIT`` at the latest — the daemon never waits long for an exchange that is down.
+
+The connection loop reconnects by itself with full-jitter exponential backoff (0.5 s doubling
+up to ``KALSHI_RECONNECT_MAX_SECONDS``), signing every handshake afresh and resubscribing
+everything; the backoff resets only after a session stayed subscribed for a while, so a
+server that accepts and drops at once cannot make it spin.
+
+Events: quotes whose price, bid, ask and volume did not change are not repeated (ticker frames
+also fire on size-only changes and on every re-snapshot), and trades are de-duplicated by
+trade id, so a re-sync (REST backfill after a gap or a reconnect) never delivers one twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import trio
+from trade_hunter.plugins.models import MarketEvent
+from trio_websocket import ConnectionClosed, ConnectionRejected, HandshakeError, open_websocket_url
+
+from . import parse
+from .auth import Signer
+from .categories import CategorySearch
+from .config import KalshiConfig
+from .resolve import Resolver
+from .rest import Rest, RestError, backoff
+from .tracker import Tracker
+from .ws import Reconnect, Session
+
+log = logging.getLogger(__name__)
+STARTUP_WAIT = 10.0        # longest the daemon's start-up waits for us
+RESOLVE_WAIT = 5.0         # connect after this even if some lookups are still running
+HEALTHY_AFTER = 30.0       # a session subscribed this long resets the backoff
+CONNECT_TIMEOUT = 10.0
+DISCONNECT_TIMEOUT = 2.0
+MESSAGE_QUEUE = 4096       # frames buffered while the pipeline is busy (bursts)
+MAX_MESSAGE = 64 * 1024 * 1024
+SEEN_TRADES = 50_000
+BACKFILL_WINDOW = 900.0    # never backfill more than 15 minutes
+BACKFILL_MARKETS = 100
+
+
+class KalshiFeed:
+    def __init__(self, cfg: KalshiConfig, signer: Signer, health: Any, tickers: Any, *,
+                 now: Callable[[], float] = time.time) -> None:
+        self.cfg, self.signer, self.health, self.now = cfg, signer, health, now
+        self.rest = Rest(cfg.api_base, signer=signer, rate=cfg.rest_rate, health=health)
+        self.resolver = Resolver(self.rest, now)
+        self.tracker = Tracker(self.resolver, tickers, now=now, on_publish=self._publish)
+        self.categories = CategorySearch(cfg.category_ttl, now=now)
+        self.sessions = 0
+        self.last_message_at: float | None = None
+        self.state, self.note = "starting", "resolving tickers"
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._quotes: dict[str, tuple[Any, ...]] = {}
+        self._last_trade: dict[str, float] = {}
+        self._covered: dict[str, float] = {}
+        self._send: trio.MemorySendChannel[Any] | None = None
+        self._nursery: trio.Nursery | None = None
+        self._ready = trio.Event()
+        self._subscribed_at: float | None = None
+        self._last_reason = ""
+
+    # ------------------------------------------------------------------ run
+    async def run(self, send_channel: trio.MemorySendChannel[Any], *,
+                  task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        self._send = send_channel
+        self.health.put("api_base", self.cfg.api_base)
+        self.health.put("ws_url", self.cfg.ws_url)
+        self._set("starting", "resolving tickers")
+        async with self.rest, trio.open_nursery() as nursery:
+            self._nursery = nursery
+            nursery.start_soon(self.tracker.run)
+            nursery.start_soon(self._connect_loop)
+            nursery.start_soon(self._age_loop)
+            with trio.move_on_after(STARTUP_WAIT):
+                await self._ready.wait()
+            task_status.started()
+
+    async def _connect_loop(self) -> None:
+        with trio.move_on_after(RESOLVE_WAIT):
+            await self.tracker.ready.wait()
+        failures = 0
+        while True:
+            self._subscribed_at = None
+            try:
+                await self._connect_once()
+            except Reconnect as exc:
+                reason = str(exc)
+            except ConnectionRejected as exc:
+                reason = f"handshake rejected (HTTP {exc.status_code})"
+            except (HandshakeError, ConnectionClosed, OSError, trio.BrokenResourceError) as exc:
+                reason = self._last_reason or f"{type(exc).__name__}: {exc}"
+            healthy = self._subscribed_at is not None and \
+                trio.current_time() - self._subscribed_at >= HEALTHY_AFTER
+            failures = 1 if healthy else failures + 1
+            delay = backoff(failures - 1, base=0.5, cap=self.cfg.reconnect_max)
+            self.health.count("disconnects")
+            self.health.put("last_disconnect", reason)
+            log.warning("kalshi: %s; reconnecting in %.1fs", reason, delay)
+            self._set("reconnecting", f"{reason}; reconnecting in {delay:.1f}s")
+            self._ready.set()
+            await trio.sleep(delay)
+
+    async def _connect_once(self) -> None:
+        self._last_reason = ""
+        headers = self.signer.headers("GET", self.cfg.ws_path)  # re-signed for every connect
+        self.health.count("connects")
+        async with open_websocket_url(
+                self.cfg.ws_url, extra_headers=[(k.encode(), v.encode())
+                                                for k, v in headers.items()],
+                message_queue_size=MESSAGE_QUEUE, max_message_size=MAX_MESSAGE,
+                connect_timeout=CONNECT_TIMEOUT, disconnect_timeout=DISCONNECT_TIMEOUT) as ws:
+            if self.sessions:
+                self.health.count("reconnects")
+            self.sessions += 1
+            self._set(self.state, "connected, subscribing")
+            session = Session(ws, self, first=self.sessions == 1)
+            try:
+                await session.run()
+            finally:
+                self._last_reason = session.reason
+
+    async def _age_loop(self) -> None:
+        while True:
+            if self.last_message_at is not None:
+                self.health.put("last_message_age", round(self.now() - self.last_message_at, 1))
+            await trio.sleep(1.0)
+
+    # ------------------------------------------------------------------ health
+    def _set(self, state: str, note: str) -> None:
+        self.state, self.note = state, note
+        self.health.set(state, self._detail())
+
+    def _detail(self) -> str:
+        text = self.tracker.detail()
+        return f"{text}; {self.note}" if self.note else text
+
+    def _publish(self) -> None:
+        summary = self.tracker.summary()
+        for group in ("active", "unresolved", "expired"):
+            self.health.put(group, summary.get(group, {}))
+        self.health.put("markets", sorted(self.tracker.markets))
+        self.health.set(self.state, self._detail())
+
+    def on_subscribed(self) -> None:
+        self._subscribed_at = trio.current_time()
+        self._set("connected", "")
+        self._ready.set()
+
+    def on_message(self) -> None:
+        self.last_message_at = self.now()
+        self.health.put("last_message_at", self.last_message_at)
+
+    # ------------------------------------------------------------------ events
+    def covering(self, markets: Iterable[str]) -> None:
+        """Markets entering the subscription: trades from now on are ours to backfill."""
+        now = self.now()
+        for m in markets:
+            self._covered.setdefault(m, now)
+
+    def uncovering(self, wanted: Iterable[str]) -> None:
+        keep = set(wanted)
+        for m in [m for m in self._covered if m not in keep]:
+            del self._covered[m]
+
+    async def emit(self, events: list[MarketEvent]) -> int:
+        """Send events on, minus repeats; titles and topics come from resolution."""
+        out = []
+        markets = self.tracker.markets
+        for e in events:
+            m = e.market_id
+            if e.event_kind == "trade":
+                if e.ext_id is not None:
+                    if e.ext_id in self._seen:
+                        self.health.count("duplicates")
+                        continue
+                    self._seen[e.ext_id] = None
+                    if len(self._seen) > SEEN_TRADES:
+                        self._seen.popitem(last=False)
+                self._last_trade[m] = max(self._last_trade.get(m, 0.0), e.timestamp)
+            else:
+                key = (e.yes_price, e.yes_bid, e.yes_ask, e.volume)
+                if self._quotes.get(m) == key:
+                    self.health.count("unchanged_quotes")
+                    continue
+                self._quotes[m] = key
+            info = markets.get(m)
+            if info is not None:
+                e.title, e.topic = info.title, info.topic
+            out.append(e)
+        if out:
+            assert self._send is not None
+            await self._send.send(out if len(out) > 1 else out[0])
+            self.health.count("events", len(out))
+        return len(out)
+
+    def start_backfill(self, markets: Iterable[str]) -> None:
+        if self._nursery is not None:
+            self._nursery.start_soon(self._backfill, sorted(markets))
+
+    async def _backfill(self, markets: list[str]) -> None:
+        """Trades missed during a gap or a disconnect, from ``GET /markets/trades``."""
+        now = self.now()
+        for m in markets[:BACKFILL_MARKETS]:
+            since = self._last_trade.get(m) or self._covered.get(m)
+            if since is None:
+                continue
+            params = {"ticker": m, "min_ts": int(max(since - 1, now - BACKFILL_WINDOW)),
+                      "limit": 1000}
+            events = []
+            try:
+                async for item in self.rest.pages("/markets/trades", "trades", params,
+                                                  max_pages=5):
+                    try:
+                        events.append(parse.rest_trade_event(item, self.now()))
+                    except parse.FrameError:
+                        self.health.count("garbage")
+            except RestError as exc:
+                self.health.count("backfill_errors")
+                log.info("kalshi: trade backfill of %s failed: %s", m, exc)
+                continue
+            events.sort(key=lambda e: e.timestamp)
+            self.health.count("backfilled", await self.emit(events))
