@@ -18,6 +18,9 @@ In order, for each request:
    sets (HttpOnly, SameSite=Strict; its value is an HMAC of the token, never the token).
    Ingest routes are exempt: relays check their own bearer tokens (``Relay.token_setting``).
 
+5. A JSON response that would contain a secret setting's value (a webhook URL quoted in a
+   component's last error, say) has it replaced by ``[redacted]``, and the leak is logged.
+
 Ingest paths are the relays' paths (``daemon.registries.relays``) plus any path added to
 ``app.config["TH_INGEST_PATHS"]``.
 """
@@ -26,6 +29,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
+import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -37,7 +43,9 @@ from .errors import json_error
 if TYPE_CHECKING:
     from trade_hunter.daemon.app import Daemon
 
+log = logging.getLogger("trade_hunter.web")
 SESSION_COOKIE = "th_session"
+REDACTED = b"[redacted]"
 SESSION_MAX_AGE = 30 * 86400
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 LOGIN_PATHS = frozenset({"/login", "/api/login", "/favicon.ico"})
@@ -45,6 +53,22 @@ WRONG_TOKEN_DELAY = 1.0  # seconds: slows guessing down
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+
+
+def secret_values(settings: Any) -> list[tuple[str, bytes]]:
+    """Each secret setting's value, and its parts for list-like ones (``topic=url;…``), as
+    they would appear in JSON; too-short fragments are skipped (they would match anything)."""
+    out: list[tuple[str, bytes]] = []
+    for name, setting in settings.declared.items():
+        value = settings.get(name)
+        if not setting.secret or not value or not isinstance(value, str):
+            continue
+        pieces = {value, *re.split(r"[;,\s]+", value)}
+        pieces |= {p.split("=", 1)[1] for p in list(pieces) if "=" in p}
+        for piece in sorted(pieces, key=len, reverse=True):
+            if len(piece) >= 8:
+                out.append((name, json.dumps(piece)[1:-1].encode()))
+    return out
 
 
 def session_value(token: str) -> str:
@@ -65,6 +89,7 @@ class Guard:
         self.token: str = s.DASHBOARD_TOKEN
         self.session = session_value(self.token) if self.token else ""
         self.cap: int = s.HTTP_MAX_BODY_BYTES
+        self.secrets = secret_values(s)
 
     # ------------------------------------------------------------------ predicates
     def is_ingest(self, path: str) -> bool:
@@ -140,7 +165,22 @@ class Guard:
         headers.setdefault("Content-Security-Policy", CSP)
         if request.path.startswith("/api/") or request.path == "/openapi.json":
             headers.setdefault("Cache-Control", "no-store")
+        if self.secrets and response.mimetype == "application/json":
+            await self._redact(response)
         return response
+
+    async def _redact(self, response: Response) -> None:
+        """The last line of "never echo a secret": an error text that quotes a webhook URL
+        (say, in a component's health) must not carry it to the browser."""
+        body = await response.get_data(as_text=False)
+        found = [(name, value) for name, value in self.secrets if value in body]
+        if not found:
+            return
+        for name, value in found:
+            body = body.replace(value, REDACTED)
+            log.error("a %s response on %s contained %s: redacted", response.status_code,
+                      request.path, name)
+        response.set_data(body)
 
     # ------------------------------------------------------------------ login
     async def login(self, token: str) -> Response:

@@ -264,3 +264,22 @@ async def test_public_bind_with_token_serves_its_own_address(start_daemon):
             named = await client.get(f"http://{ip}:{port}/api/health",
                                      headers={**auth, "Host": f"rebind.example:{port}"})
             assert named.status_code == 403
+
+
+async def test_responses_never_echo_secrets(start_daemon):
+    hook = "https://discord.test/api/webhooks/123/hook-secret-token-value"
+    routes = "crypto=https://discord.test/api/webhooks/9/routed-secret-value;sports=x"
+    d = await start_daemon(DASHBOARD_TOKEN=TOKEN, DISCORD_WEBHOOK_URL=hook,
+                           DISCORD_WEBHOOK_ROUTES=routes, DISABLED_PLUGINS="discord")
+    # A component quoting the URLs in its error, as an HTTP client's exception would.
+    health = d.health.get("leaky", "notifier")
+    health.last_error = f"404 Not Found for url {hook!r}; also {routes.split('=', 1)[1]}"
+    health.set("failed", f"cannot post to {hook}")
+    async with httpx.AsyncClient(base_url=d.dashboard_url,
+                                 headers={"Authorization": f"Bearer {TOKEN}"}) as client:
+        for path in ("/api/health", "/api/state"):
+            text = (await client.get(path)).text
+            assert "[redacted]" in text
+            for secret in (hook, "hook-secret-token-value", "routed-secret-value", TOKEN):
+                assert secret not in text
+            assert "404 Not Found for url" in text  # the rest of the message stays useful

@@ -50,6 +50,10 @@ function renderPills(s) {
     const { ws, lastAt } = feedText(f);
     let text = `${f.name}: ${f.state} · ${fmt.int(total)} ${ws ? "ws msgs" : "events"}`;
     if (lastAt != null) text += ` · last ${fmt.ago(lastAt)}`;
+    const why = f.detail || f.last_error;
+    if (stateCls === "warn" || stateCls === "bad") {  // the reason, not only in the tooltip
+      if (why) text += ` — ${why.length > 70 ? why.slice(0, 69) + "…" : why}`;
+    }
     items.push(pill("feed-" + f.name, text, stateCls,
       [f.detail, detail, f.last_error && `last error: ${f.last_error}`].filter(Boolean).join("\n")));
   }
@@ -59,8 +63,10 @@ function renderPills(s) {
   }
   for (const c of s.components) {
     if (["failed", "restarting", "degraded"].includes(c.state)) {
-      items.push(pill("comp-" + c.name, `${c.name}: ${c.state}`,
-        c.state === "failed" ? "bad" : "warn", c.detail || c.last_error));
+      const why = c.detail || c.last_error || "";
+      items.push(pill("comp-" + c.name, `${c.name}: ${c.state}` +
+        (why ? ` — ${why.length > 60 ? why.slice(0, 59) + "…" : why}` : ""),
+        c.state === "failed" ? "bad" : "warn", why));
     }
   }
   reconcile($("pills"), items, (p) => p.key,
