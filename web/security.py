@@ -38,7 +38,7 @@ import trio
 from quart import Quart, Response, redirect, request
 
 from .bind import allowed_hosts, host_ok
-from .errors import json_error
+from .errors import json_error, wants_json
 
 if TYPE_CHECKING:
     from trade_hunter.daemon.app import Daemon
@@ -130,7 +130,7 @@ class Guard:
                 return refused
         if self.is_ingest(path) or self._public(path) or self.authenticated():
             return None
-        if request.method == "GET" and path == "/":
+        if request.method == "GET" and not wants_json():  # a page: the login form
             return redirect("/login", 303)  # type: ignore[return-value]
         return json_error(401, "authentication required",
                           "send Authorization: Bearer <DASHBOARD_TOKEN> or log in at /login",

@@ -155,8 +155,9 @@ async def test_token_guards_every_api_call(start_daemon):
             assert TOKEN not in ok.text  # never echoed
         post = await client.post("/api/demo/spike", json={})
         assert post.status_code == 401 and not d.live.signals
-        page = await client.get("/")
-        assert page.status_code == 303 and page.headers["Location"] == "/login"
+        for page_path in ("/", "/some/page"):
+            page = await client.get(page_path)
+            assert page.status_code == 303 and page.headers["Location"] == "/login"
         login_page = await client.get("/login")
         assert login_page.status_code == 200 and "login.js" in login_page.text
         assert (await client.get("/static/app.css")).status_code == 200
