@@ -50,7 +50,7 @@ MAX_ATTEMPTS = 12          # failed attempts (rate limits excluded) before a row
 MAX_AGE = 6 * 3600.0       # an alert older than this is stale: given up rather than sent late
 NOTIFY_TIMEOUT = 120.0     # one notify() call, waits for rate limits included
 IDLE_POLL = 300.0          # a safety net: new rows come with a wake()
-BATCH = 500                # due rows fetched per pass
+SCAN_LIMIT = 20_000        # pending rows looked at per pass (bounds memory)
 DEFAULT_LANE = "default"
 OUTBOX_SQL = ("INSERT OR IGNORE INTO outbox (notifier, kind, signal_id, payload, created_at,"
               " next_at) VALUES (?,?,?,?,?,?)")
@@ -148,39 +148,44 @@ class Outbox:
                 st.wake = trio.Event()  # before the read: a wake during it is not lost
                 await self.d.store.flush()  # rows queued before wake() have committed
                 now = self.now()
+                # Every pending row (ids and times only, oldest first), so a lane with a
+                # backlog can never hide the rows of another; payloads only for new rows.
                 rows = await self.d.store.aquery(
-                    "SELECT id, payload, attempts, created_at, next_at FROM outbox"
-                    " WHERE notifier=? AND status='pending'"
-                    " AND id NOT IN (SELECT value FROM json_each(?)) ORDER BY id LIMIT ?",
-                    (st.name, json.dumps(sorted(st.inflight)), BATCH))
-                dispatched = await self._dispatch(st, nursery, rows, now)
-                count, oldest = (await self.d.store.aquery(
-                    "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE notifier=?"
-                    " AND status='pending'", (st.name,)))[0]
-                health.put("pending", count)
+                    "SELECT id, attempts, created_at, next_at FROM outbox WHERE notifier=?"
+                    " AND status='pending' ORDER BY id LIMIT ?", (st.name, SCAN_LIMIT))
+                fresh = [r[0] for r in rows if r[0] not in st.known and r[0] not in st.inflight]
+                payloads = dict(await self.d.store.aquery(
+                    "SELECT id, payload FROM outbox WHERE id IN"
+                    " (SELECT value FROM json_each(?))", (json.dumps(fresh),))) if fresh else {}
+                dispatched = await self._dispatch(st, nursery, rows, payloads, now)
+                health.put("pending", len(rows))
+                oldest = min((r[2] for r in rows), default=None)
                 health.put("oldest_pending_s", round(now - oldest, 1) if oldest else None)
                 # Sleep until a paused lane may go on, or a wake-up (new rows, a lane done).
                 due = [ln.blocked_until - now for ln in st.lanes.values()
                        if ln.blocked_until > now]
                 wait = min([IDLE_POLL, *due])
-                if dispatched and len(rows) == BATCH:
-                    wait = 0  # more rows than one pass takes
+                if dispatched and len(rows) == SCAN_LIMIT:
+                    wait = 0  # more rows than one pass reads
                 with trio.move_on_after(wait):
                     await st.wake.wait()
 
     async def _dispatch(self, st: _Notifier, nursery: trio.Nursery,
-                        rows: list[tuple[Any, ...]], now: float) -> int:
+                        rows: list[tuple[Any, ...]], payloads: dict[int, bytes],
+                        now: float) -> int:
         """Queue due rows on their lanes, strictly in id order per lane: a lane whose oldest
         row is not due yet (a retry after a restart) holds its later rows too."""
         held: set[str] = set()
         seen: dict[int, tuple[Alert, str]] = {}
         dispatched = 0
-        for row_id, payload, attempts, created_at, next_at in rows:
+        for row_id, attempts, created_at, next_at in rows:
+            if row_id in st.inflight:
+                continue
             known = st.known.get(row_id)
             if known is None:
                 try:
-                    alert = from_json(payload, Alert)
-                except msgspec.DecodeError as exc:  # written by an incompatible version
+                    alert = from_json(payloads[row_id], Alert)
+                except (KeyError, msgspec.DecodeError) as exc:  # an incompatible version
                     await self._mark(row_id, "dead", attempts, now, f"unreadable alert: {exc}")
                     continue
                 known = (alert, self._lane_key(st, alert))
@@ -233,6 +238,11 @@ class Outbox:
     async def _send_one(self, st: _Notifier, lane: _Lane, row: _Row) -> bool:
         """Deliver one row; returns False when the lane must pause."""
         health = self.d.health.get(st.name, "notifier")
+        if self.now() - row.created_at >= MAX_AGE:  # e.g. queued before a long stop
+            await self._mark(row.id, "dead", row.attempts, self.now(), "expired before sending")
+            health.count("dropped")
+            self._lane_state(st, lane, "dropped", "expired before sending")
+            return True
         try:
             with trio.fail_after(NOTIFY_TIMEOUT):
                 await st.component.notify(row.alert)

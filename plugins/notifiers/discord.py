@@ -36,7 +36,7 @@ def user_agent() -> str:
 
 def parse_routes(raw: str) -> list[tuple[str, str]]:
     """``crypto=https://…;sports=https://…`` → ``[(topic, url)]`` (``;`` or ``,`` separate)."""
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     for part in raw.replace(";", ",").split(","):
         part = part.strip()
         if not part:

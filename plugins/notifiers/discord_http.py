@@ -71,8 +71,11 @@ def parse_webhook(variable: str, raw: str) -> Webhook:
     parts = urlsplit(raw.strip())
     match = _PATH.match(parts.path)
     host = (parts.hostname or "").lower()
-    shown = f"{parts.scheme}://{parts.netloc}/api/webhooks/…" if parts.netloc else "<invalid>"
-    if not match or parts.scheme not in ("http", "https") or not host:
+    port = _port(parts)
+    # Enough to recognise the entry, never the token (nor any user:password@).
+    shown = f"{parts.scheme}://{host}{f':{port}' if port and port > 0 else ''}/…" \
+        if host else "<not a URL>"
+    if not match or parts.scheme not in ("http", "https") or not host or port == -1:
         raise ConfigError(variable, shown, "a Discord webhook URL "
                           "(https://discord.com/api/webhooks/<id>/<token>)")
     if parts.scheme == "http" and host not in _LOOPBACK:
@@ -86,6 +89,14 @@ def parse_webhook(variable: str, raw: str) -> Webhook:
     url = (f"{parts.scheme}://{parts.netloc}/api/v{API_VERSION}/webhooks/{wid}/{token}"
            f"?{urlencode(query)}")
     return Webhook(wid, token, url)
+
+
+def _port(parts: Any) -> int | None:
+    """The URL's port, ``None`` when absent, ``-1`` when malformed."""
+    try:
+        return parts.port  # type: ignore[no-any-return]
+    except ValueError:
+        return -1
 
 
 class WebhookClient:

@@ -154,4 +154,13 @@ async def test_an_alert_too_old_to_matter_expires(daemon_with, clock):
     await until(lambda: d.health.get("scripted").counters.get("dropped") == 1, poll=600)
     status, attempts, error = await row(d)
     assert status == "dead" and error.startswith("expired")
-    assert len(notifier.calls) == outbox.MAX_AGE // 3600 + 1
+    assert len(notifier.calls) == outbox.MAX_AGE // 3600  # the 7th try is not made
+
+
+async def test_an_alert_is_not_sent_once_it_is_stale(daemon_with, clock):
+    notifier = Scripted([NotifyError("429", retry_after=7 * 3600.0)])  # then it would work
+    d = await daemon_with(notifier)
+    await fire(d)
+    await until(lambda: d.health.get("scripted").counters.get("dropped") == 1, poll=600)
+    assert await row(d) == ("dead", 0, "expired before sending")
+    assert len(notifier.calls) == 1 and not notifier.delivered

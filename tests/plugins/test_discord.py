@@ -4,6 +4,8 @@ autojump clock (the fake lives in the same loop), so rate-limit waits take no re
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -175,6 +177,20 @@ def test_bad_webhook_settings_name_the_variable_and_never_echo_the_token(raw, va
     message = str(info.value)
     assert message.startswith(f"{variable}=") and expected in message
     assert "secret-token" not in message
+
+
+def test_a_bad_webhook_stops_start_up_with_one_line(tmp_path):
+    env = {**os.environ, "TRADE_HUNTER_HOME": str(tmp_path), "APP_PORT": "0",
+           "ENABLE_SIMULATION": "false", "THIRD_PARTY_PLUGINS": "false",
+           "DISCORD_WEBHOOK_URL": "https://example.org/api/hooks/1/supersecret"}
+    result = subprocess.run([sys.executable, "-m", "trade_hunter.daemon.cli"], env=env,
+                            capture_output=True, text=True, timeout=60, check=False,
+                            cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        ("trade-hunter: configuration error: DISCORD_WEBHOOK_URL='https://example.org/…': "
+        "expected a Discord webhook URL (https://discord.com/api/webhooks/<id>/<token>)")]
+    assert "supersecret" not in result.stdout + result.stderr
 
 
 # --------------------------------------------------------------------------- wire

@@ -249,3 +249,20 @@ async def test_pending_deliveries_survive_a_restart_and_are_sent_exactly_once(
     await trio.sleep(10)
     assert len(fake.messages) == 2  # nothing delivered is sent again
     await stop(third, done)
+
+
+async def test_the_analysts_own_read_arrives_as_the_follow_up(start_daemon, fake, clock):
+    """No test hand-off here: the built-in local analyst reads the signal, the analyst queue
+    commits the read with its outbox row, and Discord gets it after the alert."""
+    d = await start_daemon(DISCORD_WEBHOOK_URL=fake.add_webhook("general"),
+                           DISABLED_PLUGINS="anthropic,perplexity")
+    sig = await fire(d, "BTC-9")
+    await until(lambda: len(fake.messages) == 2)
+    alert, follow = titles(fake.messages)
+    assert alert == "Will BTC-9 happen?"
+    read = d.live.reads[sig.id]
+    assert follow == f"Analyst read: {read.noise_or_signal} · Will BTC-9 happen?"
+    fields = {f["name"]: f["value"] for f in fake.messages[1]["body"]["embeds"][0]["fields"]}
+    assert (fields["Label"], fields["Confidence"]) == (read.noise_or_signal, read.confidence)
+    assert [(r[1], r[3]) for r in await outbox_rows(d)] == [("detector", "sent"),
+                                                            ("analyst", "sent")]
