@@ -139,6 +139,8 @@ class Outbox:
 
     async def _serve(self, st: _Notifier) -> None:
         health = self.d.health.get(st.name, "notifier")
+        if health.state in ("starting", "restarting"):
+            health.set("running", "ready")
         # Rows picked earlier by a crashed run of this task are picked again.
         st.inflight.clear()
         st.lanes.clear()

@@ -274,6 +274,18 @@ async def test_a_dead_webhook_is_disabled_not_retried(fake, autojump_clock, answ
     assert ctx.health.info["webhooks"]["default"].startswith(f"Discord answered {answer}")
 
 
+async def test_a_403_block_pauses_the_webhook_for_minutes(fake, autojump_clock):
+    url = fake.add_webhook("alerts")
+    n = make_notifier(Ctx(DISCORD_WEBHOOK_URL=url))
+    fake.fail(url, "403")
+    with pytest.raises(NotifyError) as info:
+        await n.notify(Alert(kind="detector", signal=signal()))
+    assert info.value.retry_after >= 300 and "forbidden" in str(info.value)
+    with pytest.raises(NotifyError, match="paused"):  # not asked again meanwhile
+        await n.notify(Alert(kind="detector", signal=signal()))
+    assert len(fake.requests) == 1
+
+
 async def test_a_wrong_token_is_a_real_401(fake, autojump_clock):
     url = fake.add_webhook("alerts")
     n = make_notifier(Ctx(DISCORD_WEBHOOK_URL=url[:-4] + "zzzz"))
