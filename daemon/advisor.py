@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 KV_KEY = "tuning.overrides"
 SHOWN = 20
 NARRATIVE_TIMEOUT = 20.0
-_ID = re.compile(r"^TB-\d{3,}$")
+_ID = re.compile(r"^TB-(\d+)$", re.IGNORECASE)
 
 
 # ---------------------------------------------------------------------- thresholds on disk
@@ -219,9 +219,10 @@ class Advisor:
     # ------------------------------------------------------------------ applying
     async def apply(self, entry_id: str) -> dict[str, Any]:
         self._require()
-        entry_id = entry_id.strip().upper()
-        if not _ID.match(entry_id):
+        match = _ID.match(entry_id.strip())
+        if match is None:
             raise RpcError(f"tuning.apply: {entry_id!r} is not a backlog id like TB-001")
+        entry_id = f"TB-{int(match.group(1)):03d}"  # "tb-7" is TB-007
         async with self._lock:
             entries = await trio.to_thread.run_sync(self.backlog.load)
             entry = next((e for e in entries if e.id == entry_id), None)

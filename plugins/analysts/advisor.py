@@ -263,8 +263,16 @@ def candidates(knob: str, current: float, past: list[Past]) -> list[float]:
         extra = [current * f for f in (2, 3, 4)] if current else [60.0, 300.0, 600.0]
     else:
         return []
-    cap = 0.5 if knob == "SPIKE_MIN_PRICE_MOVE" else max(current * 10, 1.0)
-    return _spread_out([v for v in data + extra if current < v <= cap])
+    return _spread_out([v for v in data + extra if current < v <= _cap(knob, current)])
+
+
+def _cap(knob: str, current: float) -> float:
+    """The largest value one suggestion may propose: changes come in steps a person can
+    judge (the next run can suggest the next step)."""
+    if knob == "SPIKE_MIN_PRICE_MOVE":
+        return min(0.5, max(current * 3, current + 0.03))
+    factor = {"SPIKE_SCORE_THRESHOLD": 2.0, "SPIKE_MIN_VOLUME_DELTA": 3.0}.get(knob, 4.0)
+    return max(current * factor, 1.0)
 
 
 def why(knob: str, past: list[Past]) -> str:

@@ -21,6 +21,7 @@ EXTREME = 0.04            # within 4c of 0 or 1: near-certain markets move mecha
 STRONG_MULTIPLE = 3.0     # volume vs baseline
 ALIGNED_SHARE = 0.7       # share of recent takers on the side of the move
 MIN_TAKERS = 4
+INFORMED_MOVE = 0.02      # two cents with heavy volume is a real move, even under the minimum
 
 
 def judge(signal: SpikeSignal) -> ReadPayload:
@@ -51,7 +52,7 @@ def judge(signal: SpikeSignal) -> ReadPayload:
         noisy.append(f"the price is back where it was five minutes ago "
                      f"({five * 100:+.1f}c), so the move reversed an earlier one")
 
-    if multiple >= STRONG_MULTIPLE and move >= min_move:
+    if multiple >= STRONG_MULTIPLE and move >= min(min_move, INFORMED_MOVE):
         informed.append(f"volume is {multiple:.1f}x the baseline with a {move * 100:.1f}c "
                         f"{signal.direction} move")
     takers = c.yes_trades + c.no_trades

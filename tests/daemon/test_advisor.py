@@ -141,7 +141,7 @@ async def test_applying_changes_what_the_detector_does_next(advised, tmp_path):
     tail = tail.replace("- **Status:** suggested", "- **Status:** rejected", 1)
     path.write_text(head + "## TB-002" + tail + "\nNot now: price moves matter here.\n")
 
-    result = await d.service.call("tuning.apply", {"id": "tb-001"})
+    result = await d.service.call("tuning.apply", {"id": "tb-1"})
     assert result == {"id": "TB-001", "knob": "SPIKE_MIN_VOLUME_DELTA", "from": 120.0,
                       "to": 160.0, "status": "applied",
                       "thresholds": {**d.pipeline.detector.thresholds}}  # type: ignore[union-attr]

@@ -19,7 +19,7 @@ MOVE = {"knob": "SPIKE_MIN_PRICE_MOVE", "from": 0.03, "to": 0.04, "why": "small 
 def test_new_suggestions_get_stable_ids_and_all_fields(tmp_path):
     b = Backlog(tmp_path / "docs" / "TUNING-BACKLOG.md")
     entries, touched = b.merge([VOLUME, MOVE], "2026-11-27")
-    assert touched == ["TB-001", "TB-002"]
+    assert touched == ["TB-001", "TB-002"] and len(entries) == 2
     text = b.path.read_text()
     assert text.startswith("# Tuning backlog\n")
     assert "## TB-002 — SPIKE_MIN_PRICE_MOVE 0.03 → 0.04" in text

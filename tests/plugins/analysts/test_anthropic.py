@@ -99,3 +99,26 @@ async def test_health_records_reads_and_failures(fake_anthropic, make_signal):
     assert health.counters == {"reads": 1, "failures": 1}
     assert health.state == "degraded" and "401" in health.detail
     assert fake_anthropic.api_key not in health.detail
+
+
+def test_factory_needs_a_key_and_checks_the_endpoint(tmp_path):
+    from types import SimpleNamespace
+
+    from trade_hunter.daemon.cli import build
+    from trade_hunter.plugins.analysts import anthropic, perplexity
+    from trade_hunter.plugins.errors import ConfigError
+
+    def ctx(**env: str) -> SimpleNamespace:
+        settings, _, _ = build({"TRADE_HUNTER_HOME": str(tmp_path), **env})
+        return SimpleNamespace(settings=settings, health=None)
+
+    assert anthropic._factory(ctx()) is None  # no key: "not configured"
+    assert perplexity._factory(ctx()) is None
+    made = anthropic._factory(ctx(ANTHROPIC_API_KEY="sk-1", ANTHROPIC_MODEL="claude-haiku-4-5",
+                                  ANALYST_TIMEOUT_SECONDS="12"))
+    assert (made.model, made.base_url, made.timeout) == \
+        ("claude-haiku-4-5", "https://api.anthropic.com", 12.0)
+    with pytest.raises(ConfigError, match="ANTHROPIC_BASE_URL='api.anthropic.com': expected"):
+        anthropic._factory(ctx(ANTHROPIC_API_KEY="sk-1", ANTHROPIC_BASE_URL="api.anthropic.com"))
+    with pytest.raises(ConfigError, match="PERPLEXITY_BASE_URL='ftp://x': expected"):
+        perplexity._factory(ctx(PERPLEXITY_API_KEY="p-1", PERPLEXITY_BASE_URL="ftp://x"))
