@@ -58,7 +58,7 @@ class Tracked:
     ticker: str
     kind: str = ""                  # market | event | series, once known
     status: str = "pending"         # pending | active | unresolved | expired
-    detail: str = ""
+    detail: str = "looking up"
     markets: dict[str, MarketInfo] = field(default_factory=dict)
     next_check: float = 0.0         # wall-clock time of the next resolution
     retries: int = 0

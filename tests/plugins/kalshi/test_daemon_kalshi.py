@@ -62,6 +62,13 @@ async def test_events_reach_the_store_and_a_spike_becomes_a_signal(start_daemon,
     assert d.live.recent_signals(limit=5)[0].market_id == market
     async with httpx.AsyncClient(base_url=d.dashboard_url) as client:
         health = (await client.get("/api/health")).json()
+        state = (await client.get("/api/state")).json()
+    assert state["mode"] == "live"
+    tape = {t["market_id"]: t for t in state["tape"]}
+    assert (tape[market]["title"], tape[market]["price"], tape[market]["topic"]) == (
+        title, 0.56, "elections")
+    assert tape["KXBTCD-26APR0317-T66999.99"]["kind"] == "quote"
+    assert [f["market_id"] for f in state["flow"] if f["k"] == "T"].count(market) == 6
     [feed] = [f for f in health["feeds"] if f["name"] == "kalshi"]
     assert feed["state"] == "connected"
     assert feed["detail"] == ("2 active, 1 unresolved: NOPE (unknown: not a market, event or "
@@ -242,3 +249,53 @@ def test_cli_exits_2_with_one_line(tmp_path, rsa_key, case):
     why = "no such file" if case == "missing" else "it is not a PEM private key"
     assert lines[0].startswith("trade-hunter: configuration error: KALSHI_PRIVATE_KEY_PATH=")
     assert why in lines[0] and KEY_ID not in result.stderr
+
+
+async def test_tracked_tickers_survive_a_restart(tmp_path, start_fake, key_file):
+    from trade_hunter.daemon.app import Daemon
+    from trade_hunter.daemon.cli import build
+
+    fake = await start_fake()
+    crypto_book(fake)
+    env = {"TRADE_HUNTER_HOME": str(tmp_path / "home"), "APP_PORT": "0",
+           "THIRD_PARTY_PLUGINS": "false", "QUIET_MODE": "true", "ENABLE_KALSHI": "true",
+           "KALSHI_API_KEY_ID": KEY_ID, "KALSHI_PRIVATE_KEY_PATH": str(key_file), **fake.env()}
+
+    async def run(seed: str, work) -> None:
+        d = Daemon(*build({**env, "KALSHI_MARKETS": seed}))
+        async with trio.open_nursery() as nursery:
+            await nursery.start(d.run)
+            await eventually(lambda: d.health.get("kalshi", "feed").state == "connected")
+            await work(d)
+            d.request_shutdown("test")
+
+    async def first(d) -> None:
+        await d.service.call("tickers.add", {"ticker": "KXBTCD-26APR0317"})
+        await d.service.call("tickers.remove", {"ticker": "KXPRES-28-DEM"})
+        await fake.wait_for(lambda: fake.subscribed("trade", "KXBTCD-26APR0317-T66999.99")
+                            and not fake.subscribed("trade", "KXPRES-28-DEM"))
+
+    async def second(d) -> None:
+        await fake.wait_for(lambda: len(fake.ws.live) == 1
+                            and fake.subscribed("trade", "KXBTCD-26APR0317-T66999.99"))
+        assert [t.ticker for t in d.tickers.list()] == ["KXBTCD-26APR0317"]
+        assert not fake.subscribed("trade", "KXPRES-28-DEM")
+
+    await run("KXPRES-28-DEM", first)
+    await run("KXPRES-28-DEM", second)  # the seed only counts on the very first start
+
+
+def test_demo_environment_switches_default_endpoints_only():
+    from types import SimpleNamespace
+
+    from trade_hunter.plugins.kalshi.config import DEMO_API, DEMO_WS, PROD_API, PROD_WS, endpoints
+
+    def settings(**kw):
+        return SimpleNamespace(**{"KALSHI_ENV": "prod", "KALSHI_API_BASE": PROD_API,
+                                  "KALSHI_WS_URL": PROD_WS, **kw})
+    assert endpoints(settings()) == (PROD_API, PROD_WS)
+    assert endpoints(settings(KALSHI_ENV="demo")) == (DEMO_API, DEMO_WS)
+    assert DEMO_API == "https://external-api.demo.kalshi.co/trade-api/v2"
+    assert DEMO_WS == "wss://external-api-ws.demo.kalshi.co/trade-api/ws/v2"
+    mine = "ws://127.0.0.1:9/trade-api/ws/v2"
+    assert endpoints(settings(KALSHI_ENV="demo", KALSHI_WS_URL=mine)) == (DEMO_API, mine)

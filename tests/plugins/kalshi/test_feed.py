@@ -108,7 +108,7 @@ async def test_add_and_remove_tickers_while_running(nursery, start_fake, make_fe
 
 
 FAULTS = ["drop", "close_1011", "close_1001", "stall", "reject", "overflow_trade",
-          "overflow_ticker", "gap", "garbage"]
+          "overflow_ticker", "error10_trade", "error17_ticker", "gap", "garbage"]
 RECONNECTING = {"drop", "close_1011", "close_1001", "stall", "reject"}
 
 
@@ -126,6 +126,10 @@ async def inject(fake, fault):
         await fake.drop()
     elif fault.startswith("overflow_"):
         await fake.overflow(fault[9:])
+    elif fault.startswith("error"):
+        code, channel = fault[5:].split("_")
+        await fake.channel_error(channel, int(code), "Channel error" if code == "10"
+                                 else "Internal error")
     elif fault == "gap":
         return await fake.trade(lost_on, price="0.52", count="7", lose=True)
     elif fault == "garbage":
@@ -173,6 +177,9 @@ async def test_recovers_from_fault_without_duplicates(nursery, start_fake, make_
                 "close_1001": "(1001 GOING_AWAY: bye)", "stall": "dead link",
                 "reject": "handshake rejected (HTTP 503)"}[fault] in reason
         assert c["backfilled"] >= 1  # the trade made while away came back over REST
+        handshakes = [r for r in fake.requests if r.kind == "ws" and r.status == 101]
+        stamps = [r.signed_ts for r in handshakes]
+        assert len(stamps) == 2 and len(set(stamps)) == 2  # re-signed for the new connection
     elif fault == "garbage":
         assert c["garbage"] >= 6 and c["unknown_frames"] >= 1 and "reconnects" not in c
     else:
@@ -180,7 +187,8 @@ async def test_recovers_from_fault_without_duplicates(nursery, start_fake, make_
         if fault == "gap":
             assert c["gaps"] == 1 and c["backfilled"] >= 1
         else:
-            assert c["error_25"] == 1
+            code = 25 if fault.startswith("overflow") else int(fault[5:7])
+            assert c[f"error_{code}"] == 1
     if fault == "stall":  # noticed by the watchdog: no frames and no pong for 30 s
         second = [r for r in fake.requests if r.kind == "ws" and r.status == 101][1]
         assert 30 <= second.at - stalled_at <= 30 + 10 + 1

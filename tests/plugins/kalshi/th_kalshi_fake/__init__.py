@@ -210,13 +210,18 @@ class FakeKalshi:
 
     async def overflow(self, channel: str) -> int:
         """Error 25 (subscription buffer overflow): the subscription is gone server-side."""
+        return await self.channel_error(channel, 25, "Subscription buffer overflow")
+
+    async def channel_error(self, channel: str, code: int, text: str) -> int:
+        """A terminal channel error (10 channel error, 17 internal error, 25 overflow): the
+        subscription is dropped server-side and the client must subscribe again."""
         hit = 0
         for conn in self.ws.live:
             sid = conn.sid_of(channel)
             if sid is not None:
                 del conn.subs[sid]
-                await self.ws.send(conn, {"type": "error", "sid": sid, "msg": {
-                    "code": 25, "msg": "Subscription buffer overflow"}})
+                await self.ws.send(conn, {"type": "error", "sid": sid,
+                                          "msg": {"code": code, "msg": text}})
                 hit += 1
         return hit
 

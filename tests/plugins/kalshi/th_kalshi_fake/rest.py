@@ -34,6 +34,7 @@ class Recorded:
     signed: bool
     status: int = 0
     at: float = 0.0
+    signed_ts: str = ""  # the KALSHI-ACCESS-TIMESTAMP it carried
 
 
 def not_found(what: str) -> Reply:
@@ -106,7 +107,7 @@ class RestRoutes:
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         signed = any(h.startswith("kalshi-access-") for h in headers)
         rec = Recorded("rest", method, parts.path, query, headers.get("host", ""), signed,
-                       at=fake.now())
+                       at=fake.now(), signed_ts=headers.get("kalshi-access-timestamp", ""))
         fake.requests.append(rec)
         status, body = await self._answer(method, parts.path, query, headers, signed)
         rec.status = status

@@ -109,7 +109,8 @@ class WsSide:
         headers = {k.decode().lower(): v.decode() for k, v in request.headers}
         path = urlsplit(request.path).path
         rec = Recorded("ws", "GET", path, {}, headers.get("host", ""),
-                       any(h.startswith("kalshi-access-") for h in headers), at=fake.now())
+                       any(h.startswith("kalshi-access-") for h in headers), at=fake.now(),
+                       signed_ts=headers.get("kalshi-access-timestamp", ""))
         fake.requests.append(rec)
         problem = fake.check_auth(headers, "GET", path)
         if self.reject:
