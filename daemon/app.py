@@ -122,6 +122,7 @@ class Daemon:
         self.extras["detector"] = await tuned_detector(self, *detectors[0])  # applied tuning
         self.pipeline = pipeline = Pipeline(self.extras["detector"], self.store, self.live)
         await trio.to_thread.run_sync(pipeline.load_states)
+        await trio.to_thread.run_sync(self.live.restore, self.store)
         await trio.to_thread.run_sync(self.tickers.load, s.KALSHI_MARKETS)
         self.analysts = AnalystService(self, self._create("analyst", self.registries.analysts))
         self.outbox = Outbox(self, self._create("notifier", self.registries.notifiers))
