@@ -10,7 +10,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from trade_hunter.plugins.models import AnalystRead, MarketEvent, SpikeSignal
+from trade_hunter.plugins.models import AnalystRead, MarketEvent, SpikeSignal, from_json
 
 MAX_SIGNALS = 300
 MAX_FLOW = 200
@@ -36,6 +36,18 @@ class Live:
         self.by_source: dict[str, int] = {}
         self.last_event_at: float | None = None
         self.started_at = time.time()
+
+    def restore(self, store: Any) -> int:
+        """Reload the most recent signals and their reads after a restart (blocking)."""
+        rows = store.query(
+            "SELECT s.payload, r.payload FROM signals s LEFT JOIN analyst_reads r"
+            " ON r.signal_id = s.id ORDER BY s.id DESC LIMIT ?", (MAX_SIGNALS,))
+        for payload, read in reversed(rows):
+            signal = from_json(payload, SpikeSignal)
+            self.signals[signal.id] = signal
+            if read is not None:
+                self.reads[signal.id] = from_json(read, AnalystRead)
+        return len(rows)
 
     def add_events(self, events: list[MarketEvent]) -> None:
         counters, tape, by_source = self.counters, self.tape, self.by_source

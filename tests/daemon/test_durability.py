@@ -91,3 +91,25 @@ async def test_kill_9_then_restart_keeps_committed_state(tmp_path):
         fired = d.pipeline.process(burst)
         assert [s.market_id for s in fired] == ["FRESH-MARKET"]  # the cooled one stays quiet
         d.request_shutdown("test done")
+
+
+async def test_recent_signals_and_reads_are_back_on_the_dashboard_after_restart(tmp_path):
+    home = tmp_path / "home"
+    d = make_daemon(home, DISABLED_PLUGINS="heuristic")
+    async with trio.open_nursery() as nursery:
+        await nursery.start(d.run)
+        first = (await d.service.call("demo.spike"))["signals"][0]
+        from trade_hunter.daemon.store import write_read
+        from trade_hunter.plugins.models import AnalystRead
+        read = AnalystRead(signal_id=first, noise_or_signal="noise", confidence="low",
+                           provider="test", rationale="r")
+        d.store.submit(write_read(read))
+        await d.store.flush()
+        d.request_shutdown("restart")
+    d = make_daemon(home, DISABLED_PLUGINS="heuristic")
+    async with trio.open_nursery() as nursery:
+        await nursery.start(d.run)
+        listed = (await d.service.call("signals.list"))["signals"]
+        assert [s["id"] for s in listed] == [first]
+        assert listed[0]["read"]["noise_or_signal"] == "noise"
+        d.request_shutdown("done")
