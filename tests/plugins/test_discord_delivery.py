@@ -196,7 +196,7 @@ async def test_a_slow_webhook_holds_up_neither_detection_nor_other_routes(
     began = trio.current_time()
     for i in range(5):  # detection goes on while Discord hangs
         await fire(d, f"FED-{10 + i}", "macro")
-    assert trio.current_time() - began < 5
+    assert trio.current_time() - began < 10  # not behind the 15 s Discord timeouts
     await until(lambda: len(fake.delivered("general")) == 5, 30)
     assert not fake.delivered("crypto-desk")
     await until(lambda: len(fake.delivered("crypto-desk")) == 1)  # after the timeouts
