@@ -25,7 +25,4 @@ async def serve_web(daemon: Daemon, host: str, port: int, *,
     config.accesslog = None
     config.errorlog = logging.getLogger("trade_hunter.web")
     config.graceful_timeout = 2.0
-    # Bodies are capped by the app (HTTP_MAX_BODY_BYTES → 413); this bounds what hypercorn
-    # buffers for an incomplete request line and headers.
-    config.h11_max_incomplete_size = 64 * 1024
     await serve(create_app(daemon), config, task_status=task_status)

@@ -4,6 +4,7 @@ console script in simulation mode. Screenshots go to ``test-artifacts/``."""
 from __future__ import annotations
 
 import http.server
+import json
 import os
 import re
 import shutil
@@ -15,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -402,3 +403,70 @@ def test_empty_panels_say_why(browser: Browser, tmp_path: Path):
     finally:
         context.close()
         d.stop()
+
+
+class FakeKalshiRest(http.server.BaseHTTPRequestHandler):
+    """The three public REST reads category search makes, in Kalshi's wire format."""
+
+    seen: ClassVar[list[str]] = []
+    BODIES: ClassVar[dict[str, Any]] = {
+        "/trade-api/v2/search/tags_by_categories": {
+            "tags_by_categories": {"Crypto": ["BTC", "ETH"], "Sports": ["NFL"]}},
+        "/trade-api/v2/series": {"series": [
+            {"ticker": "KXBTC15M", "category": "Crypto", "title": "Bitcoin 15 min"}],
+            "cursor": ""},
+        "/trade-api/v2/events": {"events": [{
+            "event_ticker": "KXBTC15M-26NOV270515", "series_ticker": "KXBTC15M",
+            "title": "Bitcoin price up in the next 15 minutes?",
+            "markets": [{"ticker": "KXBTC15M-26NOV270515-15", "status": "active",
+                         "yes_sub_title": "Up", "last_price_dollars": "0.5600",
+                         "yes_bid_dollars": "0.5500", "yes_ask_dollars": "0.5700",
+                         "volume_fp": "1834.00", "volume_24h_fp": "900.00"}]}],
+            "cursor": ""},
+    }
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        self.seen.append(self.path)
+        body = self.BODIES.get(path)
+        data = json.dumps(body if body is not None else {"error": "not found"}).encode()
+        self.send_response(200 if body is not None else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_category_search_finds_markets_and_tracks_one_with_a_click(browser: Browser,
+                                                                   tmp_path: Path):
+    pytest.importorskip("trade_hunter.plugins.kalshi", reason="the Kalshi plugin is not installed")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeKalshiRest)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    api = f"http://127.0.0.1:{server.server_address[1]}/trade-api/v2"
+    d = DaemonProcess(tmp_path / "home", DISABLED_PLUGINS="", KALSHI_API_BASE=api)
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(d.url + "/")
+        page.get_by_role("button", name="Crypto").click()
+        result = page.locator("#category-results li", has_text="KXBTC15M-26NOV270515-15")
+        expect(result).to_contain_text("Bitcoin price up in the next 15 minutes? — Up")
+        expect(result).to_contain_text("56¢")
+        expect(page.locator("#category-status")).to_contain_text("1 result for “Crypto”")
+        result.get_by_role("button", name="Track KXBTC15M-26NOV270515-15").click()
+        expect(page.locator("#ticker-list li", has_text="KXBTC15M-26NOV270515-15")).to_be_visible()
+        result.get_by_role("button", name="Track KXBTC15M", exact=True).click()
+        expect(page.locator("#ticker-list li", has_text=re.compile(r"^KXBTC15M\b"))).to_be_visible()
+        tracked = {t["ticker"] for t in d.http.get("/api/kalshi/markets").json()["tickers"]}
+        assert tracked == {"KXBTC15M-26NOV270515-15", "KXBTC15M"}
+        page.locator("#category-input").fill("Cooking")
+        page.locator("#category-input").press("Enter")
+        expect(page.locator("#category-status")).to_contain_text("try one of: Crypto, Sports")
+    finally:
+        context.close()
+        d.stop()
+        server.shutdown()
+    assert FakeKalshiRest.seen and all(p.startswith("/trade-api/v2/") for p in FakeKalshiRest.seen)
