@@ -22,7 +22,7 @@ CORE: tuple[tuple[Any, ...], ...] = (
     ("APP_PORT", "int", 8765, "Dashboard port (0 picks a free one)", {"minimum": 0, "maximum": 65535}),
     ("DASHBOARD_TOKEN", "str", "", "Token every API call needs when APP_HOST is not loopback", {"secret": True}),
     ("ALLOWED_HOSTS", "list", "", "Extra Host names the dashboard answers to (loopback names and APP_HOST always are), comma-separated", {}),
-    ("HTTP_MAX_BODY_BYTES", "int", 1048576, "Largest accepted HTTP request body (bytes); larger gets 413", {"minimum": 1024, "maximum": 67108864}),
+    ("HTTP_MAX_BODY_BYTES", "int", 1048576, "Largest accepted HTTP request body (bytes); larger gets 413", {"minimum": 1024}),
     ("ENABLE_SIMULATION", "bool", True, "Run the simulated feed (ignored in live mode)", {}),
     ("ENABLE_KALSHI", "bool", False, "Live mode: stream Kalshi (suppresses simulation)", {}),
     ("KALSHI_API_KEY_ID", "str", "", "Kalshi API key id", {"secret": True}),
