@@ -56,7 +56,7 @@ def api_table(app: Quart, ingest_paths: frozenset[str] = frozenset()) -> str:
         func = app.view_functions[rule.endpoint]
         doc = (inspect.getdoc(func) or SUMMARIES.get(rule.rule, "")).splitlines()
         what = doc[0].rstrip(".") if doc else ""
-        for verb in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+        for verb in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             params = _params(func, verb, rule.rule in ingest_paths)
             rows.append(f"| `{verb} {rule.rule}` | {params} | {what} |")
     return "\n".join(["| route | parameters (`?` optional) | what |", "|---|---|---|", *rows])

@@ -91,7 +91,7 @@ class TickerRemoved(Struct):
 
 
 # --------------------------------------------------------------------------- signals
-class SignalOut(SpikeSignal, kw_only=True):
+class SignalOut(SpikeSignal):  # kw_only, like SpikeSignal (options are inherited)
     """A signal with its analyst read inline (``null`` until the analyst answers)."""
 
     read: AnalystRead | None = None
