@@ -96,23 +96,23 @@ class RelayEndpoint:
     def __init__(self, relay: Relay, daemon: Daemon, recent: RecentKeys) -> None:
         self.relay, self.d, self.recent = relay, daemon, recent
 
-    def token(self) -> str:
+    def token(self) -> tuple[str, str]:
+        """The bearer token this relay requires now, and the setting it comes from."""
         s = self.d.settings
         if self.relay.token_setting:
             token = str(s.get(self.relay.token_setting, "") or "")
             if token:
-                return token
+                return token, self.relay.token_setting
         if not _is_loopback(str(s.APP_HOST)):
-            return str(s.get("DASHBOARD_TOKEN", "") or "")
-        return ""
+            return str(s.get("DASHBOARD_TOKEN", "") or ""), "DASHBOARD_TOKEN"
+        return "", ""
 
     async def __call__(self) -> Response:
-        token = self.token()
+        token, which = self.token()
         if token:
             auth = request.headers.get("Authorization", "")
             given = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
             if not hmac.compare_digest(given.encode(), token.encode()):
-                which = self.relay.token_setting or "DASHBOARD_TOKEN"
                 return _error(401, "authentication required",
                               f"send Authorization: Bearer <{which}>", "unauthorized",
                               {"WWW-Authenticate": 'Bearer realm="trade-hunter ingest"'})

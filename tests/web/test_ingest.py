@@ -298,3 +298,14 @@ async def test_a_full_ingest_buffer_is_a_503_with_retry_after(tmp_path):
     assert (await response.get_json()) == {"accepted": 1, "duplicates": 0}
     assert len(_receive.receive_nowait()) == 1
     await trio.to_thread.run_sync(d.store.close)
+
+
+async def test_an_exposed_dashboard_never_leaves_ingest_open(start_daemon):
+    d = await start_daemon(APP_HOST="0.0.0.0", DASHBOARD_TOKEN="dash-t0ken")
+    port = d.dashboard_url.rstrip("/").rsplit(":", 1)[1]
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+        bare = await client.post("/api/events", json=event())
+        assert bare.status_code == 401 and "DASHBOARD_TOKEN" in bare.json()["detail"]
+        ok = await client.post("/api/events", json=event(),
+                               headers={"Authorization": "Bearer dash-t0ken"})
+        assert ok.status_code == 202
