@@ -67,7 +67,8 @@ def fill_database(path: Path, *, events: int, markets: int, signals: int,
     start = now - WEEK + 3600  # an hour inside retention: the daemon deletes nothing
     step = (now - 60 - start) / events
     conn.execute("BEGIN")
-    conn.executemany("INSERT INTO markets VALUES (?,?,?,?,?)",
+    conn.executemany("INSERT INTO markets (market_id, platform, title, topic, last_seen)"
+                     " VALUES (?,?,?,?,?)",
                      [(m, "kalshi", f"Bench market {m}: will it resolve yes?",
                        TOPICS[i % len(TOPICS)], now) for i, m in enumerate(ids)])
     chunk = 100_000
@@ -103,10 +104,14 @@ def fill_database(path: Path, *, events: int, markets: int, signals: int,
                            confidence="medium", rationale="bench", provider="heuristic",
                            created_at=created)
         read_rows.append((sid, "done", "signal", "medium", "heuristic", created, to_json(read)))
-    conn.executemany("INSERT INTO signals VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", sig_rows)
-    conn.executemany("INSERT INTO analyst_reads VALUES (?,?,?,?,?,?,?)", read_rows)
+    conn.executemany("INSERT INTO signals (id, created_at, stored_at, market_id, platform,"
+                     " title, topic, tier, score, rule, demo, payload)"
+                     " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", sig_rows)
+    conn.executemany("INSERT INTO analyst_reads (signal_id, status, label, confidence,"
+                     " provider, created_at, payload) VALUES (?,?,?,?,?,?,?)", read_rows)
     state = msgspec.json.encode(SpikeState(last_price=0.5, window=[10.0] * 24))
-    conn.executemany("INSERT INTO detector_state VALUES ('spike', ?, ?, ?)",
+    conn.executemany("INSERT INTO detector_state (detector, market_id, payload, updated_at)"
+                     " VALUES ('spike', ?, ?, ?)",
                      [(m, state, now) for m in ids])
     conn.execute("COMMIT")
     conn.close()
@@ -184,7 +189,6 @@ async def _keep_ingesting(d: Daemon, ids: list[str]) -> None:
 def run(report: Callable[[str], None] = print, *, events: int = 2_000_000,
         markets: int = 2_000, signals: int = 20_000, requests: int = 300) -> dict[str, Any]:
     rng = random.Random(42)
-    logging.basicConfig(level=logging.ERROR)  # component warnings would drown the figures
     with tempfile.TemporaryDirectory(prefix="th-state-bench-") as tmp:
         home = Path(tmp) / "home"
         home.mkdir()
@@ -230,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--signals", type=int, default=20_000)
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR)  # component warnings would drown the figures
     run(events=args.events, markets=args.markets, signals=args.signals, requests=args.requests)
     return 0
 
