@@ -100,7 +100,8 @@ class Daemon:
         base = detector.baseline(state) if state is not None and hasattr(detector, "baseline") \
             else 60.0
         last = getattr(state, "last_price", None)
-        return self.pipeline.process(demo_events(market, last, detector.thresholds, base))
+        known = self.pipeline.titles.get(market)
+        return self.pipeline.process(demo_events(market, last, detector.thresholds, base, known))
 
     def request_shutdown(self, reason: str) -> None:
         self.stop_reason = self.stop_reason or reason

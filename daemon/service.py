@@ -123,19 +123,21 @@ class Service:
 
 
 def demo_events(market: str, last_price: float | None, thresholds: dict[str, float],
-                baseline: float) -> list[MarketEvent]:
-    """A market event pair that fires on any sane thresholds: a quote, then a big trade."""
+                baseline: float, known: tuple[str, str | None] | None = None
+                ) -> list[MarketEvent]:
+    """A market event pair that fires on any sane thresholds: a quote, then a big trade.
+    ``known``: the market's (title, topic) when it exists, so a demo keeps its name."""
     now = time.time()
     price = last_price if last_price is not None else 0.42
     step = round(max(0.12, 2 * thresholds.get("SPIKE_MIN_PRICE_MOVE", 0.03)), 2)
     jump = step if price + step <= 0.99 else -step
     size = max(1000.0, baseline * 10, 2 * thresholds.get("SPIKE_MIN_VOLUME_DELTA", 120.0))
-    title = "Demo spike (injected from the dashboard)"
+    title, topic = known or ("Demo spike (injected from the dashboard)", "general")
     return [
         MarketEvent(platform="demo", market_id=market, title=title, yes_price=price,
-                    event_kind="quote", source="demo", timestamp=now, topic="general"),
+                    event_kind="quote", source="demo", timestamp=now, topic=topic),
         MarketEvent(platform="demo", market_id=market, title=title,
                     yes_price=round(price + jump, 2), volume=size, volume_kind="delta",
                     event_kind="trade", trade_side="yes" if jump > 0 else "no",
-                    trade_size=size, source="demo", timestamp=now, topic="general"),
+                    trade_size=size, source="demo", timestamp=now, topic=topic),
     ]

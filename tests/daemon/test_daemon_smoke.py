@@ -32,3 +32,18 @@ async def test_daemon_serves_state_and_persists_a_signal(start_daemon):
     assert {"id", "title", "score", "topic", "created_at"} <= set(signal)
     assert len(state["flow"]) == 6
     assert health["mode"] == "ingest-only"
+
+
+async def test_demo_spike_on_a_known_market_keeps_its_title_and_topic(start_daemon):
+    d = await start_daemon()
+    d.ingest([MarketEvent(platform="t", market_id="KNOWN", title="Will the Fed cut rates?",
+                          topic="macro", yes_price=0.3, volume=5.0, source="test",
+                          timestamp=time.time())])
+    await d.store.flush()
+    with trio.fail_after(5):
+        while "KNOWN" not in d.live.tape:
+            await trio.sleep(0.01)
+    result = await d.service.call("demo.spike", {"market_id": "KNOWN"})
+    [signal] = [s for s in d.live.signals.values() if s.id in result["signals"]]
+    assert signal.title == "Will the Fed cut rates?" and signal.topic == "macro"
+    assert signal.demo
