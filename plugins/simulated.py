@@ -90,7 +90,9 @@ class SimulatedFeed:
         rng = self.rng
         m = rng.choice(self.markets)
         if rng.random() < 0.55:
-            size = max(1.0, round(rng.expovariate(1 / m.typical)))
+            # Log-normal sizes: ordinary flow varies, but rarely looks like a 4x outlier,
+            # so the simulated dashboard is not drowned in false alarms.
+            size = max(1.0, round(m.typical * rng.lognormvariate(0, 0.45)))
             drift = rng.choice((-0.01, 0.0, 0.0, 0.0, 0.01))
             m.price = min(0.99, max(0.01, round(m.price + drift, 2)))
             side = "yes" if drift > 0 or (drift == 0 and rng.random() < 0.5) else "no"
