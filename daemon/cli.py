@@ -32,13 +32,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def build(raw: dict[str, str]) -> tuple[object, PluginHost, Registries]:
-    """Load plugins and settings from raw values; raises ConfigError / PluginLoadError."""
+def build(raw: dict[str, str], extra_plugins: Sequence[tuple[str, object]] = ()
+          ) -> tuple[object, PluginHost, Registries]:
+    """Load plugins and settings from raw values; raises ConfigError / PluginLoadError.
+
+    ``extra_plugins``: ``(name, plugin)`` pairs registered like built-ins (tests use it to
+    bring in ``trade_hunter.plugins.testing`` fakes through the real hooks)."""
     core = core_registry()
     early = load_settings(
         [core.items[n] for n in ("DISABLED_PLUGINS", "THIRD_PARTY_PLUGINS")], raw)
     host = PluginHost()
     host.load(disabled=early.DISABLED_PLUGINS, third_party=early.THIRD_PARTY_PLUGINS)
+    for name, plugin in extra_plugins:
+        host.add(name, plugin)
     registries = Registries(settings=core)
     host.collect(registries)
     settings = load_settings(registries.settings.items.values(), raw)

@@ -32,9 +32,9 @@ BUILTINS: tuple[str, ...] = (
     "trade_hunter.plugins.analysts.heuristic",
     "trade_hunter.plugins.analysts.advisor",
     "trade_hunter.plugins.notifiers.discord",
-    "trade_hunter.plugins.kalshi",
     "trade_hunter.plugins.relays.ingest",
     "trade_hunter.plugins.relays.polyalerthub",
+    "trade_hunter.plugins.kalshi",
 )
 ENTRY_POINT_GROUP = "trade_hunter"
 
@@ -106,6 +106,13 @@ class PluginHost:
         except pluggy.PluginValidationError as exc:
             name = self.pm.get_name(exc.plugin) or repr(exc.plugin)
             raise PluginLoadError(f"plugin {name!r}: {_one_line(exc)}") from None
+
+    def add(self, name: str, plugin: object) -> None:
+        """Register an already-imported plugin object (tests, embedding)."""
+        info = PluginInfo(name, type(plugin).__module__, _version("trade-hunter"), "builtin")
+        self.plugins[name] = info
+        self._register(info, lambda: plugin)
+        self.pm.check_pending()
 
     def _register(self, info: PluginInfo, load: Any) -> None:
         # Each plugin in its own try: a broken third-party plugin is reported, not fatal.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -82,9 +83,11 @@ def test_a_raising_third_party_hook_is_reported_not_fatal():
 def site(tmp_path_factory) -> Path:
     """The sample distributions pip-installed into a throwaway target folder."""
     target = tmp_path_factory.mktemp("site")
+    sources = tmp_path_factory.mktemp("sources")  # builds write build/ dirs: not in the tree
+    shutil.copytree(SAMPLES, sources, dirs_exist_ok=True)
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                     "--no-build-isolation", "--no-index", "--target", str(target),
-                    str(SAMPLES / "good"), str(SAMPLES / "broken"), str(SAMPLES / "misspelled")],
+                    str(sources / "good"), str(sources / "broken"), str(sources / "misspelled")],
                    check=True, timeout=300, capture_output=True)
     return target
 
