@@ -212,12 +212,13 @@ def test_signals_appear_and_resort_by_score(watched: Watched, daemon: DaemonProc
 
 def test_topic_and_tier_filters(watched: Watched, daemon: DaemonProcess):
     page = watched.page
-    spikes(daemon, 2)  # demo spikes are topic "general"
+    spikes(daemon, 2)  # demo spikes keep the topic of the simulated market they hit
     expect(page.locator("#signal-list .card").nth(1)).to_be_visible()
-    page.select_option("#topic", "general")
+    topic = page.locator("#signal-list .card").first.get_attribute("data-topic")
+    page.select_option("#topic", topic)
     # expect() polls: the list re-renders asynchronously (and on every 3 s refresh)
-    expect(page.locator('#signal-list .card[data-topic="general"]').first).to_be_visible()
-    expect(page.locator('#signal-list .card:not([data-topic="general"])')).to_have_count(0)
+    expect(page.locator(f'#signal-list .card[data-topic="{topic}"]').first).to_be_visible()
+    expect(page.locator(f'#signal-list .card:not([data-topic="{topic}"])')).to_have_count(0)
     page.select_option("#topic", "geopolitics")  # possibly none: then the empty state says so
     shown = page.locator("#signal-list .card").evaluate_all("els => els.map(e => e.dataset.topic)")
     assert set(shown) <= {"geopolitics"}
