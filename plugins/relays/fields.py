@@ -67,6 +67,17 @@ def items_of(payload: Any, problems: Problems, *, what: str = "event") -> list[A
     return []
 
 
+def parse_all(payload: Any, problems: Problems, one: Any, *, what: str = "event"
+              ) -> list[Any]:
+    """Convert each item of ``payload`` with ``one(obj, prefix, problems)`` (the prefix names
+    the array index in messages); every problem of every item is reported at once."""
+    items = items_of(payload, problems, what=what)
+    many = isinstance(payload, list)
+    events = [one(obj, f"[{i}]." if many else "", problems) for i, obj in enumerate(items)]
+    problems.raise_if_any()
+    return [e for e in events if e is not None]
+
+
 def type_name(value: Any) -> str:
     if value is None:
         return "null"

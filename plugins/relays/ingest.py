@@ -116,13 +116,7 @@ def event_from(obj: Any, at: str, problems: f.Problems, *,
 
 
 def parse(payload: Any, headers: Mapping[str, str]) -> list[MarketEvent]:
-    problems = f.Problems(SUMMARY)
-    items = f.items_of(payload, problems)
-    many = isinstance(payload, list)
-    events = [event_from(obj, f"[{i}]." if many else "", problems)
-              for i, obj in enumerate(items)]
-    problems.raise_if_any()
-    return [e for e in events if e is not None]
+    return f.parse_all(payload, f.Problems(SUMMARY), event_from)
 
 
 def relay() -> Relay:

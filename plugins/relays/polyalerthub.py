@@ -209,14 +209,7 @@ def alert_from(obj: Any, at: str, problems: f.Problems) -> MarketEvent | None:
 
 
 def parse(payload: Any, headers: Mapping[str, str]) -> list[MarketEvent]:
-    problems = f.Problems(ACCEPTED)
-    body = _unwrap(payload)
-    items = f.items_of(body, problems, what="alert")
-    many = isinstance(body, list)
-    events = [alert_from(obj, f"[{i}]." if many else "", problems)
-              for i, obj in enumerate(items)]
-    problems.raise_if_any()
-    return [e for e in events if e is not None]
+    return f.parse_all(_unwrap(payload), f.Problems(ACCEPTED), alert_from, what="alert")
 
 
 def relay() -> Relay:
