@@ -50,27 +50,36 @@ class Live:
         return len(rows)
 
     def add_events(self, events: list[MarketEvent]) -> None:
-        counters, tape, by_source = self.counters, self.tape, self.by_source
+        if not events:
+            return
+        tape, by_source = self.tape, self.by_source
+        get, move = tape.get, tape.move_to_end
+        trades = 0
         for e in events:
-            counters["events"] += 1
-            counters["trades" if e.event_kind == "trade" else "quotes"] += 1
-            by_source[e.source] = by_source.get(e.source, 0) + 1
-            entry = tape.get(e.market_id)
+            if e.event_kind == "trade":
+                trades += 1
+            source = e.source
+            by_source[source] = by_source.get(source, 0) + 1
+            market = e.market_id
+            entry = get(market)
             if entry is None:
-                entry = tape[e.market_id] = TapeEntry(e)
+                entry = tape[market] = TapeEntry(e)
                 if len(tape) > MAX_TAPE:
                     tape.popitem(last=False)
             else:
-                tape.move_to_end(e.market_id)
+                move(market)
                 if not e.title:  # keep the title a quote without one would blank out
                     e.title = entry.event.title
                 entry.event = e
             entry.events += 1
             if e.yes_price is not None:
                 entry.spark.append(e.yes_price)
-        self.flow.extend(events)
-        if events:
-            self.last_event_at = time.time()
+        counters = self.counters
+        counters["events"] += len(events)
+        counters["trades"] += trades
+        counters["quotes"] += len(events) - trades
+        self.flow.extend(events[-MAX_FLOW:])
+        self.last_event_at = time.time()
 
     def add_signal(self, signal: SpikeSignal) -> None:
         assert signal.id is not None

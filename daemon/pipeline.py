@@ -1,12 +1,34 @@
-"""The hot path: events from the ingest channel → detector → live state + one store batch.
+"""The hot path: events from the ingest channel → detector → live state + batched store writes.
 
-Nothing here waits on the network. Signals are handed to the fan-out callbacks (analyst
-queue, notifier outbox), which only enqueue.
+Nothing here waits on the network. Detection runs as soon as events arrive; signals are handed
+to the fan-out callbacks (analyst queue, notifier outbox), which only enqueue. Persistence is
+batched apart from detection, because a store write has a fixed cost that must not be paid per
+frame (a feed hands over one frame's events at a time):
+
+* pending events are queued to the store as one write when nothing more arrived for
+  ``LINGER_SECONDS`` (a producer in mid-burst keeps adding to the batch), when
+  ``FLUSH_EVENTS`` are pending, ``FLUSH_SECONDS`` after the oldest arrived, and whenever
+  someone awaits ``Store.flush()`` (a flush hook), so that still means "everything accepted so
+  far is committed". A signal's outbox rows go in the same write as its event; the outbox,
+  woken by the hand-off, awaits ``Store.flush()`` before it reads them, which queues the write
+  at once (several signals in a burst share one);
+* detector states are *checkpointed*, not rewritten with every batch: a market's state is
+  written once it has been dirty for ``STATE_SECONDS`` (or ``STATE_EVENTS`` events), at most
+  ``STATE_CHUNK`` per write, and all of them at shutdown. Each stored state records ``as_of``,
+  the id of the last event it includes, and every write records the *low-water mark* (every
+  event up to it is in its market's stored state). After a crash, :meth:`Pipeline.load_states`
+  replays the stored events above the mark through the detector (``process`` is pure), so the
+  restored baselines and cooldowns match the stored events exactly, as before.
+
+Event ids are allocated here (``MAX(id)+1`` at start-up, like signal ids: one writer, one
+process), so a state can name the last event it includes before that event is committed.
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -20,13 +42,28 @@ from .live import Live
 from .store import Store, write_batch
 
 log = logging.getLogger(__name__)
-DRAIN_LIMIT = 5000  # items taken from the channel per batch
+DRAIN_LIMIT = 5000        # items taken from the channel per batch
 INGEST_BUFFER = 10000
+FLUSH_EVENTS = 10_000     # pending events that make a store write at once
+FLUSH_SECONDS = 0.2       # longest an event waits here before its write is queued
+LINGER_SECONDS = 0.005    # a pause in arrivals this long ends the batch
+STATE_SECONDS = 5.0       # a touched market's state is written at least this often ...
+STATE_EVENTS = 100_000    # ... and within this many events (bounds the replay after a crash)
+STATE_CHUNK = 500         # states per store write: bounds one write's time and memory
+MARKET_SECONDS = 60.0     # markets.last_seen is refreshed this often (titles at once)
+REPLAY_CHUNK = 20_000
+
+
+def low_water_key(detector: str) -> str:
+    return f"detector.low_water.{detector}"
 
 
 class Pipeline:
-    def __init__(self, detector: Any, store: Store, live: Live) -> None:
+    def __init__(self, detector: Any, store: Store, live: Live, *,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.detector = detector
+        self.clock = clock
+        """Seconds for the batching and checkpoint intervals (injectable for tests)."""
         self.store = store
         self.live = live
         self.states: dict[str, Any] = {}
@@ -37,43 +74,119 @@ class Pipeline:
         self.signal_handoffs: list[Callable[[SpikeSignal], None]] = []
         """Non-blocking hand-offs of each new signal (analyst queue, notifier wake-up)."""
         self.processed = 0
+        self.replayed = 0
         self.titles: dict[str, tuple[str, str | None]] = {}
+        # Pending persistence (see the module docstring).
+        self._events: list[MarketEvent] = []
+        self._first_id = 0            # id of self._events[0]
+        self._since = 0.0             # monotonic time the oldest pending event arrived
+        self._signals: list[SpikeSignal] = []
+        self._extra: list[Any] = []
+        self._as_of: dict[str, int] = {}
+        self._dirty: OrderedDict[str, tuple[int, float]] = OrderedDict()
+        """Markets whose stored state is behind: first unsaved event id, monotonic time."""
+        self._markets: dict[str, tuple[str, str | None, float]] = {}
+        """What ``markets`` holds per market: title, topic, when last_seen was written."""
+        store.flush_hooks.append(self.flush)
 
+    # ------------------------------------------------------------------ start-up
     def load_states(self) -> int:
-        rows = self.store.query("SELECT market_id, payload FROM detector_state WHERE detector=?",
-                                (self.detector.name,))
-        for market_id, payload in rows:
+        """Load the stored states, then replay the events committed after them (blocking)."""
+        name = self.detector.name
+        rows = self.store.query(
+            "SELECT market_id, payload, as_of FROM detector_state WHERE detector=?", (name,))
+        for market_id, payload, as_of in rows:
             try:
                 self.states[market_id] = self._decoder.decode(payload)
             except msgspec.DecodeError:
                 log.warning("dropping unreadable detector state of %s", market_id)
+                continue
+            self._as_of[market_id] = as_of
+        mark = self.store.query("SELECT value FROM kv WHERE key=?", (low_water_key(name),))
+        # No mark: the states were written with every batch (or there is no history yet).
+        low = int(mark[0][0]) if mark else self.store.next_event_id - 1
+        self.replayed = self._replay(low)
+        if self.replayed:
+            log.info("replayed %d events committed after the last state checkpoint",
+                     self.replayed)
         return len(rows)
+
+    def _replay(self, low: int) -> int:
+        detector, states, as_of, dirty = self.detector, self.states, self._as_of, self._dirty
+        now, replayed = self.clock(), 0
+        while True:
+            rows = self.store.query(REPLAY_SQL, (low, REPLAY_CHUNK))
+            for row in rows:
+                event_id, market = row[0], row[4]
+                if as_of.get(market, 0) >= event_id:
+                    continue  # already in the stored state
+                state = states.get(market)
+                if state is None:
+                    state = states[market] = detector.new_state(market)
+                detector.process(_event(row), state)  # signals were stored the first time
+                as_of[market] = event_id
+                if market not in dirty:
+                    dirty[market] = (event_id, now)
+                replayed += 1
+            if len(rows) < REPLAY_CHUNK:
+                return replayed
+            low = rows[-1][0]
 
     def set_detector(self, detector: Any) -> None:
         """Swap thresholds live (an applied tuning suggestion); states carry over."""
         self.detector = detector
 
+    # ------------------------------------------------------------------ the loop
     async def run(self, receive: trio.MemoryReceiveChannel[Any], *,
                   task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
         # The channel is not closed here: after a crash the supervisor runs us on it again.
-        async for item in receive:
-            batch: list[MarketEvent] = []
-            _extend(batch, item)
-            while len(batch) < DRAIN_LIMIT:
-                try:
-                    _extend(batch, receive.receive_nowait())
-                except (trio.WouldBlock, trio.EndOfChannel):
-                    break
-            self.process(batch)
-            await trio.lowlevel.checkpoint()
+        try:
+            while True:
+                batch = _drain(receive, [])
+                if not batch:
+                    if self._events:
+                        # A producer in mid-burst adds to this write: wait a little for it
+                        # (a scheduler pass first; a timed wait costs more).
+                        await trio.lowlevel.checkpoint()
+                        if not _drain(receive, batch):
+                            left = FLUSH_SECONDS - (self.clock() - self._since)
+                            with trio.move_on_after(max(0.0, min(left, LINGER_SECONDS))):
+                                _extend(batch, await receive.receive())
+                            if not batch:
+                                self.flush()
+                                continue
+                            _drain(receive, batch)
+                    else:
+                        try:
+                            _extend(batch, await receive.receive())
+                        except trio.EndOfChannel:
+                            return
+                        _drain(receive, batch)
+                self._process(batch)
+                await trio.lowlevel.checkpoint()
+        finally:
+            self.flush(states="all")  # shutdown: everything, so a restart replays nothing
 
     def process(self, events: list[MarketEvent]) -> list[SpikeSignal]:
-        """Detect, persist and publish one batch (synchronous: it never waits)."""
+        """Detect, publish and queue the persistence of ``events`` at once (for callers other
+        than the ingest loop, e.g. the demo spike); never waits."""
+        signals = self._process(events)
+        self.flush()
+        return signals
+
+    def _process(self, events: list[MarketEvent]) -> list[SpikeSignal]:
+        """Detect and publish one batch; its persistence is queued when due (never waits)."""
         detector, states, titles = self.detector, self.states, self.titles
+        as_of, dirty = self._as_of, self._dirty
         signals: list[SpikeSignal] = []
-        touched: dict[str, Any] = {}
+        now = self.clock()
+        if not self._events:
+            self._since = now
+            self._first_id = self.store.next_event_id
+        event_id = self.store.allocate_event_ids(len(events)) - 1
         for e in events:
+            event_id += 1
             market = e.market_id
             known = titles.get(market)
             if e.title:
@@ -90,22 +203,95 @@ class Pipeline:
             if state is None:
                 state = states[market] = detector.new_state(market)
             signal = detector.process(e, state)
-            touched[market] = state
+            as_of[market] = event_id
+            if market not in dirty:
+                dirty[market] = (event_id, now)
             if signal is not None:
                 signal.id = self.store.allocate_signal_id()
                 signal.demo = e.source == "demo"
                 signals.append(signal)
         self.processed += len(events)
-        extra = [w for signal in signals for make in self.signal_writes for w in make(signal)]
-        encode, name = self._encoder.encode, detector.name
-        self.store.submit(write_batch(events, signals,
-                                      [(name, m, encode(s)) for m, s in touched.items()], extra))
+        self._events.extend(events)
+        if signals:
+            self._signals.extend(signals)
+            self._extra.extend(w for signal in signals for make in self.signal_writes
+                               for w in make(signal))
         self.live.add_events(events)
+        if len(self._events) >= FLUSH_EVENTS or now - self._since >= FLUSH_SECONDS:
+            self.flush()
         for signal in signals:
             self.live.add_signal(signal)
             for hand_off in self.signal_handoffs:
                 hand_off(signal)
         return signals
+
+    # ------------------------------------------------------------------ persistence
+    def flush(self, *, states: str = "due") -> None:
+        """Queue one store write: the pending events, their signals and outbox rows, the
+        states that are due (``"all"``: every dirty one) and the new low-water mark."""
+        now = self.clock()
+        due = self._due_states(now, everything=states == "all")
+        if not self._events and not due:
+            return
+        events, self._events = self._events, []
+        signals, self._signals = self._signals, []
+        extra, self._extra = self._extra, []
+        encode, name = self._encoder.encode, self.detector.name
+        rows = [(name, m, encode(self.states[m]), self._as_of[m]) for m in due]
+        low = next(iter(self._dirty.values()))[0] - 1 if self._dirty \
+            else self.store.next_event_id - 1
+        self.store.submit(write_batch(
+            events, signals, rows, extra, first_id=self._first_id,
+            markets=self._market_rows(events, time.time()), low_water=(low_water_key(name), low)))
+
+    def _due_states(self, now: float, *, everything: bool) -> list[str]:
+        dirty, due = self._dirty, []
+        horizon = self.store.next_event_id - STATE_EVENTS
+        while dirty and (everything or len(due) < STATE_CHUNK):
+            market, (first_id, since) = next(iter(dirty.items()))
+            if not everything and now - since < STATE_SECONDS and first_id > horizon:
+                break  # ordered by first unsaved event: the rest are younger
+            del dirty[market]
+            due.append(market)
+        return due
+
+    def _market_rows(self, events: list[MarketEvent], wall: float
+                     ) -> list[tuple[Any, ...]]:
+        """``markets`` rows worth writing: new markets, new titles or topics, stale last_seen."""
+        latest = {e.market_id: e for e in events}
+        known, rows = self._markets, []
+        for market, e in latest.items():
+            seen = known.get(market)
+            if seen is not None and seen[0] == e.title and seen[1] == e.topic \
+                    and wall - seen[2] < MARKET_SECONDS:
+                continue
+            known[market] = (e.title, e.topic, wall)
+            rows.append((market, e.platform, e.title, e.topic, e.timestamp))
+        return rows
+
+
+REPLAY_SQL = (
+    "SELECT id, ts, received_at, platform, market_id, kind, yes_price, volume, volume_kind,"
+    " trade_side, trade_size, yes_bid, yes_ask, source, ext_id FROM events"
+    " WHERE id > ? ORDER BY id LIMIT ?")
+
+
+def _event(r: tuple[Any, ...]) -> MarketEvent:
+    return MarketEvent(
+        timestamp=r[1], received_at=r[2], platform=r[3], market_id=r[4],
+        event_kind="trade" if r[5] == "T" else "quote", yes_price=r[6], volume=r[7],
+        volume_kind=r[8], trade_side=r[9], trade_size=r[10], yes_bid=r[11], yes_ask=r[12],
+        source=r[13], ext_id=r[14])
+
+
+def _drain(receive: trio.MemoryReceiveChannel[Any], batch: list[MarketEvent]
+           ) -> list[MarketEvent]:
+    while len(batch) < DRAIN_LIMIT:
+        try:
+            _extend(batch, receive.receive_nowait())
+        except (trio.WouldBlock, trio.EndOfChannel):
+            break
+    return batch
 
 
 def _extend(batch: list[MarketEvent], item: Any) -> None:

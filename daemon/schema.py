@@ -103,6 +103,10 @@ MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     );
     """,
+    # 2: detector states say which event they are up to (checkpointed states, replay)
+    """
+    ALTER TABLE detector_state ADD COLUMN as_of INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 

@@ -64,9 +64,8 @@ class MarketEvent(msgspec.Struct, kw_only=True, omit_defaults=True):
     metadata: dict[str, Any] = {}
 
     def __post_init__(self) -> None:
-        now = time.time()
         if not self.received_at:
-            self.received_at = now
+            self.received_at = time.time()  # only when missing: feeds create many per second
         if not self.timestamp:
             self.timestamp = self.received_at
 

@@ -3,11 +3,19 @@
 One :class:`SpikeState` per market holds everything the rules need (last known price, last
 cumulative reading, baseline window, last signal time) plus bounded by-time history for the
 signal's context. The daemon persists the states, so baselines and cooldowns survive restarts.
+
+The hot path runs this for every event of every market, and a daemon keeps a state for each
+market it has seen, so both the time per event and the bytes per state count: the history is
+kept packed (``bytearray`` of doubles: 16 bytes per price sample instead of ~110 for a tuple of
+floats in a list), with the newest sample and bucket as plain fields because they change with
+nearly every event; and the score is only computed for events that could fire (a positive
+volume delta outside the cooldown).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import struct
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import msgspec
@@ -30,6 +38,9 @@ PRICE_SAMPLE_SECONDS = 5.0  # price history is sampled, so a hot market stays bo
 PRICE_HISTORY_SECONDS = 1860.0
 BUCKET_SECONDS = 600.0     # volume history in 10-minute buckets over a day
 DAY = 86400.0
+_SAMPLE = struct.Struct("<dd")    # packed price sample: time, price
+_BUCKET = struct.Struct("<ddd")   # packed volume bucket: start, events, volume
+_FIRST = struct.Struct("<d")      # the time that leads both
 
 
 class SpikeState(msgspec.Struct, kw_only=True):
@@ -38,12 +49,38 @@ class SpikeState(msgspec.Struct, kw_only=True):
     has_delta: bool = False
     window: list[float] = []
     last_signal_at: float | None = None
-    # By-time history, only for the signal's context.
-    prices: list[tuple[float, float]] = []
-    buckets: list[list[float]] = []  # [bucket start, events, volume]
+    # By-time history, only for the signal's context (read it with price_samples() and
+    # volume_buckets()): the newest price sample and volume bucket as fields, the older ones
+    # packed little-endian doubles (JSON: base64).
+    sample_at: float | None = None
+    sample_price: float = 0.0
+    samples: bytearray = msgspec.field(default_factory=bytearray)
+    bucket_at: float | None = None
+    bucket_events: float = 0.0
+    bucket_volume: float = 0.0
+    buckets: bytearray = msgspec.field(default_factory=bytearray)
     recent: list[EventBrief] = []
     sides: str = ""                  # "y"/"n" per recent trade, newest last
     spread: float | None = None
+
+
+def price_samples(state: SpikeState) -> list[tuple[float, float]]:
+    """The sampled price history, oldest first: ``(time, price)``."""
+    out = list(_SAMPLE.iter_unpack(state.samples))
+    if state.sample_at is not None:
+        out.append((state.sample_at, state.sample_price))
+    return out
+
+
+def volume_buckets(state: SpikeState) -> list[tuple[float, float, float]]:
+    """The volume history in 10-minute buckets, oldest first: ``(start, events, volume)``."""
+    return list(_iter_buckets(state))
+
+
+def _iter_buckets(state: SpikeState) -> Iterator[tuple[float, float, float]]:
+    yield from _BUCKET.iter_unpack(state.buckets)
+    if state.bucket_at is not None:
+        yield state.bucket_at, state.bucket_events, state.bucket_volume
 
 
 class SpikeDetector:
@@ -98,8 +135,24 @@ class SpikeDetector:
     def process(self, event: MarketEvent, state: SpikeState) -> SpikeSignal | None:
         ts = event.timestamp
         price = event.yes_price
-        last_price = state.last_price
         vd = self.volume_delta(event, state)
+        signal = None
+        if vd > 0:  # only a positive delta can fire: score nothing else
+            last_signal_at = state.last_signal_at
+            if last_signal_at is None or ts - last_signal_at >= self.cooldown:  # not cooling
+                signal = self._score(event, state, vd)
+            window = state.window
+            window.append(vd)
+            if len(window) > self.points:
+                del window[: len(window) - self.points]
+        if price is not None:
+            state.last_price = price
+        self._remember(event, state, vd)
+        return signal
+
+    def _score(self, event: MarketEvent, state: SpikeState, vd: float) -> SpikeSignal | None:
+        """The trigger rules for a positive volume delta outside the cooldown."""
+        price, last_price = event.yes_price, state.last_price
         base = self.baseline(state)
         # Rounded to a micro-dollar: prices are decimal cents (or sub-pennies) and float noise
         # must not decide a threshold (0.58 - 0.55 is 0.0299999… in binary).
@@ -107,28 +160,15 @@ class SpikeDetector:
         multiple = vd / max(base, 1.0)
         price_score = move / max(self.min_move, 0.01)
         score = multiple * 0.75 + price_score * 1.25
-
-        signal = None
-        cooling = state.last_signal_at is not None and ts - state.last_signal_at < self.cooldown
-        if vd > 0 and not cooling:
-            rule = None
-            if vd >= self.min_volume and move >= self.min_move:
-                rule = "hard"
-            elif vd >= OUTLIER_FACTOR * base and score >= self.threshold:
-                rule = "outlier"
-            if rule is not None:
-                signal = self._signal(event, state, rule, vd, base, multiple, move, price_score,
-                                      score, last_price)
-                state.last_signal_at = ts
-
-        if vd > 0:
-            state.window.append(vd)
-            if len(state.window) > self.points:
-                del state.window[: len(state.window) - self.points]
-        if price is not None:
-            state.last_price = price
-        self._remember(event, state, vd)
-        return signal
+        if vd >= self.min_volume and move >= self.min_move:
+            rule = "hard"
+        elif vd >= OUTLIER_FACTOR * base and score >= self.threshold:
+            rule = "outlier"
+        else:
+            return None
+        state.last_signal_at = event.timestamp
+        return self._signal(event, state, rule, vd, base, multiple, move, price_score, score,
+                            last_price)
 
     # ------------------------------------------------------------------ the signal
     def _signal(self, event: MarketEvent, state: SpikeState, rule: str, vd: float, base: float,
@@ -154,17 +194,19 @@ class SpikeDetector:
     def _context(self, event: MarketEvent, state: SpikeState) -> SignalContext:
         ts, price = event.timestamp, event.yes_price
         changes: dict[str, float | None] = {}
+        prices = price_samples(state)
         for key, seconds in (("price_change_1m", 60), ("price_change_5m", 300),
                              ("price_change_30m", 1800)):
-            ref = _price_at(state.prices, ts - seconds)
+            ref = _price_at(prices, ts - seconds)
             changes[key] = None if ref is None or price is None else round(price - ref, 6)
         spread = None
         if event.yes_bid is not None and event.yes_ask is not None:
             spread = round(event.yes_ask - event.yes_bid, 6)
+        buckets = volume_buckets(state)
         return SignalContext(
             **changes,
-            mean_volume_1h=_mean_volume(state.buckets, ts - 3600),
-            mean_volume_24h=_mean_volume(state.buckets, ts - DAY),
+            mean_volume_1h=_mean_volume(buckets, ts - 3600),
+            mean_volume_24h=_mean_volume(buckets, ts - DAY),
             recent_events=list(state.recent),
             yes_trades=state.sides.count("y"), no_trades=state.sides.count("n"),
             spread=spread if spread is not None else state.spread,
@@ -173,22 +215,32 @@ class SpikeDetector:
     def _remember(self, event: MarketEvent, state: SpikeState, vd: float) -> None:
         ts, price = event.timestamp, event.yes_price
         if price is not None:
-            prices = state.prices
-            if not prices or ts - prices[-1][0] >= PRICE_SAMPLE_SECONDS:
-                prices.append((ts, price))
-                while prices and prices[0][0] < ts - PRICE_HISTORY_SECONDS and len(prices) > 1:
-                    prices.pop(0)
+            # A new sample every PRICE_SAMPLE_SECONDS; in between the newest one follows the
+            # price. Samples older than the history are dropped when one is added (the newest
+            # is always kept).
+            sample_at = state.sample_at
+            if sample_at is None:
+                state.sample_at, state.sample_price = ts, price
+            elif ts - sample_at >= PRICE_SAMPLE_SECONDS:
+                samples = state.samples
+                samples += _SAMPLE.pack(sample_at, state.sample_price)
+                state.sample_at, state.sample_price = ts, price
+                _drop_before(samples, _SAMPLE.size, ts - PRICE_HISTORY_SECONDS)
             else:
-                prices[-1] = (prices[-1][0], price)
+                state.sample_price = price
         start = ts - ts % BUCKET_SECONDS
-        buckets = state.buckets
-        if buckets and buckets[-1][0] == start:
-            buckets[-1][1] += 1
-            buckets[-1][2] += vd
+        if state.bucket_at == start:
+            state.bucket_events += 1
+            state.bucket_volume += vd
         else:
-            buckets.append([start, 1.0, vd])
-            while buckets and buckets[0][0] < ts - DAY - BUCKET_SECONDS:
-                buckets.pop(0)
+            if state.bucket_at is not None:
+                state.buckets += _BUCKET.pack(state.bucket_at, state.bucket_events,
+                                              state.bucket_volume)
+            state.bucket_at, state.bucket_events, state.bucket_volume = start, 1.0, vd
+            cutoff = ts - DAY - BUCKET_SECONDS
+            _drop_before(state.buckets, _BUCKET.size, cutoff)
+            if not state.buckets and start < cutoff:  # an event older than the whole history
+                state.bucket_at, state.bucket_events, state.bucket_volume = None, 0.0, 0.0
         state.recent.append(EventBrief(timestamp=ts, event_kind=event.event_kind,
                                        yes_price=price, volume_delta=vd,
                                        trade_side=event.trade_side))
@@ -198,6 +250,16 @@ class SpikeDetector:
             state.sides = (state.sides + event.trade_side[0])[-SIDE_MIX:]
         if event.yes_bid is not None and event.yes_ask is not None:
             state.spread = round(event.yes_ask - event.yes_bid, 6)
+
+
+def _drop_before(packed: bytearray, size: int, cutoff: float) -> None:
+    """Drop the leading records (first field: a time) older than ``cutoff``, in place."""
+    end = 0
+    while end < len(packed) and _FIRST.unpack_from(packed, end)[0] < cutoff:
+        end += size
+    if end:
+        del packed[:end]
+
 
 
 def _price_at(prices: list[tuple[float, float]], cutoff: float) -> float | None:
@@ -212,7 +274,7 @@ def _price_at(prices: list[tuple[float, float]], cutoff: float) -> float | None:
     return ref
 
 
-def _mean_volume(buckets: list[list[float]], since: float) -> float | None:
+def _mean_volume(buckets: list[tuple[float, float, float]], since: float) -> float | None:
     events = volume = 0.0
     for start, n, v in buckets:
         if start + BUCKET_SECONDS > since:

@@ -175,31 +175,44 @@ class KalshiFeed:
     async def emit(self, events: list[MarketEvent]) -> int:
         """Send events on, minus repeats; titles and topics come from resolution."""
         out = []
-        markets = self.tracker.markets
+        info_of = self.tracker.markets.get
+        seen, quotes, last_trade = self._seen, self._quotes, self._last_trade
+        duplicates = unchanged = 0
         for e in events:
             m = e.market_id
             if e.event_kind == "trade":
-                if e.ext_id is not None:
-                    if e.ext_id in self._seen:
-                        self.health.count("duplicates")
+                trade_id = e.ext_id
+                if trade_id is not None:
+                    if trade_id in seen:
+                        duplicates += 1
                         continue
-                    self._seen[e.ext_id] = None
-                    if len(self._seen) > SEEN_TRADES:
-                        self._seen.popitem(last=False)
-                self._last_trade[m] = max(self._last_trade.get(m, 0.0), e.timestamp)
+                    seen[trade_id] = None
+                    if len(seen) > SEEN_TRADES:
+                        seen.popitem(last=False)
+                ts = e.timestamp
+                if ts > last_trade.get(m, 0.0):
+                    last_trade[m] = ts
             else:
                 key = (e.yes_price, e.yes_bid, e.yes_ask, e.volume)
-                if self._quotes.get(m) == key:
-                    self.health.count("unchanged_quotes")
+                if quotes.get(m) == key:
+                    unchanged += 1
                     continue
-                self._quotes[m] = key
-            info = markets.get(m)
+                quotes[m] = key
+            info = info_of(m)
             if info is not None:
                 e.title, e.topic = info.title, info.topic
             out.append(e)
+        if duplicates:
+            self.health.count("duplicates", duplicates)
+        if unchanged:
+            self.health.count("unchanged_quotes", unchanged)
         if out:
             assert self._send is not None
-            await self._send.send(out if len(out) > 1 else out[0])
+            item = out if len(out) > 1 else out[0]
+            try:
+                self._send.send_nowait(item)  # the reader's get_message already yields
+            except trio.WouldBlock:
+                await self._send.send(item)  # a full pipeline: wait (backpressure)
             self.health.count("events", len(out))
         return len(out)
 
