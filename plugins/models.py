@@ -130,7 +130,7 @@ class SpikeSignal(msgspec.Struct, kw_only=True, omit_defaults=True):
     """True for signals injected on purpose (the dashboard's demo button)."""
 
 
-class AnalystRead(msgspec.Struct, kw_only=True, omit_defaults=True):
+class AnalystRead(msgspec.Struct, kw_only=True):  # every field shown: "done" too
     """An analyst's judgement of one signal. Informational only: never trading advice."""
 
     signal_id: int

@@ -47,3 +47,16 @@ async def test_demo_spike_on_a_known_market_keeps_its_title_and_topic(start_daem
     [signal] = [s for s in d.live.signals.values() if s.id in result["signals"]]
     assert signal.title == "Will the Fed cut rates?" and signal.topic == "macro"
     assert signal.demo
+
+
+async def test_reads_show_their_status_even_when_done(start_daemon):
+    d = await start_daemon()  # the local heuristic analyst answers every signal
+    sid = (await d.service.call("demo.spike"))["signals"][0]
+    with trio.fail_after(10):
+        while True:
+            [listed] = (await d.service.call("signals.list", {"limit": 1}))["signals"]
+            if listed["read"] and listed["read"]["status"] != "pending":
+                break
+            await trio.sleep(0.05)
+    assert listed["id"] == sid and listed["read"]["status"] == "done"
+    assert listed["read"]["provider"] == "heuristic"
