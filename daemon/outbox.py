@@ -84,6 +84,9 @@ class _Notifier:
     inflight: set[int] = field(default_factory=set)
     known: dict[int, tuple[Alert, str]] = field(default_factory=dict)
     """Decoded pending rows and their lanes, from the last pass."""
+    finished: set[int] = field(default_factory=set)
+    """Rows marked sent or dead that a pass's read may still show as pending (the read can
+    start before the mark commits): never dispatched again."""
 
 
 class Outbox:
@@ -145,6 +148,7 @@ class Outbox:
         st.inflight.clear()
         st.lanes.clear()
         st.known.clear()
+        st.finished.clear()
         async with trio.open_nursery() as nursery:
             while True:
                 st.wake = trio.Event()  # before the read: a wake during it is not lost
@@ -155,7 +159,9 @@ class Outbox:
                 rows = await self.d.store.aquery(
                     "SELECT id, attempts, created_at, next_at FROM outbox WHERE notifier=?"
                     " AND status='pending' ORDER BY id LIMIT ?", (st.name, SCAN_LIMIT))
-                fresh = [r[0] for r in rows if r[0] not in st.known and r[0] not in st.inflight]
+                st.finished.intersection_update(r[0] for r in rows)  # the rest are gone
+                fresh = [r[0] for r in rows if r[0] not in st.known and r[0] not in st.inflight
+                         and r[0] not in st.finished]
                 payloads = dict(await self.d.store.aquery(
                     "SELECT id, payload FROM outbox WHERE id IN"
                     " (SELECT value FROM json_each(?))", (json.dumps(fresh),))) if fresh else {}
@@ -181,7 +187,7 @@ class Outbox:
         seen: dict[int, tuple[Alert, str]] = {}
         dispatched = 0
         for row_id, attempts, created_at, next_at in rows:
-            if row_id in st.inflight:
+            if row_id in st.inflight or row_id in st.finished:
                 continue
             known = st.known.get(row_id)
             if known is None:
@@ -226,6 +232,8 @@ class Outbox:
                 row = lane.queue.popleft()
                 try:
                     delivered = await self._send_one(st, lane, row)
+                    if delivered:  # sent or given up: its mark has committed
+                        st.finished.add(row.id)
                 finally:
                     st.inflight.discard(row.id)
                 if not delivered:

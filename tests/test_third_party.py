@@ -81,7 +81,7 @@ async def test_an_installed_plugin_works_in_a_running_daemon(on_path, start_daem
     # Whole lines only: the analyst's follow-up may be being appended right now.
     lines = [json.loads(line) for line in notify.read_text().split("\n")[:-1]]
     detector = [x for x in lines if x["kind"] == "detector"]
-    assert [x["signal"]["market_id"] for x in detector] == ["jsonl-rain"]
+    assert [x["signal"]["market_id"] for x in detector] == ["jsonl-rain"], lines
     assert detector[0]["signal"]["source"] == "jsonl"
     feed = d.health.get("jsonl-replay").as_dict()
     assert feed["state"] == "connected" and feed["counters"]["events"] == 6

@@ -38,3 +38,26 @@ async def test_scripted_feed_spike_reaches_the_recording_notifier(tmp_path):
         assert notifier.calls == 2  # one scripted failure, then delivered through the outbox
         assert feed.sent == 11
         d.request_shutdown("done")
+
+
+async def test_no_alert_is_delivered_twice_under_a_burst(tmp_path):
+    """Many signals in quick succession: each detector alert reaches the notifier once
+    (a delivery pass can read a row as pending while its 'sent' mark is committing)."""
+    notifier = RecordingNotifier()
+    raw = {"TRADE_HUNTER_HOME": str(tmp_path), "APP_PORT": "0", "ENABLE_SIMULATION": "false",
+           "THIRD_PARTY_PLUGINS": "false", "QUIET_MODE": "true"}
+    settings, host, registries = build(raw, [("fakes", FakesPlugin(notifier=notifier))])
+    d = Daemon(settings, host, registries)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(d.run)
+        ids = []
+        for _ in range(40):
+            ids += (await d.service.call("demo.spike"))["signals"]
+            await trio.sleep(0.002)
+        with trio.fail_after(20):
+            alerts = await notifier.wait_for(len(ids), kind="detector")
+            await notifier.wait_for(len(ids), kind="analyst")  # the heuristic's follow-ups
+        await trio.sleep(0.3)
+        sent = [a.signal.id for a in notifier.alerts if a.kind == "detector"]
+        assert sorted(sent) == sorted(ids) and len(alerts) == len(ids)
+        d.request_shutdown("done")
