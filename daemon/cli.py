@@ -7,8 +7,6 @@ import logging
 import sys
 from collections.abc import Sequence
 
-import trio
-
 from trade_hunter.plugins.errors import ConfigError
 
 from .config import core_registry, load_settings, read_sources

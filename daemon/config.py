@@ -107,7 +107,7 @@ def _range_text(setting: Setting, what: str) -> str:
 class Settings:
     """Frozen, typed settings: ``settings.APP_PORT`` or ``settings["APP_PORT"]``."""
 
-    __slots__ = ("_values", "_declared")
+    __slots__ = ("_declared", "_values")
 
     def __init__(self, values: Mapping[str, Any], declared: Mapping[str, Setting]) -> None:
         object.__setattr__(self, "_values", MappingProxyType(dict(values)))

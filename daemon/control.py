@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import trio
+
 from trade_hunter.ctl.client import SOCKET_NAME, control_dir, endpoint_path
 from trade_hunter.plugins.errors import RpcError
 from trade_hunter.plugins.models import to_builtins

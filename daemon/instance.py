@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from filelock import lock_descriptor, unlock_descriptor
+
 from trade_hunter.ctl import client as ctl
 
 LOCK_FILE = "trade-hunter.lock"

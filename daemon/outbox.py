@@ -261,7 +261,7 @@ class Outbox:
             health.count("dropped")
             self._lane_state(st, lane, "dropped", str(exc))
             return True
-        except Exception as exc:  # noqa: BLE001 - any failure is retried, never fatal
+        except Exception as exc:
             return await self._failed(st, lane, row, exc)
         await self._mark(row.id, "sent", row.attempts + 1, self.now(), "")
         health.count("sent")

@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import trio
+import trio.lowlevel
 
 from .store import Store
 
@@ -41,7 +42,7 @@ class Retention:
                     deleted += n
                     if n < CHUNK:
                         break
-                    await trio.sleep(0)  # let the pipeline's batches interleave
+                    await trio.lowlevel.checkpoint()  # let the pipeline's batches interleave
             await self.store.run(lambda conn: conn.execute(
                 "DELETE FROM outbox WHERE status != 'pending' AND created_at < ?", (cutoff,)))
             rows = await self.store.aquery("SELECT MIN(ts) FROM events")

@@ -57,4 +57,4 @@ def http_base(d: Daemon) -> str:
     return d.dashboard_url.rstrip("/")
 
 
-__all__ = ["REPO", "SHARED", "base_env", "make_daemon", "http_base", "Any"]
+__all__ = ["REPO", "SHARED", "Any", "base_env", "http_base", "make_daemon"]

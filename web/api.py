@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from quart import Quart, Response, request
 from quart_schema import document_querystring, document_request, document_response
+
 from trade_hunter.daemon import protocol
 
 from . import schemas

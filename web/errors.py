@@ -9,8 +9,9 @@ from typing import Any
 
 import msgspec
 from quart import Quart, Response, request
-from trade_hunter.plugins.errors import PayloadError, RpcError
 from werkzeug.exceptions import HTTPException
+
+from trade_hunter.plugins.errors import PayloadError, RpcError
 
 log = logging.getLogger("trade_hunter.web")
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta, Struct
+
 from trade_hunter.daemon.protocol import Method
 from trade_hunter.plugins.models import AnalystRead, SignalContext, SpikeSignal
 

@@ -17,6 +17,7 @@ import httpx
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
 from trade_hunter.plugins.errors import ConfigError
 
 KEY_VAR = "KALSHI_PRIVATE_KEY_PATH"

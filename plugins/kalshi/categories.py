@@ -18,6 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import trio
+
 from trade_hunter.plugins.errors import RpcError
 
 from .rest import Rest

@@ -23,8 +23,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import trio
-from trade_hunter.plugins.models import MarketEvent
 from trio_websocket import ConnectionClosed, ConnectionRejected, HandshakeError, open_websocket_url
+
+from trade_hunter.plugins.models import MarketEvent
 
 from . import parse
 from .auth import Signer

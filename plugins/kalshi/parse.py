@@ -30,6 +30,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 import msgspec
+
 from trade_hunter.plugins.models import MarketEvent
 
 PLATFORM = "kalshi"

@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 import trio
-from trade_hunter.plugins.models import MarketEvent
 from trio_websocket import ConnectionClosed, WebSocketConnection
+
+from trade_hunter.plugins.models import MarketEvent
 
 from . import parse
 

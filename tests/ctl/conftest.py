@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from trade_hunter.ctl import client as ctl
 
 BIN = Path(sys.executable).parent

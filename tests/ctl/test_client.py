@@ -14,6 +14,7 @@ from pathlib import Path
 import platformdirs
 import pytest
 from platformdirs.macos import MacOS
+
 from trade_hunter.ctl import cli, render
 from trade_hunter.ctl import client as ctl
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from trade_hunter.daemon.instance import REPLACE_DEADLINE
 
 pytestmark = pytest.mark.slow

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from trade_hunter.ctl import cli
 from trade_hunter.daemon import protocol
 from trade_hunter.daemon.service import Service

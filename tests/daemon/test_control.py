@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import trio
 import trio.testing
+
 from trade_hunter.ctl import client as ctl
 from trade_hunter.daemon import control, protocol
 

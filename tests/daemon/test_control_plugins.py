@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import trio
+
 from trade_hunter.daemon.app import Daemon
 from trade_hunter.daemon.config import core_registry, load_settings
 from trade_hunter.daemon.host import PluginHost, Registries

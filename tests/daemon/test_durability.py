@@ -16,7 +16,7 @@ import trio
 from trade_hunter.plugins.models import MarketEvent
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import make_daemon  # noqa: E402
+from conftest import make_daemon
 
 
 def snapshot(db: Path) -> dict:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import trio
+
 from trade_hunter.ctl import client as ctl
 from trade_hunter.daemon import instance
 

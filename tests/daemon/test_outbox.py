@@ -24,7 +24,7 @@ from trade_hunter.plugins.errors import NotifyError, PermanentNotifyError
 from trade_hunter.plugins.models import Alert, MarketEvent
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import base_env  # noqa: E402
+from conftest import base_env
 
 
 class Scripted:

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from trade_hunter.daemon.cli import build
-from trade_hunter.daemon.host import BUILTINS, PluginHost, PluginLoadError, Registries
 from trade_hunter.daemon.config import core_registry
+from trade_hunter.daemon.host import BUILTINS, PluginHost, PluginLoadError, Registries
 
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_plugins"
 

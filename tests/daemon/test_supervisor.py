@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 import trio
+import trio.lowlevel
 
 from trade_hunter.daemon import supervisor
 from trade_hunter.daemon.supervisor import ComponentHealth, backoff, supervise
@@ -48,7 +49,7 @@ async def test_recovers_after_a_crash_and_reports_running(autojump_clock):
 
     async with trio.open_nursery() as nursery:
         await nursery.start(supervise, health, run)
-        await trio.sleep(0)
+        await trio.lowlevel.checkpoint()
         assert health.state == "restarting" and "first run fails" in health.detail
         await trio.sleep(5)
         assert calls == 2 and health.state == "running" and health.restarts == 1

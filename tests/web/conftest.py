@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import trio
+
 from trade_hunter.daemon.app import Daemon
 from trade_hunter.plugins.models import MarketEvent
 from trade_hunter.web.app import create_app

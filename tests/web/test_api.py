@@ -6,6 +6,7 @@ import time
 
 import msgspec
 import pytest
+
 from trade_hunter.daemon import protocol
 from trade_hunter.plugins.errors import RpcError
 from trade_hunter.plugins.models import MarketEvent

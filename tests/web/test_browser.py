@@ -37,6 +37,7 @@ if not os.path.exists(CHROMIUM):  # .ci/run installs it; a dev box may not have 
                 allow_module_level=True)
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+
 from trade_hunter.plugins.simulated import MARKETS
 
 

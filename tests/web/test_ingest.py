@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import trio
+
 from trade_hunter.daemon.app import Daemon
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from trade_hunter.plugins.errors import PayloadError
 from trade_hunter.plugins.relays import ingest, polyalerthub
 

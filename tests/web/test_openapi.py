@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 import pytest
 from quart import jsonify
+
 from trade_hunter.daemon import protocol
 from trade_hunter.plugins.registry import Relay
 from trade_hunter.web import schemas

@@ -7,6 +7,7 @@ import shlex
 import subprocess
 
 import trio
+
 from trade_hunter.web.readme import api_table, build_app, readme_block
 
 from ..conftest import REPO

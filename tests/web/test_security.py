@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from quart import jsonify
+
 from trade_hunter.plugins.errors import ConfigError
 from trade_hunter.web.app import create_app
 from trade_hunter.web.bind import allowed_hosts, check_bind, host_ok, is_loopback, split_host

@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))  # the fake exchange package live
 
 from th_kalshi_fake import FakeKalshi
 from th_kalshi_fake.helpers import KEY_ID, MemoryBook, write_key
+
 from trade_hunter.daemon.cli import build
 from trade_hunter.daemon.supervisor import ComponentHealth
 from trade_hunter.plugins.kalshi.auth import Signer

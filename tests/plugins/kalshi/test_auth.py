@@ -10,6 +10,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from th_kalshi_fake.helpers import KEY_ID, write_key
+
 from trade_hunter.plugins.errors import ConfigError
 from trade_hunter.plugins.kalshi.auth import (
     HEADER_KEY,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from th_kalshi_fake.helpers import crypto_book, virtual_now
+
 from trade_hunter.daemon.cli import build
 from trade_hunter.daemon.supervisor import ComponentHealth
 from trade_hunter.plugins.errors import RpcError

@@ -14,6 +14,7 @@ import pytest
 import trio
 from cryptography.hazmat.primitives import serialization
 from th_kalshi_fake.helpers import KEY_ID, crypto_book, eventually
+
 from trade_hunter.plugins.errors import ConfigError, RpcError
 
 TICKERS = "KXBTCD-26APR0317,KXPRES-28-DEM,NOPE"

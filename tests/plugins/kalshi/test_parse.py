@@ -8,6 +8,7 @@ import json
 
 import msgspec
 import pytest
+
 from trade_hunter.plugins.kalshi import parse
 
 LEGACY_TICKER = ("price", "yes_bid", "yes_ask", "volume", "open_interest", "Clock")

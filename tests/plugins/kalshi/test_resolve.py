@@ -8,6 +8,7 @@ import math
 import pytest
 import trio
 from th_kalshi_fake.helpers import KEY_ID, MemoryBook, crypto_book, virtual_now
+
 from trade_hunter.daemon.supervisor import ComponentHealth
 from trade_hunter.plugins.kalshi.auth import Signer
 from trade_hunter.plugins.kalshi.resolve import Resolver, Tracked

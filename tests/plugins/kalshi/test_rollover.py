@@ -7,6 +7,7 @@ import itertools
 
 import trio
 from th_kalshi_fake.helpers import MemoryBook, eventually, next_events, virtual_now
+
 from trade_hunter.plugins.kalshi import feed as feed_module
 from trade_hunter.plugins.kalshi import ws as ws_module
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 import trio
+from trade_hunter_jsonl import JsonlNotifier, JsonlReplayFeed
 
 from trade_hunter.plugins import Alert, MarketEvent, NotifyError, SpikeSignal, to_json
-from trade_hunter_jsonl import JsonlNotifier, JsonlReplayFeed
 
 
 def signal(market: str = "M-1") -> SpikeSignal:

@@ -9,6 +9,7 @@ from typing import Any
 
 import trio
 from cryptography.hazmat.primitives import serialization
+
 from trade_hunter.plugins.registry import TrackedTicker
 
 from . import FakeKalshi
