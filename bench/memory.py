@@ -1,0 +1,128 @@
+"""Figure 4 — peak RSS with 5,000 tracked markets after an hour of traffic.
+
+The real daemon (bench/feed.py) tracks 5,000 markets and receives an hour of Kalshi frames
+compressed into the run: every market in turn, one frame every 5 seconds of exchange time
+each (3.6 million frames; every market ends with its full 31 minutes of price samples and an
+hour of volume buckets — the most history the detector keeps for a market this active). The
+dashboard polls ``/api/state`` meanwhile. Frames are made as they are needed, in chunks, so
+the bench holds no backlog of its own.
+
+Reported: the process's peak resident set (``VmHWM``) against the same daemon's resident set
+once started with no traffic (the reference, measured first in the same process), and the
+target of 250 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import trio
+
+from .common import emit, load_average, peak_rss_mib, say
+from .feed import bench_daemon
+from .frames import FrameSource
+
+TARGET_MIB = 250.0
+CHUNK = 20_000
+
+
+def rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def measure(markets: int, minutes: float) -> dict[str, Any]:
+    seconds = minutes * 60
+    source = FrameSource(markets=markets, cycle=True, rate=markets / 5.0,
+                         start=time.time() - seconds, seed=9)
+    total = int(seconds * source.rate)
+    out: dict[str, Any] = {"markets": markets, "minutes": minutes, "frames": total}
+    with tempfile.TemporaryDirectory(prefix="th-bench-memory-") as tmp:
+        d, feed, _ = bench_daemon(Path(tmp) / "home", source.tickers)
+
+        polling = trio.CancelScope()
+
+        async def poll_state() -> None:
+            with polling:
+                async with httpx.AsyncClient(base_url=d.dashboard_url, timeout=30) as client:
+                    while True:
+                        (await client.get("/api/state")).raise_for_status()
+                        await trio.sleep(2.0)
+
+        async def main() -> None:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(d.run)
+                await trio.sleep(1.0)
+                out["idle_rss_mib"] = rss_mib()
+                out["idle_peak_mib"] = peak_rss_mib()
+                say(f"idle daemon: {out['idle_rss_mib']:.0f} MiB; {total:,} frames over "
+                    f"{markets:,} markets ({minutes:.0f} minutes of exchange time) ...")
+                nursery.start_soon(poll_state)
+                started, sent = time.perf_counter(), 0
+                while sent < total:
+                    count = min(CHUNK, total - sent)
+                    feed.socket.push(source.frames(count))
+                    sent += count
+                    await feed.socket.idle.wait()
+                    if sent % (CHUNK * 5) == 0:
+                        status = dict(line.split(":", 1) for line in
+                                      Path("/proc/self/status").read_text().splitlines())
+                        import ctypes, ctypes.util, _sqlite3
+                        lib = ctypes.CDLL(_sqlite3.__file__)
+                        try:
+                            used = ctypes.CDLL(ctypes.util.find_library("sqlite3")).sqlite3_memory_used
+                            used.restype = ctypes.c_int64
+                            sq = used() / 2**20
+                        except Exception as exc:
+                            sq = str(exc)
+                        import io, contextlib, os, sys as _sys
+                        r, w = os.pipe()
+                        saved = os.dup(2); os.dup2(w, 2)
+                        _sys._debugmallocstats()
+                        os.dup2(saved, 2); os.close(w)
+                        text = os.read(r, 1 << 20).decode(); os.close(r)
+                        keep = [l for l in text.splitlines() if l.startswith(("# arenas allocated current", "# bytes in allocated blocks", "# bytes in available blocks", "# bytes lost to", "Total ="))]
+                        say(f"  sqlite {sq:.1f} MiB; " + " | ".join(k.split("  ")[0][2:] + "=" + k.split()[-1] for k in keep))
+                        say(f"  {sent:,} frames, {rss_mib():.0f} MiB (anon "
+                            f"{status['RssAnon'].strip()}, file {status['RssFile'].strip()}, "
+                            f"shmem {status['RssShmem'].strip()}), threads "
+                            f"{status['Threads'].strip()}, store queue "
+                            f"{d.store._queue.qsize()}")
+                await feed.drained(d)
+                assert d.pipeline is not None
+                out.update(seconds_run=time.perf_counter() - started,
+                           events=d.pipeline.processed, states=len(d.pipeline.states),
+                           tape=len(d.live.tape), signals=d.live.counters["signals"],
+                           end_rss_mib=rss_mib(), peak_rss_mib=peak_rss_mib(),
+                           db_mib=(Path(tmp) / "home" / "trade-hunter.db").stat().st_size
+                           / 2**20)
+                polling.cancel()
+                d.request_shutdown("bench done")
+
+        trio.run(main)
+    out["load"] = load_average()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--markets", type=int, default=5000)
+    parser.add_argument("--minutes", type=float, default=60.0)
+    args = parser.parse_args(argv)
+    result = measure(args.markets, args.minutes)
+    say(f"  peak {result['peak_rss_mib']:.0f} MiB (idle {result['idle_rss_mib']:.0f} MiB), "
+        f"{result['events']:,} events in {result['seconds_run']:.0f} s, "
+        f"{result['states']:,} detector states")
+    emit(result)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
