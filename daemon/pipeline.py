@@ -12,6 +12,10 @@ frame (a feed hands over one frame's events at a time):
   far is committed". A signal's outbox rows go in the same write as its event; the outbox,
   woken by the hand-off, awaits ``Store.flush()`` before it reads them, which queues the write
   at once (several signals in a burst share one);
+* the store is kept up with: while more than ``MAX_UNWRITTEN`` events are queued to it and
+  not committed, the loop waits before it takes more from the channel (the feeds then wait
+  on the channel). Without it a busy loop can starve the writer thread of the GIL — every
+  row it inserts releases and retakes the GIL — and the queue of writes grows unbounded;
 * detector states are *checkpointed*, not rewritten with every batch: a market's state is
   written once it has been dirty for ``STATE_SECONDS`` (or ``STATE_EVENTS`` events), at most
   ``STATE_CHUNK`` per write, and all of them at shutdown. Each stored state records ``as_of``,
@@ -43,14 +47,15 @@ from .store import Store, write_batch
 
 log = logging.getLogger(__name__)
 DRAIN_LIMIT = 5000        # items taken from the channel per batch
-INGEST_BUFFER = 10000
-FLUSH_EVENTS = 10_000     # pending events that make a store write at once
+INGEST_BUFFER = 32         # items (an event or a list: Kalshi hands over up to 256 at once)
+FLUSH_EVENTS = 5_000      # pending events that make a store write at once
 FLUSH_SECONDS = 0.2       # longest an event waits here before its write is queued
 LINGER_SECONDS = 0.005    # a pause in arrivals this long ends the batch
-STATE_SECONDS = 5.0       # a touched market's state is written at least this often ...
+STATE_SECONDS = 15.0      # a touched market's state is written at least this often ...
 STATE_EVENTS = 100_000    # ... and within this many events (bounds the replay after a crash)
-STATE_CHUNK = 500         # states per store write: bounds one write's time and memory
+STATE_CHUNK = 250         # states per store write: bounds one write's time and memory
 MARKET_SECONDS = 60.0     # markets.last_seen is refreshed this often (titles at once)
+MAX_UNWRITTEN = 10_000    # events queued to the store but not committed: beyond, we wait
 REPLAY_CHUNK = 20_000
 
 
@@ -87,21 +92,25 @@ class Pipeline:
         """Markets whose stored state is behind: first unsaved event id, monotonic time."""
         self._markets: dict[str, tuple[str, str | None, float]] = {}
         """What ``markets`` holds per market: title, topic, when last_seen was written."""
+        self.submitted = 0            # events queued to the store (this thread only)
+        self.committed = 0            # ... and committed (the writer thread only)
         store.flush_hooks.append(self.flush)
 
     # ------------------------------------------------------------------ start-up
     def load_states(self) -> int:
         """Load the stored states, then replay the events committed after them (blocking)."""
-        name = self.detector.name
-        rows = self.store.query(
-            "SELECT market_id, payload, as_of FROM detector_state WHERE detector=?", (name,))
-        for market_id, payload, as_of in rows:
-            try:
-                self.states[market_id] = self._decoder.decode(payload)
-            except msgspec.DecodeError:
-                log.warning("dropping unreadable detector state of %s", market_id)
-                continue
-            self._as_of[market_id] = as_of
+        name, loaded = self.detector.name, 0
+        for rows in self.store.query_chunks(  # in chunks: thousands of states of several KB
+                "SELECT market_id, payload, as_of FROM detector_state WHERE detector=?",
+                (name,)):
+            for market_id, payload, as_of in rows:
+                loaded += 1
+                try:
+                    self.states[market_id] = self._decoder.decode(payload)
+                except msgspec.DecodeError:
+                    log.warning("dropping unreadable detector state of %s", market_id)
+                    continue
+                self._as_of[market_id] = as_of
         mark = self.store.query("SELECT value FROM kv WHERE key=?", (low_water_key(name),))
         # No mark: the states were written with every batch (or there is no history yet).
         low = int(mark[0][0]) if mark else self.store.next_event_id - 1
@@ -109,7 +118,7 @@ class Pipeline:
         if self.replayed:
             log.info("replayed %d events committed after the last state checkpoint",
                      self.replayed)
-        return len(rows)
+        return loaded
 
     def _replay(self, low: int) -> int:
         detector, states, as_of, dirty = self.detector, self.states, self._as_of, self._dirty
@@ -143,6 +152,8 @@ class Pipeline:
         # The channel is not closed here: after a crash the supervisor runs us on it again.
         try:
             while True:
+                while self.submitted - self.committed > MAX_UNWRITTEN:
+                    await trio.sleep(0.002)  # let the writer catch up (it needs the GIL)
                 batch = _drain(receive, [])
                 if not batch:
                     if self._events:
@@ -227,27 +238,52 @@ class Pipeline:
 
     # ------------------------------------------------------------------ persistence
     def flush(self, *, states: str = "due") -> None:
-        """Queue one store write: the pending events, their signals and outbox rows, the
-        states that are due (``"all"``: every dirty one) and the new low-water mark."""
-        now = self.clock()
-        due = self._due_states(now, everything=states == "all")
+        """Queue a store write: the pending events, their signals and outbox rows, the states
+        that are due and the new low-water mark. ``states="all"`` (shutdown) writes every
+        dirty state, ``STATE_CHUNK`` per write, so no one write holds them all in memory."""
+        self._flush(self._due_states(self.clock()))
+        while states == "all" and self._dirty:
+            self._flush(self._due_states(self.clock(), everything=True))
+
+    def _flush(self, due: list[str]) -> None:
         if not self._events and not due:
             return
         events, self._events = self._events, []
         signals, self._signals = self._signals, []
         extra, self._extra = self._extra, []
-        encode, name = self._encoder.encode, self.detector.name
-        rows = [(name, m, encode(self.states[m]), self._as_of[m]) for m in due]
+        name = self.detector.name
+        rows = self._encode_states(name, due)
         low = next(iter(self._dirty.values()))[0] - 1 if self._dirty \
             else self.store.next_event_id - 1
+        count = len(events)
+        self.submitted += count
         self.store.submit(write_batch(
             events, signals, rows, extra, first_id=self._first_id,
-            markets=self._market_rows(events, time.time()), low_water=(low_water_key(name), low)))
+            markets=self._market_rows(events, time.time()), low_water=(low_water_key(name), low)),
+            done=lambda _: self._committed(count))
 
-    def _due_states(self, now: float, *, everything: bool) -> list[str]:
+    def _committed(self, count: int) -> None:
+        self.committed += count  # in the writer thread; only it writes this counter
+
+    def _encode_states(self, name: str, markets: list[str]) -> list[tuple[Any, ...]]:
+        """State rows for ``markets``, their JSON encoded back to back into one buffer (each
+        row a view of its part): one allocation per write instead of one of several KB per
+        market, which fragmented the heap when thousands of markets were checkpointed."""
+        if not markets:
+            return []
+        buffer, spans = bytearray(), []
+        encode_into, states, as_of = self._encoder.encode_into, self.states, self._as_of
+        for m in markets:
+            start = len(buffer)
+            encode_into(states[m], buffer, -1)
+            spans.append((m, start, len(buffer)))
+        view = memoryview(buffer)
+        return [(name, m, view[a:b], as_of[m]) for m, a, b in spans]
+
+    def _due_states(self, now: float, *, everything: bool = False) -> list[str]:
         dirty, due = self._dirty, []
         horizon = self.store.next_event_id - STATE_EVENTS
-        while dirty and (everything or len(due) < STATE_CHUNK):
+        while dirty and len(due) < STATE_CHUNK:
             market, (first_id, since) = next(iter(dirty.items()))
             if not everything and now - since < STATE_SECONDS and first_id > horizon:
                 break  # ordered by first unsaved event: the rest are younger

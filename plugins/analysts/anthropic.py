@@ -9,10 +9,7 @@ left open under Trio would leak its sockets.
 
 from __future__ import annotations
 
-from typing import Any, cast
-
-import anthropic
-from anthropic.types import MessageParam, ToolChoiceToolParam, ToolParam
+from typing import TYPE_CHECKING, Any, cast
 
 from trade_hunter.plugins import hookimpl
 from trade_hunter.plugins.errors import AnalystError
@@ -28,6 +25,10 @@ from .common import (
     user_prompt,
     validate,
 )
+
+if TYPE_CHECKING:
+    import anthropic
+    from anthropic.types import MessageParam, ToolChoiceToolParam, ToolParam
 
 DEFAULT_MODEL = "claude-haiku-5-5"
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -49,6 +50,8 @@ class AnthropicAnalyst:
         self.health = health
 
     async def analyze(self, signal: SpikeSignal) -> AnalystRead:
+        import anthropic  # loaded by the factory already; the SDK costs ~40 MB and a second
+
         # Explicit api_key and base_url: the SDK must not pick up other credentials or
         # endpoints from the environment or profile files.
         async with anthropic.AsyncAnthropic(api_key=self._api_key, base_url=self.base_url,
@@ -69,12 +72,14 @@ class AnthropicAnalyst:
         raise AnalystError(f"malformed answer after one retry: {problem}")
 
     async def _call(self, client: anthropic.AsyncAnthropic, signal: SpikeSignal) -> Any:
+        import anthropic
+
         try:
             messages: list[MessageParam] = [{"role": "user", "content": user_prompt(signal)}]
             choice: ToolChoiceToolParam = {"type": "tool", "name": TOOL_NAME}
             return await client.messages.create(
                 model=self.model, max_tokens=MAX_TOKENS, system=SYSTEM_PROMPT,
-                messages=messages, tools=[cast(ToolParam, TOOL)], tool_choice=choice)
+                messages=messages, tools=[cast("ToolParam", TOOL)], tool_choice=choice)
         except anthropic.APIStatusError as exc:
             kind = _error_type(exc)
             why = f"HTTP {exc.status_code}{f' {kind}' if kind else ''}"
@@ -129,7 +134,8 @@ def th_add_settings(settings: Any) -> None:
 def _factory(ctx: Any) -> AnthropicAnalyst | None:
     s = ctx.settings
     if not s.ANTHROPIC_API_KEY:
-        return None
+        return None  # and the SDK is never imported (start-up time and memory)
+    import anthropic  # noqa: F401 - loaded now rather than at the first signal
     return AnthropicAnalyst(s.ANTHROPIC_API_KEY, model=s.ANTHROPIC_MODEL or DEFAULT_MODEL,
                             base_url=check_url("ANTHROPIC_BASE_URL",
                                                s.ANTHROPIC_BASE_URL or DEFAULT_BASE_URL),

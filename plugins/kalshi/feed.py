@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import OrderedDict
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -60,7 +60,10 @@ class KalshiFeed:
         self.sessions = 0
         self.last_message_at: float | None = None
         self.state, self.note = "starting", "resolving tickers"
-        self._seen: OrderedDict[str, None] = OrderedDict()
+        # Trade ids seen, as their hashes (a third of the memory of the strings; a 64-bit
+        # collision among the last 50,000 is not a practical risk), oldest first.
+        self._seen: set[int] = set()
+        self._seen_order: deque[int] = deque()
         self._quotes: dict[str, tuple[Any, ...]] = {}
         self._last_trade: dict[str, float] = {}
         self._covered: dict[str, float] = {}
@@ -177,19 +180,21 @@ class KalshiFeed:
         """Send events on, minus repeats; titles and topics come from resolution."""
         out = []
         info_of = self.tracker.markets.get
-        seen, quotes, last_trade = self._seen, self._quotes, self._last_trade
+        seen, order = self._seen, self._seen_order
+        quotes, last_trade = self._quotes, self._last_trade
         duplicates = unchanged = 0
         for e in events:
             m = e.market_id
             if e.event_kind == "trade":
-                trade_id = e.ext_id
-                if trade_id is not None:
-                    if trade_id in seen:
+                if e.ext_id is not None:
+                    key = hash(e.ext_id)
+                    if key in seen:
                         duplicates += 1
                         continue
-                    seen[trade_id] = None
-                    if len(seen) > SEEN_TRADES:
-                        seen.popitem(last=False)
+                    seen.add(key)
+                    order.append(key)
+                    if len(order) > SEEN_TRADES:
+                        seen.discard(order.popleft())
                 ts = e.timestamp
                 if ts > last_trade.get(m, 0.0):
                     last_trade[m] = ts

@@ -37,7 +37,7 @@ LIFECYCLE = "market_lifecycle_v2"
 TERMINAL_ERRORS = {10, 17, 25}      # channel error, internal error, buffer overflow
 IGNORED_ERRORS = {6, 7}             # already subscribed; unknown sid (our own unsubscribe)
 RESUB_LIMIT = 6
-BURST = 1000                        # frames handled per pass when the socket has a backlog
+BURST = 255                         # more frames taken per pass when the socket has a backlog
 RESUB_WINDOW = 60.0
 KNOWN_TYPES = {"ticker", "trade", "market_lifecycle_v2", "event_lifecycle", "event_fee_update",
                "subscribed", "unsubscribed", "ok", "error"}

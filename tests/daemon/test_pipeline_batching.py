@@ -159,3 +159,40 @@ async def test_a_database_without_a_low_water_mark(tmp_path, legacy_rows):
         assert (loaded, fresh.replayed) == ((1, 0) if legacy_rows else (0, 0))
     finally:
         await trio.to_thread.run_sync(store.close)
+
+
+async def test_multi_row_inserts_keep_every_field_and_skip_duplicates(tmp_path):
+    from trade_hunter.daemon.store import event_row, insert_events
+
+    store = await open_store(tmp_path / "db.sqlite")
+    try:
+        batch = events(["A", "B", "C"], 437, random.Random(6), time.time() - 500)  # 200+200+25+12
+        for i, e in enumerate(batch):
+            e.ext_id = f"t{i % 400}" if e.event_kind == "trade" else None  # repeats after 400
+        await store.run(lambda conn: insert_events(conn, batch, 1))
+        rows = await store.aquery("SELECT id, ts, received_at, platform, market_id, kind,"
+                                  " yes_price, volume, volume_kind, trade_side, trade_size,"
+                                  " yes_bid, yes_ask, source, ext_id FROM events ORDER BY id")
+        seen: set[str] = set()
+        expected = []
+        for i, e in enumerate(batch, 1):
+            if e.ext_id is not None:
+                if e.ext_id in seen:
+                    continue  # INSERT OR IGNORE: the first of an id is kept
+                seen.add(e.ext_id)
+            expected.append((i, *event_row(e)))
+        assert rows == expected and len(rows) < 437
+    finally:
+        await trio.to_thread.run_sync(store.close)
+
+
+async def test_every_submitted_event_is_counted_committed(tmp_path):
+    store = await open_store(tmp_path / "db.sqlite")
+    try:
+        pipeline = Pipeline(SpikeDetector(), store, Live(), clock=Clock())
+        for n in (3, 50, 7000):
+            pipeline._process(events(["A", "B"], n, random.Random(n), time.time() - 9000))
+        await store.flush()
+        assert pipeline.submitted == pipeline.committed == 7053
+    finally:
+        await trio.to_thread.run_sync(store.close)
