@@ -24,7 +24,7 @@ from .control import serve_control
 from .host import PluginHost, Registries, _version
 from .live import Live
 from .outbox import Outbox
-from .pipeline import INGEST_BUFFER, Pipeline
+from .pipeline import INGEST_BUFFER, Pipeline, tune_collector
 from .retention import Retention
 from .service import Service, demo_events
 from .store import Store
@@ -115,6 +115,7 @@ class Daemon:
 
         self._shutdown = trio.Event()
         s = self.settings
+        tune_collector()
         feeds_made = self._create("feed", self.registries.feeds)  # ConfigError: before any I/O
         await trio.to_thread.run_sync(self.store.open)
         detectors = self._create("detector", self.registries.detectors)

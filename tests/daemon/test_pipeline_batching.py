@@ -4,8 +4,10 @@ restored exactly after a crash by replaying the events committed after them."""
 
 from __future__ import annotations
 
+import gc
 import random
 import time
+import weakref
 from pathlib import Path
 
 import msgspec
@@ -13,7 +15,13 @@ import pytest
 import trio
 
 from trade_hunter.daemon.live import Live
-from trade_hunter.daemon.pipeline import STATE_CHUNK, STATE_SECONDS, Pipeline
+from trade_hunter.daemon.pipeline import (
+    GC_THRESHOLDS,
+    STATE_CHUNK,
+    STATE_SECONDS,
+    Pipeline,
+    tune_collector,
+)
 from trade_hunter.daemon.store import Store
 from trade_hunter.plugins.models import MarketEvent
 from trade_hunter.plugins.spike import SpikeDetector
@@ -83,6 +91,31 @@ async def test_a_running_daemon_commits_every_event_of_many_small_batches(start_
     assert (await d.store.aquery("SELECT COUNT(*), COUNT(DISTINCT id) FROM events"))[0] == \
         (sent, sent)
     assert d.store.commits < 300  # batched: far fewer commits than hand-offs
+
+
+async def test_the_daemon_collects_cycles_less_often_but_still_collects_them(start_daemon):
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        await start_daemon()
+        assert gc.get_threshold() == GC_THRESHOLDS
+        assert gc.isenabled()
+
+        class Node:
+            pass
+
+        a, b = Node(), Node()
+        a.other, b.other = b, a  # a cycle: reference counting alone never frees it
+        gone = weakref.ref(a)
+        del a, b
+        keep = [[] for _ in range(GC_THRESHOLDS[0] + 1)]  # enough allocations for a pass
+        assert gone() is None
+        del keep
+        gc.set_threshold(60_000, 5, 5)
+        tune_collector()  # never lowers a threshold someone raised further
+        assert gc.get_threshold() == (60_000, 5, 5)
+    finally:
+        gc.set_threshold(*before)
 
 
 async def test_checkpointed_states_are_restored_exactly_after_a_crash(tmp_path):
