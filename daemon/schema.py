@@ -7,6 +7,14 @@ from __future__ import annotations
 
 import sqlite3
 
+KALSHI_SOURCE = "kalshi"
+UNIQUE_EXT_ID = f"ext_id IS NOT NULL AND source <> '{KALSHI_SOURCE}'"
+"""Which events the database keeps unique by ``(source, ext_id)``: relayed ones (their
+idempotency keys must survive restarts), not the Kalshi feed's trades. The feed de-duplicates
+trade ids in memory (a backfill overlaps the live stream by a second), and an index over
+random trade ids cost a fifth of the ingest rate (bench/, docs/PERFORMANCE.md). Relays may not
+call themselves ``kalshi``. A lookup must repeat these terms to use the index."""
+
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema
     """
@@ -106,6 +114,11 @@ MIGRATIONS: tuple[str, ...] = (
     # 2: detector states say which event they are up to (checkpointed states, replay)
     """
     ALTER TABLE detector_state ADD COLUMN as_of INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 3: the Kalshi feed's trade ids leave the unique index (see UNIQUE_EXT_ID)
+    f"""
+    DROP INDEX events_ext_id;
+    CREATE UNIQUE INDEX events_ext_id ON events (source, ext_id) WHERE {UNIQUE_EXT_ID};
     """,
 )
 

@@ -36,6 +36,7 @@ import trio
 from quart import Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from trade_hunter.daemon.schema import UNIQUE_EXT_ID
 from trade_hunter.plugins.errors import PayloadError
 from trade_hunter.plugins.models import MarketEvent
 from trade_hunter.plugins.registry import Relay
@@ -47,6 +48,8 @@ log = logging.getLogger("trade_hunter.web.ingest")
 RECENT_KEYS = 100_000
 MAX_KEY = 200
 RETRY_AFTER = "1"
+# The unique index's terms repeated, so SQLite uses it (a partial index; daemon/schema.py).
+STORED_SQL = f"SELECT 1 FROM events WHERE source=? AND ext_id=? AND {UNIQUE_EXT_ID}"
 Key = tuple[str, str]
 
 
@@ -190,8 +193,7 @@ class RelayEndpoint:
         def lookup() -> set[Key]:
             found = set()
             for source, ext_id in keys:
-                if store.query("SELECT 1 FROM events WHERE source=? AND ext_id=?",
-                               (source, ext_id)):
+                if store.query(STORED_SQL, (source, ext_id)):
                     found.add((source, ext_id))
             return found
         return await trio.to_thread.run_sync(lookup)

@@ -3,7 +3,7 @@
 Body: one event object or an array of up to 1,000. Fields (``*`` required):
 
 ============  =====================================================================
-``source*``   who sends it (letters, digits, ``. _ : -``; shown on the dashboard)
+``source*``   who sends it (letters, digits, ``. _ : -``; not ``kalshi``, the feed's name)
 ``platform*`` where the market lives (``kalshi``, ``polymarket``, ``myexchange`` …)
 ``market_id*`` the platform's market identifier
 ``title*``    the market's question
@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from trade_hunter.plugins import hookimpl
+from trade_hunter.plugins.kalshi.parse import PLATFORM as KALSHI
 from trade_hunter.plugins.models import TOPICS, MarketEvent
 from trade_hunter.plugins.registry import Relay
 
@@ -47,7 +48,7 @@ EVENT_SCHEMA: dict[str, Any] = {
     "required": list(REQUIRED),
     "additionalProperties": False,
     "properties": {
-        "source": _NAME, "platform": _NAME,
+        "source": {**_NAME, "not": {"const": KALSHI}}, "platform": _NAME,
         "market_id": {"type": "string", "minLength": 1, "maxLength": 200},
         "title": {"type": "string", "minLength": 1, "maxLength": 500},
         "yes_price": _PRICE,
@@ -86,6 +87,9 @@ def event_from(obj: Any, at: str, problems: f.Problems, *,
     before = problems.count
     f.unknown(obj, ALLOWED, at, problems)
     src = source or f.text(obj, "source", at, problems, required=True, name=True)
+    if src == KALSHI:  # the feed's trades are de-duplicated in memory, not in the database
+        problems.add(f"{at}source", f"{KALSHI!r} is the Kalshi feed's own name; a relay "
+                                    "names itself (e.g. 'kalshi-scraper')")
     platform = f.text(obj, "platform", at, problems, required=True, name=True)
     market_id = f.text(obj, "market_id", at, problems, required=True)
     title = f.text(obj, "title", at, problems, required=True, max_len=500)

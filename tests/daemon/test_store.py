@@ -22,9 +22,8 @@ async def store(tmp_path):
 
 
 def event(ts: float, market: str = "M", **kw) -> MarketEvent:
-    fields = {"yes_price": 0.5, "volume": 1.0, **kw}
-    return MarketEvent(platform="t", market_id=market, title="T", source="test", timestamp=ts,
-                       **fields)
+    fields = {"yes_price": 0.5, "volume": 1.0, "source": "test", **kw}
+    return MarketEvent(platform="t", market_id=market, title="T", timestamp=ts, **fields)
 
 
 async def test_wal_mode_and_schema_version(store):
@@ -72,6 +71,36 @@ async def test_duplicate_ext_ids_are_stored_once(store):
                               event(1.0e9, ext_id="b")], [], []))
     await store.flush()
     assert (await store.aquery("SELECT COUNT(*) FROM events"))[0][0] == 2
+
+
+async def test_kalshi_trade_ids_are_left_to_the_feed_and_relay_keys_use_the_index(store):
+    from trade_hunter.plugins.kalshi.parse import PLATFORM
+    from trade_hunter.web.ingest import STORED_SQL
+
+    assert schema.KALSHI_SOURCE == PLATFORM
+    store.submit(write_batch([event(1.0e9, ext_id="t1", source="kalshi"),
+                              event(1.0e9, ext_id="t1", source="kalshi")], [], []))
+    await store.flush()  # the feed de-duplicates in memory; the database does not re-check
+    assert (await store.aquery("SELECT COUNT(*) FROM events"))[0][0] == 2
+    plan = await store.aquery(f"EXPLAIN QUERY PLAN {STORED_SQL}", ("relay", "k"))
+    assert "INDEX events_ext_id (source=? AND ext_id=?)" in " ".join(r[-1] for r in plan)
+
+
+def test_migration_3_keeps_relay_keys_unique_and_the_stored_rows(tmp_path):
+    conn = sqlite3.connect(tmp_path / "old.sqlite", isolation_level=None)
+    for number, script in enumerate(schema.MIGRATIONS[:2], start=1):
+        conn.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+    insert = ("INSERT INTO events (ts, received_at, platform, market_id, kind, volume_kind,"
+              " source, ext_id) VALUES (1, 1, 'kalshi', 'M', 'T', 'delta', ?, ?)")
+    conn.execute(insert, ("kalshi", "t1"))
+    conn.execute(insert, ("relay", "r1"))
+    assert schema.migrate(conn) == 3
+    conn.execute(insert, ("kalshi", "t1"))
+    with pytest.raises(sqlite3.IntegrityError):
+        conn.execute(insert, ("relay", "r1"))
+    assert conn.execute("SELECT source, ext_id FROM events ORDER BY id").fetchall() == [
+        ("kalshi", "t1"), ("relay", "r1"), ("kalshi", "t1")]
+    conn.close()
 
 
 async def test_history_reads_round_trip(store):

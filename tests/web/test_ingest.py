@@ -140,6 +140,7 @@ async def test_browsers_elsewhere_cannot_post_events(start_daemon):
      "expected one of yes, no, got 'buy'"),
     (json.dumps(event(topic="weather")).encode(), "topic", "expected one of crypto"),
     (json.dumps(event(source="my scraper!")).encode(), "source", "expected letters"),
+    (json.dumps(event(source="kalshi")).encode(), "source", "the Kalshi feed's own name"),
     (json.dumps(event(yes_bid=0.6, yes_ask=0.5)).encode(), "yes_bid", "above the ask"),
     (json.dumps([event(), event(), event(yes_price=-0.1)]).encode(), "[2].yes_price",
      "expected a number from 0 to 1"),
