@@ -204,11 +204,18 @@ class AnalystService:
         return fn
 
     async def _finish(self, signal: SpikeSignal, read: AnalystRead) -> None:
+        # The follow-up's outbox row must come after the signal's own (lanes deliver in id
+        # order), and the signal's batch may still be held back by the pipeline.
+        if self.d.pipeline is not None:
+            await self.d.pipeline.settled()
         await self.d.store.run(self._writes(signal, read))
         self._published(read)
 
     def _finish_nowait(self, signal: SpikeSignal, read: AnalystRead) -> None:
-        self.d.store.submit(self._writes(signal, read))
+        if self.d.pipeline is not None:
+            self.d.pipeline.submit_after(self._writes(signal, read))
+        else:
+            self.d.store.submit(self._writes(signal, read))
         self._published(read)
 
     def _published(self, read: AnalystRead) -> None:

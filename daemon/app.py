@@ -24,8 +24,9 @@ from .control import serve_control
 from .host import PluginHost, Registries, _version
 from .live import Live
 from .outbox import Outbox
-from .pipeline import INGEST_BUFFER, Pipeline, tune_collector
+from .pipeline import INGEST_BUFFER, Pipeline
 from .retention import Retention
+from .runtime import tune_runtime
 from .service import Service, demo_events
 from .store import Store
 from .supervisor import HealthBook, supervise
@@ -115,7 +116,7 @@ class Daemon:
 
         self._shutdown = trio.Event()
         s = self.settings
-        tune_collector()
+        tune_runtime()  # before the store's writer thread starts
         feeds_made = self._create("feed", self.registries.feeds)  # ConfigError: before any I/O
         await trio.to_thread.run_sync(self.store.open)
         detectors = self._create("detector", self.registries.detectors)

@@ -152,7 +152,7 @@ class Outbox:
         async with trio.open_nursery() as nursery:
             while True:
                 st.wake = trio.Event()  # before the read: a wake during it is not lost
-                await self.d.store.flush()  # rows queued before wake() have committed
+                await self._settled()
                 now = self.now()
                 # Every pending row (ids and times only, oldest first), so a lane with a
                 # backlog can never hide the rows of another; payloads only for new rows.
@@ -177,6 +177,14 @@ class Outbox:
                     wait = 0  # more rows than one pass reads
                 with trio.move_on_after(wait):
                     await st.wake.wait()
+
+    async def _settled(self) -> None:
+        """Rows queued before wake() have committed: a signal's ride with its events (the
+        pipeline's batch, not hurried), an analyst follow-up is a store write of its own."""
+        pipeline = getattr(self.d, "pipeline", None)
+        if pipeline is not None:
+            await pipeline.settled()
+        await self.d.store.run(_nothing)
 
     async def _dispatch(self, st: _Notifier, nursery: trio.Nursery,
                         rows: list[tuple[Any, ...]], payloads: dict[int, bytes],
@@ -337,3 +345,7 @@ def _wants(name: str, notifier: Any, alert: Alert) -> bool:
     except Exception:  # a broken filter must not lose alerts: deliver, let notify decide
         log.exception("notifier %s: wants() failed", name)
         return True
+
+
+def _nothing(conn: Any) -> None:
+    """A store write that writes nothing: awaited, it waits for everything queued before."""

@@ -10,8 +10,9 @@ frame (a feed hands over one frame's events at a time):
   ``FLUSH_EVENTS`` are pending, ``FLUSH_SECONDS`` after the oldest arrived, and whenever
   someone awaits ``Store.flush()`` (a flush hook), so that still means "everything accepted so
   far is committed". A signal's outbox rows go in the same write as its event; the outbox,
-  woken by the hand-off, awaits ``Store.flush()`` before it reads them, which queues the write
-  at once (several signals in a burst share one);
+  woken by the hand-off, awaits :meth:`Pipeline.settled` before it reads them (the batch is
+  not hurried: forcing it out at every signal made commits five times smaller), and an
+  analyst follow-up is queued behind it (:meth:`Pipeline.submit_after`);
 * the store is kept up with: while more than ``MAX_UNWRITTEN`` events are queued to it and
   not committed, the loop waits before it takes more from the channel (the feeds then wait
   on the channel). Without it a busy loop can starve the writer thread of the GIL — every
@@ -26,14 +27,10 @@ frame (a feed hands over one frame's events at a time):
 
 Event ids are allocated here (``MAX(id)+1`` at start-up, like signal ids: one writer, one
 process), so a state can name the last event it includes before that event is committed.
-
-:func:`tune_collector` (called as the daemon starts) makes CPython's cyclic garbage collector
-run less often: every event allocates a few short-lived objects, freed by reference counting.
 """
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
 from collections import OrderedDict
@@ -53,7 +50,7 @@ log = logging.getLogger(__name__)
 DRAIN_LIMIT = 5000        # items taken from the channel per batch
 INGEST_BUFFER = 32         # items (an event or a list: Kalshi hands over up to 256 at once)
 FLUSH_EVENTS = 5_000      # pending events that make a store write at once
-FLUSH_SECONDS = 0.2       # longest an event waits here before its write is queued
+FLUSH_SECONDS = 0.1       # longest an event waits here before its write is queued
 LINGER_SECONDS = 0.005    # a pause in arrivals this long ends the batch
 STATE_SECONDS = 15.0      # a touched market's state is written at least this often ...
 STATE_EVENTS = 100_000    # ... and within this many events (bounds the replay after a crash)
@@ -61,18 +58,7 @@ STATE_CHUNK = 250         # states per store write: bounds one write's time and 
 MARKET_SECONDS = 60.0     # markets.last_seen is refreshed this often (titles at once)
 MAX_UNWRITTEN = 10_000    # events queued to the store but not committed: beyond, we wait
 REPLAY_CHUNK = 20_000
-GC_THRESHOLDS = (50_000, 20, 50)  # CPython's default (700, 10, 10): see tune_collector
-
-
-def tune_collector() -> None:
-    """Collect the young generation every 50,000 allocations instead of 700. At 700 the
-    collector ran about every hundred events, each pass also walking objects that had just
-    survived the previous one, and cost about 1 µs per event (~9 % of the event loop in
-    bench/profile.py). Nothing on the hot path makes reference cycles, so the delay only
-    postpones the rare cyclic garbage (tracebacks, cancelled tasks); collection stays on
-    (tests/daemon/test_pipeline_batching.py checks a cycle is still freed)."""
-    if gc.get_threshold()[0] < GC_THRESHOLDS[0]:
-        gc.set_threshold(*GC_THRESHOLDS)
+SETTLE_POLL = 0.005        # how often settled() looks at the committed count
 
 
 def low_water_key(detector: str) -> str:
@@ -194,6 +180,25 @@ class Pipeline:
                 await trio.lowlevel.checkpoint()
         finally:
             self.flush(states="all")  # shutdown: everything, so a restart replays nothing
+
+    async def settled(self) -> None:
+        """Wait until every event processed so far has committed, without hurrying its
+        batch: within ``FLUSH_SECONDS`` (plus the commit) under load, ``LINGER_SECONDS`` when
+        arrivals pause. For the outbox, whose rows ride with their signal's events. Forcing
+        the batch out instead (``Store.flush``) split it at every signal: commits of ~1,000
+        events instead of 5,000, 1.5-2 µs more writer CPU per event (bench/)."""
+        target = self.processed
+        while self.committed < target:
+            await trio.sleep(SETTLE_POLL)
+
+    def submit_after(self, write: Callable[..., Any]) -> None:
+        """Queue a store write that must commit after the events processed so far (an
+        analyst follow-up after its signal's alert row): with the pending batch, after its
+        rows, when one is held back; else straight to the store, behind what is queued."""
+        if self._events:
+            self._extra.append(write)
+        else:
+            self.store.submit(write)
 
     def process(self, events: list[MarketEvent]) -> list[SpikeSignal]:
         """Detect, publish and queue the persistence of ``events`` at once (for callers other

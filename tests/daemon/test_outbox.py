@@ -119,7 +119,7 @@ async def test_rate_limits_wait_as_told_and_use_up_no_attempt(daemon_with, clock
     await fire(d)
     await until(lambda: notifier.delivered, poll=30)
     gaps = [b - a for a, b in zip(notifier.calls, notifier.calls[1:], strict=False)]
-    assert min(gaps) >= 30.0
+    assert min(gaps) >= 30.0 - 1e-9  # (float noise of the virtual clock)
     assert await row(d) == ("sent", 1, "")  # 20 rate limits, no failure counted
     assert d.health.get("scripted").counters == {"rate_limited": 20, "sent": 1}
 

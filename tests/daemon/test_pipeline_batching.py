@@ -4,10 +4,8 @@ restored exactly after a crash by replaying the events committed after them."""
 
 from __future__ import annotations
 
-import gc
 import random
 import time
-import weakref
 from pathlib import Path
 
 import msgspec
@@ -15,13 +13,7 @@ import pytest
 import trio
 
 from trade_hunter.daemon.live import Live
-from trade_hunter.daemon.pipeline import (
-    GC_THRESHOLDS,
-    STATE_CHUNK,
-    STATE_SECONDS,
-    Pipeline,
-    tune_collector,
-)
+from trade_hunter.daemon.pipeline import STATE_CHUNK, STATE_SECONDS, Pipeline
 from trade_hunter.daemon.store import Store
 from trade_hunter.plugins.models import MarketEvent
 from trade_hunter.plugins.spike import SpikeDetector
@@ -74,6 +66,30 @@ async def test_held_back_events_commit_on_store_flush(tmp_path):
         await trio.to_thread.run_sync(store.close)
 
 
+async def test_settled_waits_for_the_held_back_batch_and_later_writes_follow_it(tmp_path):
+    store = await open_store(tmp_path / "db.sqlite")
+    try:
+        clock = Clock()
+        pipeline = Pipeline(SpikeDetector(), store, Live(), clock=clock)
+        order: list[str] = []
+        pipeline._process(events(["A"], 10, random.Random(1), time.time() - 100))
+        pipeline.submit_after(lambda conn: order.append("after the batch"))
+        store.submit(lambda conn: order.append("queued straight to the store"))
+        with trio.move_on_after(0.05) as waiting:  # held back: settled() does not hurry it
+            await pipeline.settled()
+        assert waiting.cancelled_caught and order == ["queued straight to the store"]
+        clock.now += 1.0  # the batch is due: the next arrival flushes it
+        pipeline._process(events(["B"], 1, random.Random(2), time.time() - 50))
+        await pipeline.settled()
+        assert order == ["queued straight to the store", "after the batch"]
+        assert (await store.aquery("SELECT COUNT(*) FROM events"))[0][0] == 11
+        pipeline.submit_after(lambda conn: order.append("nothing held back"))
+        await store.flush()
+        assert order[-1] == "nothing held back"
+    finally:
+        await trio.to_thread.run_sync(store.close)
+
+
 async def test_a_running_daemon_commits_every_event_of_many_small_batches(start_daemon):
     d = await start_daemon()
     rng = random.Random(2)
@@ -91,31 +107,6 @@ async def test_a_running_daemon_commits_every_event_of_many_small_batches(start_
     assert (await d.store.aquery("SELECT COUNT(*), COUNT(DISTINCT id) FROM events"))[0] == \
         (sent, sent)
     assert d.store.commits < 300  # batched: far fewer commits than hand-offs
-
-
-async def test_the_daemon_collects_cycles_less_often_but_still_collects_them(start_daemon):
-    before = gc.get_threshold()
-    try:
-        gc.set_threshold(700, 10, 10)
-        await start_daemon()
-        assert gc.get_threshold() == GC_THRESHOLDS
-        assert gc.isenabled()
-
-        class Node:
-            pass
-
-        a, b = Node(), Node()
-        a.other, b.other = b, a  # a cycle: reference counting alone never frees it
-        gone = weakref.ref(a)
-        del a, b
-        keep = [[] for _ in range(GC_THRESHOLDS[0] + 1)]  # enough allocations for a pass
-        assert gone() is None
-        del keep
-        gc.set_threshold(60_000, 5, 5)
-        tune_collector()  # never lowers a threshold someone raised further
-        assert gc.get_threshold() == (60_000, 5, 5)
-    finally:
-        gc.set_threshold(*before)
 
 
 async def test_checkpointed_states_are_restored_exactly_after_a_crash(tmp_path):
