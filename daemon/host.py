@@ -121,7 +121,7 @@ class PluginHost:
             self.pm.register(module, name=info.name)
         except pluggy.PluginValidationError as exc:
             raise PluginLoadError(f"plugin {info.name!r}: {_one_line(exc)}") from None
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a broken third-party plugin never stops us
             info.status, info.error = "failed", _one_line(exc)
             log.warning("plugin %s failed to load: %s", info.name, info.error)
             log.debug("%s", traceback.format_exc())

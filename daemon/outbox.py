@@ -269,7 +269,7 @@ class Outbox:
             health.count("dropped")
             self._lane_state(st, lane, "dropped", str(exc))
             return True
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any notifier error is retried, then dropped
             return await self._failed(st, lane, row, exc)
         await self._mark(row.id, "sent", row.attempts + 1, self.now(), "")
         health.count("sent")

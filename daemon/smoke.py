@@ -25,7 +25,7 @@ def smoke_test() -> int:
         try:
             settings, host, registries = build(raw)
             result = trio.run(_run, Daemon(settings, host, registries))
-        except Exception as exc:  # the one line says why
+        except Exception as exc:  # noqa: BLE001 - the one line says why
             print(f"smoke test FAILED: {type(exc).__name__}: {exc}")
             return 1
     print(f"smoke test ok: {result} in {time.monotonic() - started:.1f}s")

@@ -85,15 +85,15 @@ def test_public_view_hides_secrets():
 
 
 def test_plugin_settings_are_declared_through_the_hook(tmp_path):
-    s, host, registries = build({"TRADE_HUNTER_HOME": str(tmp_path),
-                                 "THIRD_PARTY_PLUGINS": "false"})
+    _, _, registries = build({"TRADE_HUNTER_HOME": str(tmp_path),
+                              "THIRD_PARTY_PLUGINS": "false"})
     assert set(registries.settings.items) >= {name for name, *_ in CORE}
 
 
 def cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "trade_hunter.daemon.cli", *args],
                           env={**os.environ, **env}, cwd=cwd, capture_output=True, text=True,
-                          timeout=60)
+                          timeout=60, check=False)
 
 
 @pytest.mark.parametrize(("name", "value"), [

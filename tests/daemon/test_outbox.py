@@ -152,7 +152,7 @@ async def test_an_alert_too_old_to_matter_expires(daemon_with, clock):
     d = await daemon_with(notifier)
     await fire(d)
     await until(lambda: d.health.get("scripted").counters.get("dropped") == 1, poll=600)
-    status, attempts, error = await row(d)
+    status, _, error = await row(d)
     assert status == "dead" and error.startswith("expired")
     assert len(notifier.calls) == outbox.MAX_AGE // 3600  # the 7th try is not made
 

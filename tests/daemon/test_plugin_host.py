@@ -19,8 +19,8 @@ SAMPLES = Path(__file__).resolve().parents[1] / "sample_plugins"
 
 
 def test_builtins_are_registered_by_name_with_their_hooks(tmp_path):
-    settings, host, registries = build({"TRADE_HUNTER_HOME": str(tmp_path),
-                                        "THIRD_PARTY_PLUGINS": "false"})
+    _, host, registries = build({"TRADE_HUNTER_HOME": str(tmp_path),
+                                 "THIRD_PARTY_PLUGINS": "false"})
     report = {p["name"]: p for p in host.report()}
     for module in BUILTINS:
         name = module.rsplit(".", 1)[-1]
@@ -32,9 +32,9 @@ def test_builtins_are_registered_by_name_with_their_hooks(tmp_path):
 
 
 def test_disabled_plugins_are_not_registered(tmp_path):
-    settings, host, registries = build({"TRADE_HUNTER_HOME": str(tmp_path),
-                                        "THIRD_PARTY_PLUGINS": "false",
-                                        "DISABLED_PLUGINS": "simulated"})
+    _, host, registries = build({"TRADE_HUNTER_HOME": str(tmp_path),
+                                 "THIRD_PARTY_PLUGINS": "false",
+                                 "DISABLED_PLUGINS": "simulated"})
     report = {p["name"]: p for p in host.report()}
     assert report["simulated"]["status"] == "disabled"
     assert "simulated" not in registries.feeds.items
@@ -124,7 +124,7 @@ trio.run(main)
 def test_third_party_plugins_load_through_entry_points(site, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(site)}
     result = subprocess.run([sys.executable, "-c", RUNNER, str(tmp_path / "home"), "misspelled"],
-                            env=env, capture_output=True, text=True, timeout=60)
+                            env=env, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout)
     plugins = {p["name"]: p for p in out["plugins"]}
@@ -141,7 +141,7 @@ def test_third_party_plugins_load_through_entry_points(site, tmp_path):
 def test_misspelled_third_party_hook_is_a_one_line_start_up_error(site, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(site), "TRADE_HUNTER_HOME": str(tmp_path)}
     result = subprocess.run([sys.executable, "-m", "trade_hunter.daemon.cli"], env=env,
-                            capture_output=True, text=True, timeout=60, cwd=tmp_path)
+                            capture_output=True, text=True, timeout=60, cwd=tmp_path, check=False)
     assert result.returncode == 2
     [error] = [line for line in result.stderr.splitlines() if "configuration error" in line]
     assert "'misspelled'" in error and "th_register_feedz" in error

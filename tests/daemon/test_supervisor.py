@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import trio
 import trio.lowlevel
@@ -25,7 +27,7 @@ async def test_restarts_with_backoff_then_opens_the_circuit(autojump_clock):
     async with trio.open_nursery() as nursery:
         await nursery.start(supervise, health, run)  # a failing first run does not block
     assert len(starts) == supervisor.MAX_FAILURES
-    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     for n, gap in enumerate(gaps, start=1):
         full = min(supervisor.MAX_DELAY, supervisor.BASE_DELAY * 2 ** (n - 1))
         assert full / 2 <= gap <= full

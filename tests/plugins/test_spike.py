@@ -148,7 +148,7 @@ def test_cooldown_in_event_time():
 def test_cumulative_volume_deltas_first_reading_and_reset():
     d = SpikeDetector()
     s = d.new_state()
-    q = dict(kind="cumulative", event_kind="quote")
+    q = {"kind": "cumulative", "event_kind": "quote"}
     assert d.volume_delta(ev(1, 0.5, 1000, **q), s) == 0      # first reading counts 0
     assert d.volume_delta(ev(2, 0.5, 1150, **q), s) == 150
     assert d.volume_delta(ev(3, 0.5, 1100, **q), s) == 0      # reset: counts 0 …
