@@ -10,7 +10,7 @@ frames at a steady rate for ``--seconds``; each frame carries the time it was re
 * *committed*: the event is visible in SQLite (a probe thread reads new rows every 2 ms; its
   resolution is included).
 
-About one trade in ``--spike-every`` is a block print with a price jump, so a few thousand
+About one trade in ``--spike-every`` is a block print with a price jump, so hundreds of
 signals fire over the run (each market at most once: the 300 s cooldown). Targets: detected
 p99 under 20 ms, committed p99 under 300 ms. The process is pinned to one core.
 """

@@ -26,12 +26,14 @@ from typing import Any
 import httpx
 import trio
 
+from trade_hunter.plugins.kalshi.feed import MESSAGE_QUEUE
+
 from .common import emit, load_average, peak_rss_mib, say
 from .feed import bench_daemon, seed_database, warm_states
 from .frames import FrameSource
 
 TARGET_MIB = 250.0
-CHUNK = 20_000
+CHUNK = MESSAGE_QUEUE  # frames made at a time: what the WebSocket buffers at most
 
 
 def rss_mib() -> float:
@@ -81,7 +83,8 @@ def measure(markets: int, minutes: float, warm: float) -> dict[str, Any]:
                 out["idle_rss_mib"] = rss_mib()
                 out["idle_peak_mib"] = peak_rss_mib()
                 say(f"idle daemon: {out['idle_rss_mib']:.0f} MiB; {total:,} frames over "
-                    f"{markets:,} markets ({minutes:.0f} minutes of exchange time) ...")
+                    f"{markets:,} markets (minutes {warm:.0f} to {minutes:.0f} of exchange "
+                    "time) ...")
                 nursery.start_soon(poll_state)
                 started, sent = time.perf_counter(), 0
                 while sent < total:

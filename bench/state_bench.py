@@ -5,7 +5,8 @@ The real daemon (bench/feed.py) on a database holding a week of history (bench/w
 filled the way a running daemon has them: Kalshi frames for every market in turn (full
 sparklines on the whole tape, hundreds of signals, a full trade flow). Then the endpoint is
 timed with a real HTTP client, quiet (the reference) and while frames keep arriving at
-2,000 a second. Targets: p95 under 50 ms while ingesting, payload under 300 KB. For scale, it
+2,100 a second (over 2,000 events a second). Targets: p95 under 50 ms while ingesting,
+payload under 300 KB. For scale, it
 also times what one tape row per market would cost if read from the history instead.
 
     .venv/bin/python -m bench.state_bench                # the full week (about a minute)
@@ -41,7 +42,9 @@ from bench.week import build_week
 
 TARGET_P95_MS = 50.0
 TARGET_BYTES = 300_000
-INGEST_RATE = 2000.0
+# Frames/s: about 4 % of ticker frames repeat a quote and are dropped, so events arrive at
+# 2,000/s or more, the target's condition.
+INGEST_RATE = 2100.0
 
 
 async def _measure(d: Any, feed: Any, source: FrameSource, requests: int,
@@ -114,8 +117,8 @@ def run(report: Callable[[str], None] = print, *, events: int = 2_000_000,
            f"{figures['live_signals']} signals; {figures['stored_events']:,} events stored")
     for label in ("quiet", "ingesting"):
         f = figures[label]
-        report(f"GET /api/state ({label}, {requests} requests, {f['frames_per_s']:,.0f} "
-               f"frames/s in): p50 {f['p50_ms']:.1f} ms, p95 {f['p95_ms']:.1f} ms, max "
+        report(f"GET /api/state ({label}, {requests} requests, {f['events_per_s']:,.0f} "
+               f"events/s in): p50 {f['p50_ms']:.1f} ms, p95 {f['p95_ms']:.1f} ms, max "
                f"{f['max_ms']:.1f} ms, payload {f['bytes'] / 1000:.0f} KB")
     busy = figures["ingesting"]
     report(f"ratios: p95/target {busy['p95_ms'] / TARGET_P95_MS:.2f}, payload/target "

@@ -1,0 +1,153 @@
+"""Profile evidence for the ingest figure: where one event's CPU time goes.
+
+Runs the ingest pipeline once (as bench/ingest.py: the real daemon, warm states, 2,000
+markets, pinned to one core) and records
+
+* the event loop thread with pyinstrument (sampling every 0.5 ms): time per function, self
+  and inclusive, over the timed region only;
+* the SQLite writer thread's CPU time (``Store.write_cpu``) and, timed inside it, how much of
+  that is the event inserts, the state checkpoints and the commits.
+
+Prints both and emits them as JSON for docs/PERFORMANCE.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import trio
+from pyinstrument import Profiler
+
+from trade_hunter.daemon import store as store_module
+
+from .common import emit, pin_one_core, say
+from .feed import bench_daemon, seed_database, warm_states
+from .frames import FrameSource
+from .ingest import HISTORY_SECONDS
+
+WRITER_PARTS: Counter[str] = Counter()
+
+
+def _timed_writes() -> None:
+    """Time the writer's parts (in its thread) by wrapping the store's write helpers."""
+    insert, batch = store_module.insert_events, store_module.write_batch
+
+    def timed_insert(conn: sqlite3.Connection, events: Any, first_id: int) -> None:
+        t = time.thread_time()
+        insert(conn, events, first_id)
+        WRITER_PARTS["event inserts"] += time.thread_time() - t
+
+    def timed_batch(*args: Any, **kwargs: Any) -> Any:
+        fn = batch(*args, **kwargs)
+
+        def run(conn: sqlite3.Connection) -> Any:
+            t = time.thread_time()
+            result = fn(conn)
+            WRITER_PARTS["write closures (all)"] += time.thread_time() - t
+            return result
+        return run
+
+    store_module.insert_events = timed_insert  # type: ignore[assignment]
+    store_module.write_batch = timed_batch  # type: ignore[assignment]
+    import trade_hunter.daemon.pipeline as pipeline_module
+    pipeline_module.write_batch = timed_batch  # type: ignore[assignment]
+
+
+def frame_table(root: Any, events: int, top: int) -> list[dict[str, Any]]:
+    """Self and inclusive time per function (µs per event), from pyinstrument's tree."""
+    self_time: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+
+    def walk(frame: Any, stack: frozenset[str]) -> None:
+        name = "waiting in epoll (idle)" if frame.function == "epoll.poll" else frame.function
+        key = f"{name} ({Path(frame.file_path_short or '?').name}:{frame.line_no})"
+        if key not in stack:
+            total[key] += frame.time
+        for child in frame.children:
+            if child.is_synthetic:  # pyinstrument's "[self]" leaf: the parent's own time
+                self_time[key] += child.time
+            else:
+                walk(child, stack | {key})
+        if not frame.children:
+            self_time[key] += frame.time
+
+    walk(root, frozenset())
+    return [{"function": k, "self_us": v / events * 1e6, "total_us": total[k] / events * 1e6}
+            for k, v in self_time.most_common(top)]
+
+
+def measure(frames_count: int, markets: int, top: int) -> dict[str, Any]:
+    core = pin_one_core()
+    _timed_writes()
+    source = FrameSource(markets=markets)
+    states = warm_states(source.history(HISTORY_SECONDS))
+    frames = source.frames(frames_count)
+    out: dict[str, Any] = {"frames": frames_count, "markets": markets, "core": core}
+    with tempfile.TemporaryDirectory(prefix="th-bench-profile-") as tmp:
+        home = Path(tmp) / "home"
+        seed_database(home / "trade-hunter.db", states)
+        d, feed, _ = bench_daemon(home, source.tickers)
+        profiler = Profiler(interval=0.0005, async_mode="disabled")
+
+        async def main() -> None:
+            async with trio.open_nursery() as nursery:
+                await nursery.start(d.run)
+                assert d.pipeline is not None
+                WRITER_PARTS.clear()
+                writer, commits = d.store.write_cpu, d.store.commits
+                wall, loop = time.perf_counter(), time.thread_time()
+                profiler.start()
+                feed.socket.push(frames)
+                await feed.drained(d)
+                profiler.stop()
+                wall, loop = time.perf_counter() - wall, time.thread_time() - loop
+                events = d.pipeline.processed
+                writer = d.store.write_cpu - writer
+                closures = WRITER_PARTS["write closures (all)"]
+                inserts = WRITER_PARTS["event inserts"]
+                out.update(events=events, wall_s=wall, events_per_s=events / wall,
+                           loop_us=loop / events * 1e6, writer_us=writer / events * 1e6,
+                           writer_parts_us={
+                               "event inserts": inserts / events * 1e6,
+                               "other rows (states, markets, signals, outbox)":
+                                   (closures - inserts) / events * 1e6,
+                               "commits and queue": (writer - closures) / events * 1e6},
+                           commits=d.store.commits - commits)
+                d.request_shutdown("bench done")
+
+        trio.run(main)
+        session = profiler.last_session
+        assert session is not None
+        root = session.root_frame()
+        out["loop_table"] = frame_table(root, out["events"], top) if root is not None else []
+        out["profiler_samples"] = session.sample_count
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=100_000)
+    parser.add_argument("--markets", type=int, default=2_000)
+    parser.add_argument("--top", type=int, default=25)
+    args = parser.parse_args(argv)
+    result = measure(args.frames, args.markets, args.top)
+    say(f"{result['events']:,} events, {result['events_per_s']:,.0f}/s under the profiler; "
+        f"event loop {result['loop_us']:.1f} µs, writer {result['writer_us']:.1f} µs CPU "
+        "per event")
+    for part, us in result["writer_parts_us"].items():
+        say(f"  writer: {part}: {us:.2f} µs")
+    for row in result["loop_table"]:
+        say(f"  {row['self_us']:6.2f} µs self {row['total_us']:6.2f} µs total  "
+            f"{row['function']}")
+    emit(result)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
