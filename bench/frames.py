@@ -58,7 +58,8 @@ class FrameSource:
     prefix: str = "KXBENCH"
     _rng: random.Random = field(init=False)
     _state: list[_Market] = field(init=False)
-    _seq: int = field(init=False, default=0)
+    seq: int = field(init=False, default=0)
+    """The last trade ``seq`` sent (a second source on the same channel goes on from it)."""
     _n: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
@@ -129,11 +130,11 @@ class FrameSource:
         m.volume += count
         m.open_interest += count / 2
         side = "yes" if rng.random() < 0.5 else "no"
-        self._seq += 1
+        self.seq += 1
         ms = int(when * 1000)
         trade_id = uuid.UUID(int=rng.getrandbits(128))
         return (
-            f'{{"type":"trade","sid":{TRADE_SID},"seq":{self._seq},"msg":{{'
+            f'{{"type":"trade","sid":{TRADE_SID},"seq":{self.seq},"msg":{{'
             f'"trade_id":"{trade_id}","market_ticker":"{m.ticker}",'
             f'"yes_price_dollars":"{_dollars(m.cents)}",'
             f'"no_price_dollars":"{_dollars(100 - m.cents)}","count_fp":"{count:.2f}",'

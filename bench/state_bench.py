@@ -54,6 +54,7 @@ async def _measure(d: Any, feed: Any, source: FrameSource, requests: int,
                         cycle=True, spike_every=3, seed=11)
     feed.socket.push(burst.frames(markets * 32))
     await feed.drained(d)
+    source.seq = burst.seq  # one trade channel: its sequence goes on (else: "duplicates")
     out: dict[str, Any] = {"tape_markets": len(d.live.tape), "live_signals": len(d.live.signals)}
     async with httpx.AsyncClient(base_url=d.dashboard_url, timeout=30) as client:
         for _ in range(10):  # warm-up
