@@ -109,7 +109,7 @@ def render_markdown(r: dict[str, Any], command: str) -> str:
         (f"- **Command:** `{command}` ({r['total_seconds']} s in all"
          f"{'; quick sizes, not the targets’ conditions' if r.get('quick') else ''})  "),
         (f"- **Load average (1 min) when each figure finished:** {_load(r)}. The machine is "
-         "shared, so wall-clock figures vary from run to run (±10 % seen for ingest); the "
+         "shared, so wall-clock figures vary from run to run (±20 % seen for ingest); the "
          "per-event CPU figures move less."),
         "",
         "| Figure | Measured | Reference | Ratio | Target | Met |",
@@ -213,27 +213,32 @@ def _details(r: dict[str, Any]) -> list[str]:
 
 
 def _ingest_limits(i: dict[str, Any]) -> list[str]:
-    """Why the rate missed 50,000/s in this run, from the run's own figures."""
-    if i["events_per_s"] >= 50_000:
-        return []
-    per_event = i["loop_us"] + i["writer_us"]
-    needed = 50_000 / i["ratio"]
-    return [
+    """How far the rate is from 50,000/s run by run, and why, from the run's own figures."""
+    runs, floors = i["all_runs"], i["all_floors"]
+    ratios = sorted(r / f for r, f in zip(runs, floors, strict=True))
+    median = ratios[len(ratios) // 2]
+    reached = sum(r >= 50_000 for r in runs)
+    out = [
         "",
-        (f"**Not met in this run: {i['events_per_s']:,.0f} events/s against 50,000.** One "
-         f"core has 20 µs per event for 50,000/s; the pipeline spent {per_event:.1f} µs of "
-         f"CPU per event ({i['loop_us']:.1f} in the event loop, {i['writer_us']:.1f} in "
-         f"SQLite). The pipeline runs at {i['ratio']:.2f} of the floor, a ratio that stays "
-         "put while the machine's speed moves (0.55-0.66 in every run on the 2-core "
-         "development VM, whose floor ranged from 75,000 to 102,000 events/s in one day "
-         "with the load of its neighbours), so the target holds wherever the floor reaches "
-         f"{needed:,.0f} events/s; this run's floor was {i['floor_events_per_s']:,.0f}. "
-         "What is left is spread thin (the profile below): about 10 µs of Python per event "
-         "in the loop (typed decoding, de-duplication, the detector's per-market state, the "
-         "live windows), each part 1-2 µs, touching one of 2,000 markets' state at random "
-         "(cache misses), and SQLite's own cost for a row and its two indexes in the "
-         "writer."),
+        (f"{reached} of {len(runs)} pipeline runs reached 50,000 events/s; the figure is the "
+         "best (noise from other processes only ever slows a run down). Run by run the "
+         f"pipeline did {ratios[0]:.2f}-{ratios[-1]:.2f} of the floor measured just before "
+         f"it (median {median:.2f}): the ratio stays put while the machine's speed moves "
+         f"(floors {min(floors):,}-{max(floors):,} events/s in this run), so 50,000/s needs "
+         f"a machine whose floor reaches about {50_000 / median:,.0f}."),
     ]
+    if i["events_per_s"] >= 50_000:
+        return out
+    per_event = i["loop_us"] + i["writer_us"]
+    return [*out, "", (
+        f"**Not met in this run: {i['events_per_s']:,.0f} events/s against 50,000.** One "
+        f"core has 20 µs per event for 50,000/s; the pipeline spent {per_event:.1f} µs of "
+        f"CPU per event ({i['loop_us']:.1f} in the event loop, {i['writer_us']:.1f} in "
+        "SQLite). What is left is spread thin (the profile below): about 10 µs of Python per "
+        "event in the loop (typed decoding, de-duplication, the detector's per-market state, "
+        "the live windows), each part 1-2 µs and touching one of 2,000 markets' state at "
+        "random (cache misses), and SQLite's own cost for a row and its two indexes in the "
+        "writer.")]
 
 
 def _profile(p: dict[str, Any]) -> list[str]:

@@ -74,6 +74,8 @@ def test_the_document_names_the_machine_explains_a_miss_and_records_the_changes(
     assert "Test CPU, 2 cores" in text and "CPython 3.11.7" in text and "2026-11-27" in text
     assert "**Not met in this run: 42,000 events/s against 50,000.**" in text
     assert "15.0 in the event loop, 8.0 in SQLite" in text
+    assert "0 of 3 pipeline runs reached 50,000 events/s" in text
+    assert "0.45-0.48 of the floor measured just before it (median 0.46)" in text
     assert "## What was changed for these figures" in text
     assert "HISTORY" not in text  # the record's table is filled in
     assert text.count("| 1. Ingest") == 1
