@@ -6,7 +6,9 @@ markets, pinned to one core) and records
 * the event loop thread with pyinstrument (sampling every 0.5 ms): time per function, self
   and inclusive, over the timed region only;
 * the SQLite writer thread's CPU time (``Store.write_cpu``) and, timed inside it, how much of
-  that is the event inserts, the state checkpoints and the commits.
+  that is the event inserts, the state checkpoints and the commits;
+* the detector alone over 20 markets and over the figure's markets: the same work, with and
+  without the states fitting in the CPU's caches.
 
 Prints both and emits them as JSON for docs/PERFORMANCE.md.
 """
@@ -21,10 +23,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import trio
 from pyinstrument import Profiler
 
 from trade_hunter.daemon import store as store_module
+from trade_hunter.daemon.runtime import tune_runtime
+from trade_hunter.plugins.kalshi import parse
+from trade_hunter.plugins.spike import SpikeDetector, SpikeState
 
 from .common import emit, pin_one_core, say
 from .feed import bench_daemon, seed_database, warm_states
@@ -32,6 +38,7 @@ from .frames import FrameSource
 from .ingest import HISTORY_SECONDS
 
 WRITER_PARTS: Counter[str] = Counter()
+_STATE = msgspec.json.Decoder(SpikeState)
 
 
 def _timed_writes() -> None:
@@ -82,6 +89,28 @@ def frame_table(root: Any, events: int, top: int) -> list[dict[str, Any]]:
             for k, v in self_time.most_common(top)]
 
 
+def detector_us(markets: int, frames_count: int, repeat: int = 2) -> float:
+    """The detector alone (parsed events, warm states, no daemon): µs per event, best of
+    ``repeat``."""
+    source = FrameSource(markets=markets)
+    warm = warm_states(source.history(HISTORY_SECONDS))
+    events = []
+    for frame in source.frames(frames_count):
+        data = parse.decode_market_frame(frame)
+        assert data is not None
+        events.append(parse.ticker_event(data.msg, 0.0) if data.kind == "ticker"
+                      else parse.ws_trade_event(data.msg, 0.0))
+    best = float("inf")
+    for _ in range(repeat):
+        states = {m: _STATE.decode(b) for m, b in warm.items()}
+        detector = SpikeDetector()
+        started = time.perf_counter()
+        for e in events:
+            detector.process(e, states[e.market_id])
+        best = min(best, (time.perf_counter() - started) / len(events))
+    return best * 1e6
+
+
 def measure(frames_count: int, markets: int, top: int) -> dict[str, Any]:
     core = pin_one_core()
     _timed_writes()
@@ -127,6 +156,10 @@ def measure(frames_count: int, markets: int, top: int) -> dict[str, Any]:
         root = session.root_frame()
         out["loop_table"] = frame_table(root, out["events"], top) if root is not None else []
         out["profiler_samples"] = session.sample_count
+    # Memory locality: the same detector over few markets (their states stay in the CPU's
+    # caches) and over the figure's markets, in the runtime the daemon sets up.
+    tune_runtime()
+    out["detector_us"] = {n: detector_us(n, frames_count) for n in (20, markets)}
     return out
 
 
@@ -142,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         "per event")
     for part, us in result["writer_parts_us"].items():
         say(f"  writer: {part}: {us:.2f} µs")
+    few, many = result["detector_us"].values()
+    say(f"  the detector alone: {few:.2f} µs per event over 20 markets, {many:.2f} over "
+        f"{args.markets:,}")
     for row in result["loop_table"]:
         say(f"  {row['self_us']:6.2f} µs self {row['total_us']:6.2f} µs total  "
             f"{row['function']}")

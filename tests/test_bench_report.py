@@ -46,6 +46,11 @@ RESULTS = {
                "events": 1_152_055, "signals": 959, "seconds_run": 45.0,
                "peak_rss_mib": 260.0, "end_rss_mib": 250.0, "idle_rss_mib": 120.0,
                "db_mib": 250.0},
+    "profile": {"events": 96_018, "loop_us": 24.0, "writer_us": 6.0,
+                "writer_parts_us": {"event inserts": 4.0, "commits and queue": 2.0},
+                "loop_table": [{"function": "_remember (spike.py:215)", "self_us": 3.5,
+                                "total_us": 4.2}],
+                "detector_us": {"20": 1.5, "2000": 3.2}},
     "startup": {"empty_s": 0.5, "week_s": 0.6, "empty_runs": [0.5, 0.5, 0.6],
                 "week_runs": [0.9, 0.6, 0.55], "week_db_mb": 412.0, "week_events": 2_064_000,
                 "repeat": 3},
@@ -76,6 +81,8 @@ def test_the_document_names_the_machine_explains_a_miss_and_records_the_changes(
     assert "15.0 in the event loop, 8.0 in SQLite" in text
     assert "0 of 3 pipeline runs reached 50,000 events/s" in text
     assert "0.45-0.48 of the floor measured just before it (median 0.46)" in text
+    assert "| 3.50 | 4.20 | `_remember (spike.py:215)` |" in text
+    assert "1.50 µs per event over 20 markets and 3.20 µs over 2,000" in text
     assert "## What was changed for these figures" in text
     assert "HISTORY" not in text  # the record's table is filled in
     assert text.count("| 1. Ingest") == 1
