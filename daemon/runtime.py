@@ -37,7 +37,7 @@ def tune_collector() -> None:
 def single_malloc_arena() -> bool:
     """Have glibc's malloc serve every thread from one arena. By default each thread that
     allocates gets its own (up to eight per core); the SQLite writer and the worker threads
-    then keep freed memory in arenas the event loop cannot reuse — 35 MB of the peak RSS
+    then keep freed memory in arenas the event loop cannot reuse — 35 MiB of the peak RSS
     with 5,000 markets, at no measurable cost in speed (the GIL already serialises most
     allocations). Glibc only (elsewhere: returns False); the ``MALLOC_ARENA_MAX``
     environment variable, when set, wins."""
@@ -52,4 +52,3 @@ def single_malloc_arena() -> bool:
         log.debug("mallopt(M_ARENA_MAX) refused")
         return False
     return True
-
