@@ -181,9 +181,8 @@ class Outbox:
     async def _settled(self) -> None:
         """Rows queued before wake() have committed: a signal's ride with its events (the
         pipeline's batch, not hurried), an analyst follow-up is a store write of its own."""
-        pipeline = getattr(self.d, "pipeline", None)
-        if pipeline is not None:
-            await pipeline.settled()
+        if self.d.pipeline is not None:
+            await self.d.pipeline.settled()
         await self.d.store.run(_nothing)
 
     async def _dispatch(self, st: _Notifier, nursery: trio.Nursery,

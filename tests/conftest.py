@@ -28,6 +28,20 @@ def make_daemon(home: Path, **env: str) -> Daemon:
     return Daemon(settings, host, registries)
 
 
+async def run_daemon(nursery: trio.Nursery, d: Daemon) -> trio.Event:
+    """Start ``d`` in ``nursery`` and return an event set once it has stopped: for tests that
+    stop and restart daemons on one home themselves."""
+    done = trio.Event()
+
+    async def runner(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        try:
+            await d.run(task_status=task_status)
+        finally:
+            done.set()
+    await nursery.start(runner)
+    return done
+
+
 StartDaemon = Callable[..., Awaitable[Daemon]]
 
 

@@ -20,6 +20,7 @@ from .common import (
     SYSTEM_PROMPT,
     TOOL,
     TOOL_NAME,
+    ProviderHealth,
     check_url,
     to_read,
     user_prompt,
@@ -35,7 +36,7 @@ DEFAULT_BASE_URL = "https://api.anthropic.com"
 ANSWER_ATTEMPTS = 2  # a malformed answer is retried once
 
 
-class AnthropicAnalyst:
+class AnthropicAnalyst(ProviderHealth):
     name = "anthropic"
     metered = True  # each call costs money: it counts against ANALYST_MAX_CALLS_PER_HOUR
 
@@ -101,21 +102,6 @@ class AnthropicAnalyst:
             if getattr(block, "type", None) == "tool_use" and block.name == TOOL_NAME:
                 return validate(block.input), str(getattr(message, "model", "") or self.model)
         raise AnalystError(f"no {TOOL_NAME} tool call in the answer")
-
-    # ------------------------------------------------------------------ health
-    def _count(self, name: str) -> None:
-        if self.health is not None:
-            self.health.count(name)
-
-    def _ok(self) -> None:
-        if self.health is not None:
-            self.health.count("reads")
-            self.health.set("running", f"model {self.model}")
-
-    def _failed(self, why: str) -> None:
-        if self.health is not None:
-            self.health.count("failures")
-            self.health.set("degraded", why)
 
 
 def _error_type(exc: anthropic.APIStatusError) -> str:

@@ -61,6 +61,28 @@ TOOL: dict[str, Any] = {
 }
 
 
+class ProviderHealth:
+    """A provider's health record (``self.health``, optional): counters, and its state after
+    each read: running with ``self.model``, or degraded with the reason."""
+
+    health: Any
+    model: str
+
+    def _count(self, name: str) -> None:
+        if self.health is not None:
+            self.health.count(name)
+
+    def _ok(self) -> None:
+        if self.health is not None:
+            self.health.count("reads")
+            self.health.set("running", f"model {self.model}")
+
+    def _failed(self, why: str) -> None:
+        if self.health is not None:
+            self.health.count("failures")
+            self.health.set("degraded", why)
+
+
 class ReadPayload(msgspec.Struct):
     """A provider's answer, validated (unknown extra keys are ignored)."""
 

@@ -22,6 +22,7 @@ from .common import (
     MAX_TOKENS,
     READ_SCHEMA,
     SYSTEM_PROMPT,
+    ProviderHealth,
     check_url,
     gives_advice,
     parse_json_answer,
@@ -39,7 +40,7 @@ NARRATIVE_PROMPT = (
     "sentences for its operator. Use only the numbers given; never give trading advice.")
 
 
-class PerplexityAnalyst:
+class PerplexityAnalyst(ProviderHealth):
     name = "perplexity"
     metered = True
 
@@ -142,21 +143,6 @@ class PerplexityAnalyst:
     def _fail(self, why: str) -> NoReturn:
         self._failed(why)
         raise AnalystError(why)
-
-    # ------------------------------------------------------------------ health
-    def _count(self, name: str) -> None:
-        if self.health is not None:
-            self.health.count(name)
-
-    def _ok(self) -> None:
-        if self.health is not None:
-            self.health.count("reads")
-            self.health.set("running", f"model {self.model}")
-
-    def _failed(self, why: str) -> None:
-        if self.health is not None:
-            self.health.count("failures")
-            self.health.set("degraded", why)
 
 
 def _content(data: dict[str, Any]) -> str:

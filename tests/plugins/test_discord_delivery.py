@@ -25,7 +25,7 @@ from trade_hunter.plugins.models import Alert, AnalystRead, MarketEvent, SpikeSi
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import make_daemon
+from conftest import make_daemon, run_daemon
 from fake_discord import FakeDiscord
 
 NO_ANALYSTS = "anthropic,perplexity,heuristic"  # follow-ups here come from the test
@@ -208,25 +208,13 @@ async def test_pending_deliveries_survive_a_restart_and_are_sent_exactly_once(
     url = fake.add_webhook("general")
     env = {"DISCORD_WEBHOOK_URL": url, "DISABLED_PLUGINS": NO_ANALYSTS}
 
-    async def run(d: Daemon) -> trio.Event:
-        done = trio.Event()
-
-        async def runner(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
-                         ) -> None:
-            try:
-                await d.run(task_status=task_status)
-            finally:
-                done.set()
-        await nursery.start(runner)
-        return done
-
     async def stop(d: Daemon, done: trio.Event) -> None:
         d.request_shutdown("test restart")
         await done.wait()
 
     fake.fail(url, *["502"] * 1000)  # Discord is down
     first = make_daemon(tmp_path, **env)
-    done = await run(first)
+    done = await run_daemon(nursery, first)
     await fire(first, "R-1")
     await fire(first, "R-2")
     await until(lambda: first.health.get("discord").counters.get("retries", 0) >= 2)
@@ -235,7 +223,7 @@ async def test_pending_deliveries_survive_a_restart_and_are_sent_exactly_once(
 
     fake.hooks[FakeDiscord._id(url)].script.clear()  # Discord is back
     second = make_daemon(tmp_path, **env)
-    done = await run(second)
+    done = await run_daemon(nursery, second)
     await until(lambda: len(fake.messages) == 2)
     await trio.sleep(5)
     assert titles(fake.messages) == ["Will R-1 happen?", "Will R-2 happen?"]
@@ -245,7 +233,7 @@ async def test_pending_deliveries_survive_a_restart_and_are_sent_exactly_once(
     await stop(second, done)
 
     third = make_daemon(tmp_path, **env)
-    done = await run(third)
+    done = await run_daemon(nursery, third)
     await trio.sleep(10)
     assert len(fake.messages) == 2  # nothing delivered is sent again
     await stop(third, done)

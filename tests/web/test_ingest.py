@@ -21,7 +21,7 @@ import trio
 from trade_hunter.daemon.app import Daemon
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from conftest import REPO, make_daemon
+from conftest import REPO, make_daemon, run_daemon
 
 JSON = {"Content-Type": "application/json"}
 
@@ -237,16 +237,7 @@ async def test_a_retried_delivery_counts_once(start_daemon):
 async def test_idempotency_survives_a_restart(tmp_path, nursery):
     async def run() -> tuple[Daemon, trio.Event]:
         d = make_daemon(tmp_path)
-        done = trio.Event()
-
-        async def runner(task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
-                         ) -> None:
-            try:
-                await d.run(task_status=task_status)
-            finally:
-                done.set()
-        await nursery.start(runner)
-        return d, done
+        return d, await run_daemon(nursery, d)
 
     d, done = await run()
     assert (await post(d, "/api/events", event(id="once"))).json()["accepted"] == 1
