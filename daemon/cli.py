@@ -57,6 +57,10 @@ def setup_logging(quiet: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["backtest"]:
+        from trade_hunter.outcomes.backtest.cli import main as backtest
+        return backtest(argv[1:])
     args = parse_args(argv)
     if args.version:
         from .host import _version

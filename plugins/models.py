@@ -61,6 +61,9 @@ class MarketEvent(msgspec.Struct, kw_only=True, omit_defaults=True):
     """The exchange's category when known; else inferred from title and ticker."""
     ext_id: str | None = None
     """An idempotency key from the producer (relayed alert id, Kalshi trade id)."""
+    closes_at: float | None = None
+    """When the market closes (epoch seconds), when the producer knows it: the detector's close
+    guard keeps it per market, so one event saying it is enough."""
     metadata: dict[str, Any] = {}
 
     def __post_init__(self) -> None:

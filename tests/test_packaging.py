@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-ROOTS = ("daemon", "plugins", "ctl", "web")
+ROOTS = ("daemon", "plugins", "ctl", "web", "outcomes")
 
 
 def declared() -> dict[str, str]:

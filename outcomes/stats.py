@@ -1,0 +1,65 @@
+"""The scorecard's statistics: continuation shares, the lift over the baseline with a
+bootstrap interval, and Brier scores.
+
+*Continuation share* = continued / (continued + reversed): among outcomes that moved out of the
+flat band, the share that moved the signal's way. *Lift* = the signals' share minus their
+time-matched baseline's share (pooled over the baseline moments of the same signals), in
+percentage points. Its 95 % interval resamples *signals* (each with its own baseline moments)
+with replacement, so markets with many signals do not look more certain than they are; the
+generator is seeded, so a report is reproducible.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+BOOTSTRAP = 2000
+SEED = 20260101
+
+
+def share(continued: float, reversed_: float) -> float | None:
+    moved = continued + reversed_
+    return continued / moved if moved else None
+
+
+def lift(sig_c: Sequence[int], sig_r: Sequence[int], base_c: Sequence[int],
+         base_r: Sequence[int], *, rounds: int = BOOTSTRAP, seed: int = SEED
+         ) -> tuple[float | None, float | None, float | None]:
+    """``(lift, low, high)`` in percentage points, one entry per signal in each sequence:
+    the signal's own class (1/0 continued, 1/0 reversed) and its baseline's counts."""
+    sc, sr = np.asarray(sig_c, float), np.asarray(sig_r, float)
+    bc, br = np.asarray(base_c, float), np.asarray(base_r, float)
+    s, b = share(float(sc.sum()), float(sr.sum())), share(float(bc.sum()), float(br.sum()))
+    if s is None or b is None:
+        return None, None, None
+    point = 100.0 * (s - b)
+    n = len(sc)
+    if n < 2 or rounds <= 0:
+        return point, None, None
+    idx = np.random.default_rng(seed).integers(0, n, size=(rounds, n))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s_c, s_m = sc[idx].sum(1), (sc + sr)[idx].sum(1)
+        b_c, b_m = bc[idx].sum(1), (bc + br)[idx].sum(1)
+        draws = 100.0 * (s_c / s_m - b_c / b_m)
+    draws = draws[np.isfinite(draws)]
+    if len(draws) < rounds // 2:
+        return point, None, None
+    low, high = np.percentile(draws, [2.5, 97.5])
+    return point, float(low), float(high)
+
+
+def brier(probabilities: Sequence[float], results: Sequence[int]) -> float | None:
+    """Mean squared error of probabilities of YES against results (1 = settled YES)."""
+    if not probabilities:
+        return None
+    p, y = np.asarray(probabilities, float), np.asarray(results, float)
+    return float(((p - y) ** 2).mean())
+
+
+def skill(score: float | None, reference: float | None) -> float | None:
+    """Brier skill score: 1 − score / reference (above 0: better than the reference)."""
+    if score is None or not reference:
+        return None
+    return 1.0 - score / reference
