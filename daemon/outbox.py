@@ -120,6 +120,8 @@ class Outbox:
         return [fn]
 
     def rows_for_signal(self, signal: SpikeSignal) -> Iterable[Write]:
+        if not signal.notify:  # a quiet signal (gated: volume without a move) is only stored
+            return []
         return self.rows_for(Alert(kind="detector", signal=signal))
 
     def wake(self, signal: Any = None) -> None:

@@ -99,6 +99,15 @@ class SignalContext(msgspec.Struct, kw_only=True, omit_defaults=True):
     """The yes/no taker mix of recent trades."""
     spread: float | None = None
     """Bid/ask spread of the triggering event (or the last quote) when known."""
+    flow_share: float | None = None
+    """Gated profile: share of the last 20 trades' taker volume on the move's side."""
+    large_trade_cluster_p: float | None = None
+    """Gated profile: how likely the recent run of large trades is by chance (small: a
+    cluster), from the market's own trade-size distribution."""
+    seconds_to_close: float | None = None
+    """Gated profile: time left until the market closes, when known."""
+    baseline_points: int | None = None
+    """Gated profile: volume deltas the baseline was computed from."""
 
 
 class SpikeSignal(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -123,7 +132,7 @@ class SpikeSignal(msgspec.Struct, kw_only=True, omit_defaults=True):
     event: MarketEvent
     context: SignalContext = msgspec.field(default_factory=SignalContext)
     detector: str = "spike"
-    thresholds: dict[str, float] = {}
+    thresholds: dict[str, float | str] = {}
     """The detector settings in force when it fired (for the tuning advisor)."""
     created_at: float = 0.0
     """Event time of the triggering event."""
@@ -131,6 +140,15 @@ class SpikeSignal(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Assigned by the daemon when the signal is stored."""
     demo: bool = False
     """True for signals injected on purpose (the dashboard's demo button)."""
+    notify: bool = True
+    """False for a stored-but-quiet signal (gated profile: a volume spike without a price move):
+    shown and graded, not sent to notifiers."""
+    escalation: int = 0
+    """0 for a new signal; n for the n-th escalation of the market's signal created at
+    ``escalates`` (a bigger move during its cooldown: an update of that alert)."""
+    escalates: float | None = None
+    move_since_signal: float | None = None
+    """Escalations: the price change since just before the original signal (dollars)."""
 
 
 class AnalystRead(msgspec.Struct, kw_only=True):  # every field shown: "done" too

@@ -105,7 +105,8 @@ def describe(result: Run) -> str:
     changed = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
                         for k, v in result.settings.items())
     return (f"{result.events:,} events, {result.markets} markets, {day(result.first)} to "
-            f"{day(result.last)} UTC\nsettings: {changed}")
+            f"{day(result.last)} UTC; {result.escalations} escalations of the signals below\n"
+            f"settings: {changed}")
 
 
 def card(result: Run, by: str) -> dict[str, Any]:

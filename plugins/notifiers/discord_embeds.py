@@ -155,7 +155,7 @@ def detector_embed(signal: SpikeSignal) -> dict[str, Any]:
     embed: dict[str, Any] = {
         "type": "rich",
         "title": ("[DEMO] " if signal.demo else "") + (signal.title or signal.market_id),
-        "description": f"Unusual {signal.tier} activity: "
+        "description": _escalation(signal) + f"Unusual {signal.tier} activity: "
                        f"{signal.volume_multiple:.1f}× the usual volume, price "
                        f"{signed_cents(signal.price_move)} ({signal.direction}).",
         "color": TIER_COLOURS.get(signal.tier, 0x95A5A6),
@@ -164,6 +164,17 @@ def detector_embed(signal: SpikeSignal) -> dict[str, Any]:
         "footer": _footer(signal),
     }
     return embed
+
+
+def _escalation(signal: SpikeSignal) -> str:
+    """An escalation is an update of an earlier alert (Discord webhooks cannot edit a message
+    sent without its id): it names that alert and the move since."""
+    if not signal.escalation:
+        return ""
+    since = f" · now {signed_cents(signal.move_since_signal)} since it" \
+        if signal.move_since_signal is not None else ""
+    first = int(signal.escalates or signal.created_at)
+    return f"**Escalated {signal.escalation}×** (update of the alert of <t:{first}:T>{since}). "
 
 
 def analyst_embed(signal: SpikeSignal, read: AnalystRead) -> dict[str, Any]:
