@@ -101,5 +101,5 @@ def grade(direction: str, t0: float, p0: float, times: Sequence[float],
         change = round(price - p0, 6)
         out.append(HorizonOutcome(
             horizon=h, outcome=classify(direction, change, band), price=price, change=change,
-            favorable=round(best, 6), adverse=round(-worst, 6), capped=capped))
+            favorable=round(best, 6), adverse=round(-worst, 6) + 0.0, capped=capped))
     return out

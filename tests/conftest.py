@@ -18,9 +18,13 @@ SHARED = REPO.parent / "shared"
 
 def base_env(home: Path, **env: str) -> dict[str, str]:
     """Raw settings for a test daemon: isolated home, free port, no simulation, no
-    third-party plugins (so an installed example plugin never leaks into other tests)."""
+    third-party plugins (so an installed example plugin never leaks into other tests), and the
+    classic detector profile, whose hand-computed numbers the daemon tests' histories were
+    built for (the gated default has its own tests: tests/plugins/test_spike_gated.py and
+    tests/daemon/test_gated_daemon.py)."""
     return {"TRADE_HUNTER_HOME": str(home), "APP_PORT": "0", "ENABLE_SIMULATION": "false",
-            "THIRD_PARTY_PLUGINS": "false", "QUIET_MODE": "true", **env}
+            "THIRD_PARTY_PLUGINS": "false", "QUIET_MODE": "true", "SPIKE_PROFILE": "classic",
+            **env}
 
 
 def make_daemon(home: Path, **env: str) -> Daemon:

@@ -33,7 +33,8 @@ def make_detector(overrides: Mapping[str, str], name: str = "spike") -> tuple[An
     unknown = [k for k in overrides if k not in registries.settings.items]
     if unknown:
         from trade_hunter.plugins.errors import ConfigError
-        raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+        raise ConfigError(unknown[0], overrides[unknown[0]],
+                          "a setting the daemon declares (README, Configuration)")
     null = SimpleNamespace(set=lambda *a, **k: None, count=lambda *a, **k: None,
                            put=lambda *a, **k: None)
     ctx = PluginContext(settings=settings, health=null, tickers=None,  # type: ignore[arg-type]
