@@ -41,15 +41,15 @@ async def test_download_paginates_survives_429_caches_and_runs(start_fake, tmp_p
         rows = list(csv.DictReader(f))
     assert [r["trade_id"] for r in rows[:2]] == ["KXTEST-26JAN02-A-0", "KXTEST-26JAN02-B-0"]
     assert len(rows) == 7 and rows[0]["yes_price_dollars"] == "0.5000"
-    with open(cache / "kalshi-KXTEST-26JAN02-markets.csv") as f:
-        markets = list(csv.DictReader(f))
+    markets = list(csv.DictReader(io.StringIO(
+        (cache / "kalshi-KXTEST-26JAN02-markets.csv").read_text())))
     assert [m["ticker"] for m in markets] == ["KXTEST-26JAN02-A", "KXTEST-26JAN02-B"]
     assert all(m["close_time"] for m in markets)
     data = json.loads(out.getvalue())
     assert data["data"]["events"] == 7 and data["scorecard"]["signals"] >= 1
     trade_requests = [r for r in fake.requests if r.path.endswith("/markets/trades")]
     assert len(trade_requests) >= 4 and all(not r.signed for r in fake.requests)
-    assert [r.status for r in fake.requests][0] == 429
+    assert fake.requests[0].status == 429
     assert "7 trades of 2 markets cached" in err.getvalue()
 
     # the second run reads the cache: no request reaches the exchange
