@@ -64,6 +64,7 @@ class Command:
     channel: str
     action: str
     sent_at: float
+    markets: tuple[str, ...] = ()
     refused: bool = False               # an error 16 came back; its answer may still follow
 
 

@@ -53,6 +53,13 @@ BACKFILL_WINDOW = 900.0    # never backfill more than 15 minutes
 BACKFILL_MARKETS = 100
 
 
+def _cancelled(exc: BaseException) -> bool:
+    """``Cancelled``, or a group of nothing else (a cancelled nursery raises one)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.split(trio.Cancelled)[1] is None
+    return isinstance(exc, trio.Cancelled)
+
+
 class KalshiFeed:
     def __init__(self, cfg: KalshiConfig, signer: Signer, health: Any, tickers: Any, *,
                  now: Callable[[], float] = time.time) -> None:
@@ -134,11 +141,12 @@ class KalshiFeed:
             session = Session(ws, self, first=self.sessions == 1)
             try:
                 await session.run()
-            except trio.Cancelled:
-                # Shutting down: trio-websocket's own close would be cancelled before its
-                # close frame went out, so say goodbye here, shielded and bounded.
-                with trio.CancelScope(shield=True), trio.move_on_after(DISCONNECT_TIMEOUT):
-                    await ws.aclose(1000, "client shutting down")
+            except BaseException as exc:
+                if _cancelled(exc):
+                    # Shutting down: trio-websocket's own close would be cancelled before
+                    # its close frame went out, so say goodbye here, shielded and bounded.
+                    with trio.CancelScope(shield=True), trio.move_on_after(DISCONNECT_TIMEOUT):
+                        await ws.aclose(1000, "client shutting down")
                 raise
             finally:
                 self._last_reason = session.reason

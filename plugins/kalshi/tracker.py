@@ -143,6 +143,7 @@ class Tracker:
         refused = {m: r for m in t.markets if (r := self._refused(m, now))}
         if not refused or not t.live:
             return
+        t.next_check = min([t.next_check] + [r.until for r in refused.values()])
         m, r = next(iter(refused.items()))
         note = (f"{m} refused by the WebSocket ({r.reason}); rechecking over REST in "
                 f"{r.until - now:.0f}s")

@@ -150,6 +150,12 @@ class Session(Dispatch):
                 if cmd.action == "unsubscribe":
                     continue
                 sub = self.subs.get(cmd.channel)
+                if cmd.refused and cmd.action == "add_markets" and sub is not None:
+                    # the server refused the whole command for one ticker: offer the
+                    # others again (the refused one is out of the wanted set by now)
+                    sub.markets.difference_update(cmd.markets)
+                    self.poke.set()
+                    continue
                 if sub is not None and (sub.sid is not None or sub.pending is not None):
                     self.resubscribe(sub, f"no answer to {cmd.action} within "
                                           f"{ANSWER_TIMEOUT:g}s")
@@ -178,7 +184,8 @@ class Session(Dispatch):
                        action: str = "") -> int:
         cid = self.next_id
         self.next_id += 1
-        self.commands[cid] = Command(channel, action or cmd, trio.current_time())
+        self.commands[cid] = Command(channel, action or cmd, trio.current_time(),
+                                     tuple(params.get("market_tickers") or ()))
         await self.ws.send_message(_encode({"id": cid, "cmd": cmd, "params": params}).decode())
         return cid
 
