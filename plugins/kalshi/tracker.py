@@ -118,6 +118,13 @@ class Tracker:
         now = self.now()
         if self._refused(market, now):  # the other channel's refusal of the same ticker
             return False
+        if not any(market in t.markets for t in self.items.values()):
+            # only joined early (not open yet): drop the early join, no penalty; it comes
+            # back through resolution when it opens
+            early = [t for t in self.items.values() if t.early.pop(market, None)]
+            if early:
+                self._publish()
+            return bool(early)
         prev = self.refused.get(market)
         strikes = prev.strikes + 1 if prev and now - prev.until < REFUSAL_MEMORY else 1
         delay = min(REFUSED_CAP, REFUSED_BASE * 2 ** (strikes - 1))

@@ -192,3 +192,25 @@ async def test_shutdown_closes_the_websocket_with_a_close_frame(nursery, start_f
     await fake.wait_for(lambda: not fake.ws.live)
     [conn] = fake.ws.conns
     assert conn.close_code == 1000
+
+
+async def test_a_refused_early_join_waits_for_the_rollover_without_penalty(
+        nursery, start_fake, make_feed, autojump_clock):
+    fake = await start_fake(now=virtual_now)
+    w1, w2, *_ = rolling_exchange(fake)
+    book = MemoryBook(["KXBTC15M"])
+    feed = make_feed(fake, book, now=virtual_now)
+    send, _ = trio.open_memory_channel(1000)
+    await nursery.start(feed.run, send)
+    await trio.sleep(w1.close_ts - virtual_now() - 60)
+    fake.ws.refuse = {w2.ticker}  # suppose the socket takes no market before it opens
+    await fake.lifecycle(w2.ticker, "created")
+    await eventually(lambda: feed.health.counters.get("error_16") == 2)  # ticker and trade
+    await trio.sleep(1)
+    assert w2.ticker not in feed.tracker.markets and not feed.tracker.refused
+    assert book.items["KXBTC15M"].status == "active"  # w1 goes on undisturbed
+    fake.ws.refuse.clear()  # open now: the rollover at w1's close brings w2 in as before
+    await fake.wait_for(lambda: fake.subscribed("trade", w2.ticker), timeout=90)
+    assert virtual_now() - w1.close_ts < 3
+    c = feed.health.counters
+    assert (c.get("gaps", 0), c.get("resubscribes", 0), c.get("reconnects", 0)) == (0, 0, 0)
