@@ -242,13 +242,17 @@ class Dispatch:
             return
         if frame.id is not None:
             self.commands.pop(frame.id, None)
+        if code == MARKET_NOT_FOUND and entry is not None and entry.action == "delete_markets":
+            # deleting a market the server no longer has (it closed): the goal is reached
+            self.feed.tracker.nudge("determined", err.market_ticker or "", None)
+            return
         sid = frame.sid if frame.sid is not None else err.sid
         sub = self.by_sid.get(sid) if sid is not None else None
         if sub is None and entry is not None:
             sub = self.subs.get(entry.channel)
         if code in IGNORED_ERRORS:
             return
-        if err.market_ticker:  # e.g. 16 on a delete: it may just have closed
+        if err.market_ticker:  # it may just have closed
             self.feed.tracker.nudge("determined", err.market_ticker, None)
         if code in TERMINAL_ERRORS or (entry is not None and entry.action in (
                 "subscribe", "add_markets", "delete_markets")):

@@ -214,3 +214,19 @@ async def test_a_refused_early_join_waits_for_the_rollover_without_penalty(
     assert virtual_now() - w1.close_ts < 3
     c = feed.health.counters
     assert (c.get("gaps", 0), c.get("resubscribes", 0), c.get("reconnects", 0)) == (0, 0, 0)
+
+
+async def test_deleting_a_market_the_exchange_dropped_is_not_a_failure(
+        nursery, start_fake, make_feed, autojump_clock):
+    fake = await start_fake(now=virtual_now)
+    w1, w2, *_ = rolling_exchange(fake)
+    feed = make_feed(fake, MemoryBook(["KXBTC15M"]), now=virtual_now)
+    send, _ = trio.open_memory_channel(1000)
+    await nursery.start(feed.run, send)
+    await trio.sleep(w1.close_ts - virtual_now() - 1)
+    del fake.markets[w1.ticker]  # gone from the exchange at its close: delete answers 16
+    await fake.wait_for(lambda: fake.subscribed("trade", w2.ticker), timeout=30)
+    await trio.sleep(2)
+    c = feed.health.counters
+    assert c["error_16"] == 2  # the ticker and the trade channel's delete_markets
+    assert (c.get("gaps", 0), c.get("resubscribes", 0), c.get("reconnects", 0)) == (0, 0, 0)

@@ -287,6 +287,10 @@ class WsSide:
                 if unknown and self.refuse_whole:
                     return
                 markets = [m for m in markets if m not in unknown]
+            else:  # a market the exchange no longer has cannot be deleted either
+                unknown = [m for m in markets if m not in self.fake.markets]
+                for m in unknown:
+                    await self._error(conn, cid, 16, "Market not found", market_ticker=m)
             current = set(sub.markets or ())
             sub.markets = current | set(markets) if action == "add_markets" \
                 else current - set(markets)
