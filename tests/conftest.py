@@ -13,7 +13,6 @@ from trade_hunter.daemon.app import Daemon
 from trade_hunter.daemon.cli import build
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
 
 
 def base_env(home: Path, **env: str) -> dict[str, str]:
@@ -67,12 +66,13 @@ async def start_daemon(tmp_path: Path) -> AsyncIterator[StartDaemon]:
 
 @pytest.fixture
 def frames_dir() -> Path:
-    """Real production Kalshi frames (../shared/data/kalshi-real-frames)."""
-    return SHARED / "data" / "kalshi-real-frames"
+    """Real production Kalshi frames, kept in the repository with their attribution
+    (tests/data/kalshi-real-frames/README.md): a fresh clone needs nothing beside it."""
+    return REPO / "tests" / "data" / "kalshi-real-frames"
 
 
 def http_base(d: Daemon) -> str:
     return d.dashboard_url.rstrip("/")
 
 
-__all__ = ["REPO", "SHARED", "Any", "base_env", "http_base", "make_daemon"]
+__all__ = ["REPO", "Any", "base_env", "http_base", "make_daemon"]

@@ -9,6 +9,10 @@ up to ``KALSHI_RECONNECT_MAX_SECONDS``), signing every handshake afresh and resu
 everything; the backoff resets only after a session stayed subscribed for a while, so a
 server that accepts and drops at once cannot make it spin.
 
+On shutdown (cancellation) the WebSocket is closed with a close frame, code 1000, inside a
+shielded scope bounded by ``DISCONNECT_TIMEOUT``: the exchange sees a clean goodbye, not a
+dropped connection.
+
 Events: quotes whose price, bid, ask and volume did not change are not repeated (ticker frames
 also fire on size-only changes and on every re-snapshot), and trades are de-duplicated by
 trade id, so a re-sync (REST backfill after a gap or a reconnect) never delivers one twice.
@@ -33,7 +37,7 @@ from .categories import CategorySearch
 from .config import KalshiConfig
 from .resolve import Resolver
 from .rest import Rest, RestError, backoff
-from .tracker import Tracker
+from .tracker import GROUPS, Tracker
 from .ws import Reconnect, Session
 
 log = logging.getLogger(__name__)
@@ -47,6 +51,13 @@ MAX_MESSAGE = 64 * 1024 * 1024
 SEEN_TRADES = 50_000
 BACKFILL_WINDOW = 900.0    # never backfill more than 15 minutes
 BACKFILL_MARKETS = 100
+
+
+def _cancelled(exc: BaseException) -> bool:
+    """``Cancelled``, or a group of nothing else (a cancelled nursery raises one)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.split(trio.Cancelled)[1] is None
+    return isinstance(exc, trio.Cancelled)
 
 
 class KalshiFeed:
@@ -130,6 +141,13 @@ class KalshiFeed:
             session = Session(ws, self, first=self.sessions == 1)
             try:
                 await session.run()
+            except BaseException as exc:
+                if _cancelled(exc):
+                    # Shutting down: trio-websocket's own close would be cancelled before
+                    # its close frame went out, so say goodbye here, shielded and bounded.
+                    with trio.CancelScope(shield=True), trio.move_on_after(DISCONNECT_TIMEOUT):
+                        await ws.aclose(1000, "client shutting down")
+                raise
             finally:
                 self._last_reason = session.reason
 
@@ -150,7 +168,7 @@ class KalshiFeed:
 
     def _publish(self) -> None:
         summary = self.tracker.summary()
-        for group in ("active", "unresolved", "expired"):
+        for group in GROUPS:
             self.health.put(group, summary.get(group, {}))
         self.health.put("markets", sorted(self.tracker.markets))
         self.health.set(self.state, self._detail())

@@ -82,7 +82,7 @@ function renderPills(s) {
 function tickerSummaryText(sum) {
   const total = (sum && sum.total) || 0;
   if (!total) return "0 tickers";
-  const parts = ["active", "unresolved", "pending", "expired"]
+  const parts = ["active", "paused", "unresolved", "pending", "expired"]
     .filter((k) => sum[k]).map((k) => `${sum[k]} ${k}`);
   return `${total} ticker${total === 1 ? "" : "s"} · ${parts.join(", ")}`;
 }
@@ -372,7 +372,7 @@ function renderTickers() {
   const sum = t.summary || {};
   setText($("tickers-summary"), sum.total
     ? `${sum.active || 0} active, ${sum.unresolved || 0} unresolved` +
-      (sum.pending ? `, ${sum.pending} pending` : "") + (sum.expired ? `, ${sum.expired} expired` : "")
+      (sum.paused ? `, ${sum.paused} paused` : "") + (sum.pending ? `, ${sum.pending} pending` : "") + (sum.expired ? `, ${sum.expired} expired` : "")
     : "");
   const note = $("tickers-note");
   const off = !t.kalshi;
