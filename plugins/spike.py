@@ -154,6 +154,8 @@ class SpikeDetector:
         """The trigger rules for a positive volume delta outside the cooldown."""
         price, last_price = event.yes_price, state.last_price
         base = self.baseline(state)
+        if vd < self.min_volume and vd < OUTLIER_FACTOR * base:
+            return None  # neither rule can hold: skip the score (most events)
         # Rounded to a micro-dollar: prices are decimal cents (or sub-pennies) and float noise
         # must not decide a threshold (0.58 - 0.55 is 0.0299999… in binary).
         move = round(abs(price - last_price), 6) if price is not None and last_price is not None else 0.0

@@ -98,16 +98,21 @@ class GatedDetector(SpikeDetector):
         return GatedState()
 
     def process(self, event: MarketEvent, state: SpikeState) -> SpikeSignal | None:
-        assert isinstance(state, GatedState)
         if event.closes_at is not None:
-            state.closes_at = event.closes_at
+            state.closes_at = event.closes_at  # type: ignore[attr-defined]
         ts, price = event.timestamp, event.yes_price
-        vd = round(self.volume_delta(event, state), 6)  # no float noise (…000000021)
+        vd = self.volume_delta(event, state)
+        if event.volume_kind == "cumulative":
+            vd = round(vd, 6)  # a difference of readings: no float noise (…000000021)
         signal = None
         if vd > 0:
-            cooling = state.last_signal_at is not None and ts - state.last_signal_at < self.cooldown
-            signal = self._candidate(event, state, vd, escalation=cooling)
             window = state.window
+            base = max(sum(window) / len(window), 1.0) if window else max(self.min_volume / 2, 1.0)
+            if vd >= self.min_volume or vd >= OUTLIER_FACTOR * base:  # else neither rule holds
+                last_at = state.last_signal_at
+                signal = self._candidate(event, state, vd, base,  # type: ignore[arg-type]
+                                         escalation=last_at is not None
+                                         and ts - last_at < self.cooldown)
             window.append(vd)
             if len(window) > self.points:
                 del window[: len(window) - self.points]
@@ -116,7 +121,7 @@ class GatedDetector(SpikeDetector):
         self._remember(event, state, vd)
         if event.event_kind == "trade" and event.trade_side and event.trade_size:
             size = event.trade_size if event.trade_side == "yes" else -event.trade_size
-            flow = state.flow
+            flow = state.flow  # type: ignore[attr-defined]
             flow += _SIZE.pack(size)
             if len(flow) > SIZE_WINDOW * _SIZE.size:
                 del flow[: _SIZE.size]
@@ -126,14 +131,18 @@ class GatedDetector(SpikeDetector):
     def outside_band(self, before: float | None, after: float | None) -> bool:
         """Both prices on the same side outside [band, 1 − band]: a tick there means little."""
         low, high = self.band, 1 - self.band
-        prices = [p for p in (before, after) if p is not None]
-        return bool(prices) and (all(p < low for p in prices) or all(p > high for p in prices))
+        if before is None:
+            before = after
+        elif after is None:
+            after = before
+        if before is None or after is None:
+            return False
+        return (before < low and after < low) or (before > high and after > high)
 
-    def _candidate(self, event: MarketEvent, state: GatedState, vd: float, *,
+    def _candidate(self, event: MarketEvent, state: GatedState, vd: float, base: float, *,
                    escalation: bool) -> SpikeSignal | None:
         price, last = event.yes_price, state.last_price
         move = round(abs(price - last), 6) if price is not None and last is not None else 0.0
-        base = self.baseline(state)
         multiple = vd / max(base, 1.0)
         price_score = move / max(self.min_move, 0.01)
         score = multiple * 0.75 + price_score * 1.25
