@@ -46,6 +46,9 @@ class GatedState(SpikeState, kw_only=True):
     signal_from: float | None = None
     """The price before the current signal (escalations report the move since)."""
     escalations: int = 0
+    quiet_at: float | None = None
+    """The last volume-only signal: those have their own cooldown, so a quiet one never
+    holds back (or is escalated into) an alert about a price move."""
 
 
 def flow_share(flow: bytearray, direction: str, trades: int = FLOW_TRADES) -> float | None:
@@ -159,20 +162,27 @@ class GatedDetector(SpikeDetector):
         if closes_at is not None and closes_at - ts < self.guard:
             return None
         volume_only = move <= FLAT_BAND
-        if volume_only and (self.volume_only == "off" or escalation):
-            return None
+        if volume_only:
+            quiet_at = state.quiet_at
+            if self.volume_only == "off" or (quiet_at is not None
+                                             and ts - quiet_at < self.cooldown):
+                return None
+            state.quiet_at = ts
         direction = "flat" if volume_only or price is None or last is None else (
             "up" if price > last else "down")
         share = flow_share(state.flow, direction)
         tier = "watch" if volume_only else self._tier(score, move, multiple, share)
-        if escalation:
+        if volume_only:
+            pass  # its own cooldown (quiet_at); the move signal's state is left alone
+        elif escalation:
             if not (score >= self.escalate * state.signal_score
                     or TIER_RANK[tier] > TIER_RANK.get(state.signal_tier, 0)):
                 return None
             state.escalations += 1
+            state.signal_score, state.signal_tier = score, tier
         else:
             state.last_signal_at, state.escalations, state.signal_from = ts, 0, last
-        state.signal_score, state.signal_tier = score, tier
+            state.signal_score, state.signal_tier = score, tier
         signal = self._signal(event, state, rule, vd, base, multiple, move, price_score, score,
                               last)
         signal.tier = tier  # type: ignore[assignment]
@@ -181,7 +191,7 @@ class GatedDetector(SpikeDetector):
         ctx.flow_share, ctx.large_trade_cluster_p = share, cluster_p(state.flow)
         ctx.seconds_to_close = None if closes_at is None else round(closes_at - ts, 3)
         ctx.baseline_points = len(state.window)
-        if escalation:
+        if escalation and not volume_only:
             signal.escalation = state.escalations
             signal.escalates = state.last_signal_at
             if price is not None and state.signal_from is not None:

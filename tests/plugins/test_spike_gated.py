@@ -149,3 +149,13 @@ def test_state_survives_a_round_trip():
     back = msgspec.json.decode(msgspec.json.encode(s), type=GatedState)
     assert back == s and back.escalations == 0 and back.signal_score == pytest.approx(5.0)
     assert back.closes_at == 9999.0 and len(back.flow) == len(s.flow) > 0
+
+
+def test_a_quiet_signal_never_holds_back_a_move():
+    d = GatedDetector()
+    s = warm(d)
+    quiet = d.process(ev(2000, 0.50, 500), s)
+    assert quiet is not None and quiet.notify is False
+    assert d.process(ev(2005, 0.50, 900), s) is None  # quiet ones have their own cooldown
+    moved = d.process(ev(2010, 0.56, 500), s)  # a real move right after: a new alert
+    assert moved is not None and moved.escalation == 0 and moved.notify is True
