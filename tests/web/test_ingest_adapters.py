@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import trio
 
 from trade_hunter.plugins.errors import ConfigError, PayloadError
 from trade_hunter.plugins.relays.relays import load_routes
@@ -285,3 +286,48 @@ async def test_a_bearer_route_and_the_built_in_ones_still_work(start_daemon, tmp
             "platform": "p", "market_id": "m", "title": "t"})
     assert denied.status_code == 401 and "MY_RELAY_TOKEN" in denied.json()["detail"]
     assert ok.status_code == 202 and builtin.status_code == 202
+
+
+# --------------------------------------------------------------------------- th-ctl relays
+async def test_th_ctl_relays_lists_routes_deliveries_and_errors(start_daemon, both_examples,
+                                                                capsys):
+    from trade_hunter.ctl import cli as ctl_cli
+    from trade_hunter.ctl import client as ctl
+
+    d = await start_daemon(RELAYS_FILE=str(both_examples))
+    home = d.settings.home
+    before = await trio.to_thread.run_sync(lambda: ctl.Client(home).call("relays.list"))
+    by_path = {r["path"]: r for r in before["routes"]}
+    assert set(by_path) == {"/api/events", "/api/alerts/polyalerthub", "/api/alerts/struct",
+                            "/api/alerts/polyquantlab"}
+    assert by_path["/api/alerts/struct"]["auth"] == \
+        "hmac X-Webhook-Signature (STRUCT_WEBHOOK_SECRET)"
+    assert by_path["/api/alerts/struct"]["origin"] == "RELAYS_FILE"
+    assert (by_path["/api/events"]["auth"], by_path["/api/events"]["origin"]) == (
+        "open", "ingest")
+    assert by_path["/api/alerts/struct"]["last_delivery"] is None
+
+    body = json.dumps(example("struct-whale-trade.json")).encode()
+    headers = {"Content-Type": "application/json"}
+    async with httpx.AsyncClient(base_url=d.dashboard_url) as client:
+        await client.post("/api/alerts/struct", content=body, headers=headers)  # unsigned
+        await client.post("/api/alerts/struct", content=b"{}", headers={
+            **headers, "X-Webhook-Signature": sign(SECRETS["STRUCT_WEBHOOK_SECRET"], b"{}",
+                                                   "sha256=")})  # signed, unmappable
+        ok = await client.post("/api/alerts/struct", content=body, headers={
+            **headers, "X-Webhook-Signature": sign(SECRETS["STRUCT_WEBHOOK_SECRET"], body,
+                                                   "sha256=")})
+        assert ok.status_code == 202
+    after = await trio.to_thread.run_sync(lambda: ctl.Client(home).call("relays.list"))
+    struct = {r["path"]: r for r in after["routes"]}["/api/alerts/struct"]
+    assert (struct["deliveries"], struct["accepted"], struct["error_count"]) == (1, 1, 2)
+    assert struct["errors"] == {"unauthorized": 1, "invalid_payload": 1}
+    assert struct["last_delivery"] >= struct["last_error_at"] > 0
+    assert "STRUCT_WEBHOOK_SECRET" in struct["auth"] and "struct-s3cret" not in str(after)
+
+    code = await trio.to_thread.run_sync(lambda: ctl_cli.main(["relays", "--home", str(home)]))
+    out = capsys.readouterr().out
+    assert code == 0
+    line = next(x for x in out.splitlines() if x.startswith("/api/alerts/struct"))
+    assert "ago" in line and "unauthorized 1, invalid_payload 1" in line, out
+    assert out.splitlines()[0].split()[:3] == ["ROUTE", "NAME", "AUTH"]
