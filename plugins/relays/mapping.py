@@ -169,9 +169,9 @@ class FieldMapping:
                 alert[spec.target] = value
         if problems.count > before:
             return None
-        if details:
-            alert["metadata"] = {**details, **(alert.get("metadata") or {})} \
-                if isinstance(alert.get("metadata", {}), dict) else alert["metadata"]
+        given = alert.get("metadata")
+        if details and (given is None or isinstance(given, dict)):
+            alert["metadata"] = {**details, **(given or {})}  # else alert_from names it
         start = len(problems.items)
         event = alert_from(alert, at, problems, source=self.source)
         origins = {s.target: s.origin for s in self.specs}

@@ -22,6 +22,7 @@ any problem stops start-up with one line naming the route and key (exit 2).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
@@ -71,7 +72,6 @@ class Signature:
     def expected(self, body: bytes) -> str:
         mac = hmac.new(self._secret, body, hashlib.sha256)
         if self.encoding == "base64":
-            import base64
             return self.prefix + base64.b64encode(mac.digest()).decode()
         return self.prefix + mac.hexdigest()
 

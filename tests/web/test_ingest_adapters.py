@@ -5,6 +5,7 @@ the real server (good signature accepted; bad, missing or body-altered refused).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -331,3 +332,15 @@ async def test_th_ctl_relays_lists_routes_deliveries_and_errors(start_daemon, bo
     line = next(x for x in out.splitlines() if x.startswith("/api/alerts/struct"))
     assert "ago" in line and "unauthorized 1, invalid_payload 1" in line, out
     assert out.splitlines()[0].split()[:3] == ["ROUTE", "NAME", "AUTH"]
+
+
+def test_a_base64_signature_and_headers_in_any_case(tmp_path):
+    text = ('[routes.b64]\nsignature = { header = "X-Hub-Sig", secret_setting = "B64_SECRET", '
+            'encoding = "base64" }\n[routes.b64.fields]\n' + GOOD_FIELDS)
+    relay = routes(text, tmp_path, {"B64_SECRET": "k3y"})["b64"]
+    body = b'{"id": "m", "t": "q"}'
+    good = base64.b64encode(hmac.new(b"k3y", body, hashlib.sha256).digest()).decode()
+    assert relay.verify(body, {"x-hub-sig": good}) is None
+    assert "does not match" in relay.verify(body + b" ", {"x-hub-sig": good})
+    assert "missing X-Hub-Sig" in relay.verify(body, {})
+    assert "k3y" not in repr(relay)
