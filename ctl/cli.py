@@ -2,8 +2,9 @@
 
 Standard library only (fast to start, works when the daemon's dependencies are broken). Every
 command comes from ``protocol.METHODS``: a method with ``cli="name"`` becomes ``th-ctl name``,
-its required parameters positional arguments and the others ``--options``; any method
-(plugin methods included) is reachable with ``th-ctl call METHOD key=value…``.
+its required parameters positional arguments and the others ``--options``; a few methods of
+built-in plugins get a command too (:data:`PLUGIN_COMMANDS`); any method (plugin methods
+included) is reachable with ``th-ctl call METHOD key=value…``.
 
 Exit codes: 0 ok, 1 the daemon answered with an error, 2 usage, 3 the daemon is not running.
 """
@@ -27,6 +28,11 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_NOT_RUNNING = 0, 1, 2, 3
 STOP_WAIT = 30.0
 START_HINT = "start it with ./trade-hunter (Windows: trade-hunter.cmd)"
 _TYPES = {"int": int, "float": float, "str": str}
+# Commands for methods of built-in plugins (no parameters): command → (method, help).
+PLUGIN_COMMANDS: dict[str, tuple[str, str]] = {
+    "relays": ("relays.list", ("Relay routes (built-in and RELAYS_FILE) with their last "
+                               "delivery and error counts")),
+}
 
 
 class UsageError(Exception):
@@ -80,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
         for p in m.params:
             _add_param(cmd, p)
         cmd.set_defaults(method=m.name)
+    for command, (method, help_text) in PLUGIN_COMMANDS.items():
+        cmd = sub.add_parser(command, parents=[_common()], help=help_text,
+                             description=f"{help_text} (plugin method {method}).")
+        cmd.set_defaults(method=method)
     call = sub.add_parser("call", parents=[_common()], help="Call any method, plugin methods "
                           "included: th-ctl call METHOD key=value…",
                           description="Call any control method with named parameters: "
@@ -116,9 +126,9 @@ def request_of(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         name, params = args.target, parse_pairs(args.pairs)
     else:
         name = args.method
-        method = protocol.BY_NAME[name]
-        params = {p.name: getattr(args, p.name) for p in method.params
-                  if getattr(args, p.name, None) is not None}
+        table = protocol.BY_NAME.get(name)
+        params = {p.name: getattr(args, p.name) for p in table.params
+                  if getattr(args, p.name, None) is not None} if table else {}
     method = protocol.BY_NAME.get(name)
     if method is not None:  # check locally: a usage error, not a daemon error
         try:
@@ -147,6 +157,8 @@ def commands_markdown() -> str:
             else:
                 words.append(f"[{p.name}=…]")
         rows.append(f"| `{' '.join(words)}` | `{m.name}` | {m.help} |")
+    for command, (method, help_text) in PLUGIN_COMMANDS.items():
+        rows.append(f"| `th-ctl {command}` | `{method}` | {help_text} |")
     rows.append("| `th-ctl call METHOD key=value…` | any | call any method, plugin methods "
                 "included (`key:=JSON` for a JSON value) |")
     return "\n".join(rows)

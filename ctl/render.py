@@ -129,6 +129,16 @@ def plugins_list(r: dict[str, Any]) -> str:
     return table(rows, ("plugin", "version", "origin", "status", "hooks / error"))
 
 
+def relays_list(r: dict[str, Any]) -> str:
+    rows = [(x.get("path"), x.get("name"), x.get("auth"), ago(x.get("last_delivery")),
+             x.get("deliveries"), x.get("accepted"), x.get("duplicates"),
+             x.get("error_count"), _counts(x.get("errors")),
+             f"{x.get('last_error')} ({ago(x.get('last_error_at'))})"
+             if x.get("last_error") else "-") for x in r.get("routes") or []]
+    return table(rows, ("route", "name", "auth", "last delivery", "deliveries", "accepted",
+                        "duplicates", "errors", "by code", "last error"))
+
+
 def demo_spike(r: dict[str, Any]) -> str:
     ids = ", ".join(f"#{i}" for i in r.get("signals") or [])
     return f"injected a spike on {r.get('market_id')}: signal {ids}"
@@ -164,6 +174,7 @@ RENDERERS: dict[str, Callable[[Any], str]] = {
     "signals.list": signals_list,
     "plugins.list": plugins_list,
     "demo.spike": demo_spike,
+    "relays.list": relays_list,
     "shutdown": shutdown,
 }
 

@@ -41,6 +41,7 @@ import msgspec
 import trio
 
 from trade_hunter.plugins.models import MarketEvent, SpikeSignal
+from trade_hunter.plugins.relays.vendor import vendor_signal
 from trade_hunter.plugins.topics import topic_of
 
 from .live import Live
@@ -242,6 +243,11 @@ class Pipeline:
                 signal.id = self.store.allocate_signal_id()
                 signal.demo = e.source == "demo"
                 signals.append(signal)
+            if e.metadata:  # only relayed events carry any: a vendor alert is a signal too
+                vendor = vendor_signal(e)
+                if vendor is not None:
+                    vendor.id = self.store.allocate_signal_id()
+                    signals.append(vendor)
         self.processed += len(events)
         self._events.extend(events)
         if signals:

@@ -23,7 +23,7 @@ VolumeKind = Literal["cumulative", "delta"]
 EventKind = Literal["trade", "quote"]
 Side = Literal["yes", "no"]
 Tier = Literal["high conviction flow", "notable", "watch"]
-Rule = Literal["hard", "outlier"]
+Rule = Literal["hard", "outlier", "vendor"]
 Direction = Literal["up", "down", "flat"]
 Label = Literal["signal", "noise", "uncertain"]
 Confidence = Literal["low", "medium", "high"]
@@ -110,6 +110,17 @@ class SignalContext(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Gated profile: volume deltas the baseline was computed from."""
 
 
+class VendorAlert(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """What a relayed alert service said, on a vendor signal (``SpikeSignal.vendor``)."""
+
+    alert_type: str = ""
+    """The service's kind of alert: ``whale_trade``, ``price_alert`` …"""
+    trader: str | None = None
+    """The wallet or name it is about, when it says."""
+    metadata: dict[str, Any] = {}
+    """Everything else it sent (alert details, unknown fields, the given side)."""
+
+
 class SpikeSignal(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Unusual activity on one market, as raised by a detector."""
 
@@ -149,6 +160,9 @@ class SpikeSignal(msgspec.Struct, kw_only=True, omit_defaults=True):
     escalates: float | None = None
     move_since_signal: float | None = None
     """Escalations: the price change since just before the original signal (dollars)."""
+    vendor: VendorAlert | None = None
+    """Set on a *vendor signal*: an alert relayed from another service (``rule`` ``vendor``,
+    ``detector`` ``vendor``, ``source`` the relay), not raised by our detector."""
 
 
 class AnalystRead(msgspec.Struct, kw_only=True):  # every field shown: "done" too

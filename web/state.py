@@ -135,5 +135,6 @@ def state_payload(d: Daemon) -> dict[str, Any]:
         "feeds": [h for h in health if h["kind"] == "feed"],
         "components": [h for h in health if h["kind"] != "feed"],
         "counters": summary,
-        "filters": {"topics": list(TOPICS), "tiers": list(TIERS)},
+        "filters": {"topics": list(TOPICS), "tiers": list(TIERS),
+                    "sources": sorted({s["source"] for s in signals})},
     }

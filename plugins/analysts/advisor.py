@@ -62,10 +62,11 @@ class Past:
 
 
 def past_signals(rows: Iterable[tuple[SpikeSignal, AnalystRead | None]]) -> list[Past]:
-    """Signals of the window with their labels; injected demo signals are left out."""
+    """Signals of the window with their labels; injected demo signals and relayed vendor
+    alerts (not the detector's) are left out."""
     out = []
     for signal, read in rows:
-        if signal.demo or signal.source == "demo":
+        if signal.demo or signal.source == "demo" or signal.vendor is not None:
             continue
         label = read.noise_or_signal if read is not None and read.status == "done" else None
         out.append(Past(signal, label))

@@ -140,6 +140,10 @@ def detector_embed(signal: SpikeSignal) -> dict[str, Any]:
         {"name": "Tier", "value": signal.tier},
         {"name": "Topic", "value": signal.topic},
     ]
+    if signal.vendor is not None:  # relayed from another service, not our detector's
+        who = f" · by {signal.vendor.trader}" if signal.vendor.trader else ""
+        fields.insert(0, {"name": "Vendor alert",
+                          "value": f"{signal.source} · {signal.vendor.alert_type}{who}"})
     moves = [f"{label} {signed_cents(v)}" for label, v in (
         ("1m", ctx.price_change_1m), ("5m", ctx.price_change_5m),
         ("30m", ctx.price_change_30m)) if v is not None]
@@ -157,7 +161,9 @@ def detector_embed(signal: SpikeSignal) -> dict[str, Any]:
         "title": ("[DEMO] " if signal.demo else "") + (signal.title or signal.market_id),
         "description": _escalation(signal) + f"Unusual {signal.tier} activity: "
                        f"{signal.volume_multiple:.1f}× the usual volume, price "
-                       f"{signed_cents(signal.price_move)} ({signal.direction}).",
+                       f"{signed_cents(signal.price_move)} ({signal.direction})."
+        if signal.vendor is None else f"Alert relayed from {signal.source} "
+                                      f"({signal.vendor.alert_type}), not our detector's.",
         "color": TIER_COLOURS.get(signal.tier, 0x95A5A6),
         "timestamp": iso(signal.created_at or signal.event.timestamp),
         "fields": fields,

@@ -7,7 +7,7 @@ import {
 } from "./dom.js";
 
 let last = null;     // the payload being rendered
-let ui = null;       // { sort, topic, tier }: the reader's choices
+let ui = null;       // { sort, topic, tier, source }: the reader's choices
 let actions = null;  // { removeTicker(ticker, button) }
 
 // ------------------------------------------------------------------ status pills
@@ -90,14 +90,15 @@ function tickerSummaryText(sum) {
 // ------------------------------------------------------------------ signals
 function buildCard() {
   const p = {
-    tier: h("span", { class: "tier" }), score: h("span", { class: "score" }),
+    tier: h("span", { class: "tier" }), vendor: h("span", { class: "vendor", hidden: "" }),
+    score: h("span", { class: "score" }),
     title: h("span", { class: "title" }), time: timeEl(),
     market: h("span", { class: "market" }), topic: h("span", { class: "topic" }),
     price: h("span", { class: "price" }), volume: h("span", { class: "volume" }),
     context: h("span", { class: "ctx" }), read: h("div", { class: "read" }),
   };
   const el = h("article", { class: "card" },
-    h("div", { class: "card-top" }, p.tier, p.score, p.title, p.time),
+    h("div", { class: "card-top" }, p.tier, p.vendor, p.score, p.title, p.time),
     h("div", { class: "card-mid" }, p.market, p.topic, p.price, p.volume, p.context),
     p.read);
   el._p = p;
@@ -112,10 +113,16 @@ function analystState() {
 function patchCard(el, s) {
   const p = el._p;
   const tierCls = s.tier.replace(/\s+/g, "-");
-  setClass(el, `card t-${tierCls}${s.demo ? " demo" : ""}`);
+  setClass(el, `card t-${tierCls}${s.demo ? " demo" : ""}${s.vendor ? " is-vendor" : ""}`);
   el.dataset.score = s.score;
   el.dataset.topic = s.topic;
   el.dataset.tier = s.tier;
+  el.dataset.source = s.source;
+  // A vendor signal: an alert relayed from another service, not our detector's.
+  p.vendor.hidden = !s.vendor;
+  setText(p.vendor, s.vendor ? `vendor · ${s.source}` : "");
+  setAttr(p.vendor, "title", s.vendor ? `${s.source} alert: ${s.vendor.alert_type}` +
+    (s.vendor.trader ? ` by ${s.vendor.trader}` : "") : "");
   setText(p.tier, s.tier);
   setClass(p.tier, `tier t-${tierCls}`);
   setText(p.score, s.score.toFixed(1));
@@ -129,8 +136,9 @@ function patchCard(el, s) {
   setText(p.price, `${fmt.price(s.yes_price)} ${arrow} ${fmt.move(s.direction === "down"
     ? -Math.abs(s.price_move) : Math.abs(s.price_move))}`);
   setClass(p.price, "price " + s.direction);
-  setText(p.volume, `vol ${fmt.num(s.volume_delta)} vs ${fmt.num(s.baseline)} ` +
-    `(${s.volume_multiple.toFixed(1)}×)`);
+  setText(p.volume, s.vendor ? [s.vendor.alert_type, s.vendor.trader && `by ${s.vendor.trader}`,
+    s.volume_delta ? `vol ${fmt.num(s.volume_delta)}` : ""].filter(Boolean).join(" · ")
+    : `vol ${fmt.num(s.volume_delta)} vs ${fmt.num(s.baseline)} (${s.volume_multiple.toFixed(1)}×)`);
   const c = s.context || {};
   const changes = [["1m", c.price_change_1m], ["5m", c.price_change_5m],
     ["30m", c.price_change_30m]].filter(([, v]) => v != null);
@@ -171,7 +179,7 @@ function patchRead(el, r) {
 export function renderSignals() {
   if (!last) return;
   let items = last.signals.filter((s) => (!ui.topic || s.topic === ui.topic) &&
-    (!ui.tier || s.tier === ui.tier));
+    (!ui.tier || s.tier === ui.tier) && (!ui.source || s.source === ui.source));
   if (ui.sort === "score") items = items.slice().sort((a, b) => b.score - a.score || b.id - a.id);
   const list = $("signal-list");
   keepAnchor(list, list, () => reconcile(list, items, (s) => s.id, buildCard, patchCard));
@@ -184,7 +192,8 @@ export function renderSignals() {
       : "No signals yet: the detector raises one when a market's volume and price jump together" +
         (last.status.last_event_at == null ? " — and no event has arrived yet." : ".");
   } else if (!items.length) {
-    empty = `No signal matches ${[ui.topic && `topic “${ui.topic}”`, ui.tier && `tier “${ui.tier}”`]
+    empty = `No signal matches ${[ui.topic && `topic “${ui.topic}”`, ui.tier && `tier “${ui.tier}”`,
+      ui.source && `source “${ui.source}”`]
       .filter(Boolean).join(" and ")} (${last.signals.length} hidden by the filters).`;
   }
   showEmpty($("signals-empty"), empty);
@@ -389,6 +398,7 @@ export function render(state, choices, handlers) {
   renderPills(last);
   fillSelect($("topic"), last.filters.topics);
   fillSelect($("tier"), last.filters.tiers);
+  fillSelect($("source"), last.filters.sources || []);
   renderSignals();
   renderFlow();
   renderTape();
