@@ -114,7 +114,8 @@ class SimulatedFeed:
         events = []
         for m in self.markets:
             for _ in range(HISTORY_TRADES):
-                size = max(1.0, round(m.typical * rng.lognormvariate(0, 0.45)))
+                # steadier than live flow: a history must not itself look like a spike
+                size = max(1.0, round(m.typical * rng.lognormvariate(0, 0.15)))
                 m.volume += size
                 e = self._event(m, event_kind="trade", yes_price=m.price, volume=size,
                                 volume_kind="delta", trade_size=size,
