@@ -116,8 +116,7 @@ def request_of(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         name, params = args.target, parse_pairs(args.pairs)
     else:
         name = args.method
-        method = protocol.BY_NAME[name]
-        params = {p.name: getattr(args, p.name) for p in method.params
+        params = {p.name: getattr(args, p.name) for p in protocol.BY_NAME[name].params
                   if getattr(args, p.name, None) is not None}
     method = protocol.BY_NAME.get(name)
     if method is not None:  # check locally: a usage error, not a daemon error

@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from . import hookimpl
+from . import ComponentRegistry, hookimpl
 from .models import EventBrief, MarketEvent, SignalContext, SpikeSignal
 from .topics import topic_of
 
@@ -288,7 +288,7 @@ def thresholds_from(settings: Any) -> dict[str, float]:
 
 
 @hookimpl
-def th_register_detectors(registry: Any) -> None:
+def th_register_detectors(registry: ComponentRegistry) -> None:
     registry.add("spike", lambda ctx: SpikeDetector(ctx.extras.get("thresholds")
                                                     or thresholds_from(ctx.settings)),
                  description="volume/price spike detector (docs/detector.md)")

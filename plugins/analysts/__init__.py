@@ -16,13 +16,11 @@ and Perplexity APIs (tests and demos).
 
 from __future__ import annotations
 
-from typing import Any
-
-from trade_hunter.plugins import hookimpl
+from trade_hunter.plugins import SettingsRegistry, hookimpl
 
 
 @hookimpl
-def th_add_settings(settings: Any) -> None:
+def th_add_settings(settings: SettingsRegistry) -> None:
     settings.add("ANALYST_MAX_CALLS_PER_HOUR", "int", 60,
                  "Budget of paid analyst calls per hour; beyond it a signal gets a "
                  "'skipped: budget' read (0: no paid calls)", minimum=0, maximum=100000)

@@ -168,7 +168,7 @@ def detector_embed(signal: SpikeSignal) -> dict[str, Any]:
 
 def analyst_embed(signal: SpikeSignal, read: AnalystRead) -> dict[str, Any]:
     label = read.noise_or_signal or read.status
-    fields = [
+    fields: list[dict[str, Any]] = [
         {"name": "Label", "value": label},
         {"name": "Confidence", "value": read.confidence or "—"},
         {"name": "Direction", "value": read.direction or "—"},

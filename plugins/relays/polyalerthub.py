@@ -39,7 +39,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from trade_hunter.plugins import hookimpl
+from trade_hunter.plugins import RelayRegistry, hookimpl
 from trade_hunter.plugins.models import MarketEvent
 from trade_hunter.plugins.registry import Relay
 
@@ -220,5 +220,5 @@ def relay() -> Relay:
 
 
 @hookimpl
-def th_register_relays(registry: Any) -> None:
+def th_register_relays(registry: RelayRegistry) -> None:
     registry.add(relay())
