@@ -10,8 +10,8 @@ Each module is its own plugin, registered by the daemon like a third-party one:
 
 This package module is the ``analysts`` plugin: it declares the settings of the analyst queue
 the daemon runs in front of the providers. ``common`` holds what the providers share: the
-prompt, the answer schema and its validation. ``fakes`` has local stand-ins for the Anthropic
-and Perplexity APIs (tests and demos).
+prompt, the answer schema and its validation. The local stand-ins for the Anthropic and
+Perplexity APIs are test code: ``tests/fake_analysts.py``.
 """
 
 from __future__ import annotations
