@@ -13,7 +13,7 @@ from trade_hunter.daemon.app import Daemon
 from trade_hunter.daemon.cli import build
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+DATA = REPO / "tests" / "data"
 
 
 def base_env(home: Path, **env: str) -> dict[str, str]:
@@ -63,12 +63,12 @@ async def start_daemon(tmp_path: Path) -> AsyncIterator[StartDaemon]:
 
 @pytest.fixture
 def frames_dir() -> Path:
-    """Real production Kalshi frames (../shared/data/kalshi-real-frames)."""
-    return SHARED / "data" / "kalshi-real-frames"
+    """Real production Kalshi frames (tests/data/kalshi-real-frames, with their origin)."""
+    return DATA / "kalshi-real-frames"
 
 
 def http_base(d: Daemon) -> str:
     return d.dashboard_url.rstrip("/")
 
 
-__all__ = ["REPO", "SHARED", "Any", "base_env", "http_base", "make_daemon"]
+__all__ = ["DATA", "REPO", "Any", "base_env", "http_base", "make_daemon"]
