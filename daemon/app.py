@@ -20,7 +20,7 @@ from trade_hunter.plugins.registry import PluginContext
 
 from .advisor import Advisor, tuned_detector
 from .analysis import AnalystService
-from .control import serve_control
+from .control import ControlServer, serve_control
 from .host import PluginHost, Registries, _version
 from .live import Live
 from .outbox import Outbox
@@ -162,7 +162,11 @@ class Daemon:
                 binds = await services.start(serve_web, self, s.APP_HOST, s.APP_PORT)
                 self.dashboard_url = binds[0] if binds else ""
                 self.health.get("web").set("running", self.dashboard_url)
-                await services.start(serve_control, self)  # th-ctl works once we are ready
+                about = {"pid": self.pid, "version": self.version,
+                         "dashboard": self.dashboard_url}
+                control = ControlServer(self.service.call, lambda: self.stop_reason)
+                await services.start(serve_control, s.home, s.get("CONTROL_TRANSPORT", "auto"),
+                                     about, control, self.health.get("control"))  # th-ctl last
                 async with trio.open_nursery() as feeds:
                     for name, feed in feeds_made:
                         await feeds.start(supervise, self.health.get(name, "feed"),

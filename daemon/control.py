@@ -23,7 +23,7 @@ import os
 import socket
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +36,10 @@ from . import protocol
 from .protocol import SOCKET_NAME, control_dir, encode_error, endpoint_path
 
 if TYPE_CHECKING:
-    from .app import Daemon
+    from .supervisor import ComponentHealth
+
+# The method table's handler (``Service.call``): name and params in, a JSON-able result out.
+Call = Callable[[str, dict[str, Any]], Awaitable[Any]]
 
 log = logging.getLogger(__name__)
 
@@ -133,10 +136,12 @@ def bind_tcp() -> socket.socket:
 
 # ---------------------------------------------------------------------- the server
 class ControlServer:
-    """Parses JSON-RPC lines and calls ``daemon.service.call``; one instance per daemon."""
+    """Parses JSON-RPC lines and hands each request to ``call`` (the daemon's method table);
+    ``stopping()`` is the reason the daemon is stopping, or ``""``."""
 
-    def __init__(self, daemon: Daemon, *, token: str | None = None) -> None:
-        self.d = daemon
+    def __init__(self, call: Call, stopping: Callable[[], str], *,
+                 token: str | None = None) -> None:
+        self.call_method, self.stopping = call, stopping
         self.token = token  # None: no auth (the Unix socket's permissions guard it)
         self.connections = 0
 
@@ -219,12 +224,12 @@ class ControlServer:
 
     async def call(self, request_id: Any, name: str, params: dict[str, Any]) -> bytes:
         method = protocol.BY_NAME.get(name)
-        if self.d.stop_reason and method is not None and method.mutating \
-                and name != "shutdown":
+        reason = self.stopping()
+        if reason and method is not None and method.mutating and name != "shutdown":
             return encode_error(request_id, "shutting_down",
-                                f"the daemon is stopping ({self.d.stop_reason})")
+                                f"the daemon is stopping ({reason})")
         try:
-            result = await self.d.service.call(name, params)
+            result = await self.call_method(name, params)
         except RpcError as exc:
             code = exc.code if exc.code in protocol.ERRORS else "internal_error"
             return encode_error(request_id, code, str(exc), exc.data)
@@ -249,15 +254,16 @@ def _json_default(value: Any) -> Any:
 
 
 # ---------------------------------------------------------------------- serve
-async def serve_control(daemon: Daemon, *,
+async def serve_control(home: Path, transport_setting: str, about: dict[str, Any],
+                        server: ControlServer, health: ComponentHealth, *,
                         task_status: trio.TaskStatus[dict[str, Any]] = trio.TASK_STATUS_IGNORED
                         ) -> None:
     """Listen until cancelled; ``task_status.started(endpoint)`` once clients can connect.
-    The endpoint file and the socket are removed when the server stops."""
-    home = daemon.settings.home
-    transport = transport_for(daemon.settings.get("CONTROL_TRANSPORT", "auto"))
-    endpoint: dict[str, Any] = {"transport": transport, "pid": daemon.pid, "home": str(home),
-                                "version": daemon.version, "dashboard": daemon.dashboard_url}
+    ``about`` (pid, version, dashboard) goes into the endpoint file, whose ``pid`` must be
+    ours. The endpoint file and the socket are removed when the server stops."""
+    transport = transport_for(transport_setting)
+    endpoint: dict[str, Any] = {"transport": transport, **about, "home": str(home)}
+    pid = int(about["pid"])
     token = None
     try:
         private_dir(control_dir(home))
@@ -272,8 +278,7 @@ async def serve_control(daemon: Daemon, *,
     except OSError as exc:
         raise ControlSetupError(f"{type(exc).__name__}: {exc}") from exc
     listener = trio.SocketListener(trio.socket.from_stdlib_socket(raw))
-    server = ControlServer(daemon, token=token)
-    health = daemon.health.get("control")
+    server.token = token
     try:
         write_private(endpoint_path(home), endpoint)
         async with trio.open_nursery() as nursery:
@@ -285,7 +290,7 @@ async def serve_control(daemon: Daemon, *,
         health.set("stopped")
         with contextlib.suppress(OSError):
             raw.close()
-        _remove_own(endpoint_path(home), daemon.pid)
+        _remove_own(endpoint_path(home), pid)
         if transport == "unix":
             with contextlib.suppress(FileNotFoundError):
                 Path(endpoint["path"]).unlink()
