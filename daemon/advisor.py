@@ -22,7 +22,7 @@ import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 
@@ -33,8 +33,9 @@ from trade_hunter.plugins.models import MarketEvent
 from .backlog import Backlog, Entry
 
 if TYPE_CHECKING:
-    from .app import Daemon
+    from .analysis import Budget
     from .store import Store
+    from .supervisor import ComponentHealth
 
 log = logging.getLogger(__name__)
 KV_KEY = "tuning.overrides"
@@ -61,25 +62,25 @@ def _save(overrides: dict[str, dict[str, Any]]) -> Any:
         " ON CONFLICT(key) DO UPDATE SET value=excluded.value", (KV_KEY, text))
 
 
-async def tuned_detector(d: Daemon, name: str, detector: Any) -> Any:
-    """The detector with the applied tuning overrides (start-up)."""
-    saved = await trio.to_thread.run_sync(load_overrides, d.store)
+async def tuned_detector(store: Store, settings: Any, detector: Any) -> Any:
+    """The detector with the applied tuning overrides (start-up); ``detector`` itself when
+    there are none."""
+    saved = await trio.to_thread.run_sync(load_overrides, store)
     keep: dict[str, dict[str, Any]] = {}
     for knob, o in saved.items():
         if knob not in detector.thresholds or not isinstance(o, dict) or "value" not in o:
             continue
-        if o.get("setting") != d.settings.get(knob):
+        if o.get("setting") != settings.get(knob):
             log.info("%s was changed in the settings since %s was applied: the setting wins",
                      knob, o.get("id", "a tuning suggestion"))
             continue
         keep[knob] = o
     if keep != saved:
-        await d.store.run(_save(keep))
+        await store.run(_save(keep))
     if not keep:
         return detector
     tuned = detector.with_thresholds(**{k: float(o["value"]) for k, o in keep.items()})
-    d.components[name] = tuned
-    log.info("detector %s runs with applied tuning: %s", name,
+    log.info("detector %s runs with applied tuning: %s", getattr(detector, "name", "?"),
              ", ".join(f"{k}={o['value']:g} ({o.get('id', '?')})" for k, o in keep.items()))
     return tuned
 
@@ -121,16 +122,33 @@ def _today() -> str:
 
 
 # ---------------------------------------------------------------------- the runner
+class DetectorSlot(Protocol):
+    """Where the running detector lives: read it, or install a tuned one everywhere it runs."""
+
+    def current(self) -> Any: ...
+
+    def install(self, detector: Any) -> None: ...
+
+
+class Narrator(Protocol):
+    """A provider that phrases a suggestion's evidence (the Perplexity analyst)."""
+
+    async def narrate(self, facts: str) -> str: ...
+
+
 class Advisor:
-    def __init__(self, daemon: Daemon) -> None:
-        self.d = daemon
-        s = daemon.settings
+    def __init__(self, *, settings: Any, store: Store, health: ComponentHealth,
+                 detector: DetectorSlot, narrator: Narrator | None = None,
+                 budget: Budget | None = None) -> None:
+        self.settings, self.store, self.detector = settings, store, detector
+        self.narrator, self.budget = narrator, budget
+        s = settings
         # Declared by the advisor plugin: disabling that plugin disables the advisor.
         self.enabled = "ADVISOR_INTERVAL_SECONDS" in s.declared
         self.interval = float(s.get("ADVISOR_INTERVAL_SECONDS", 900.0))
         self.window = float(s.get("ADVISOR_WINDOW_HOURS", 24.0)) * 3600
         self.backlog = Backlog(backlog_path(s))
-        self.health = daemon.health.get("advisor")
+        self.health = health
         self.entries: list[Entry] = []
         self.report: logic.Report | None = None
         self.latest: list[str] = []
@@ -170,7 +188,7 @@ class Advisor:
         async with self._lock:
             self.state = "running"
             try:
-                detector = self.d.extras["detector"]
+                detector = self.detector.current()
                 report = await trio.to_thread.run_sync(self._compute, detector)
                 suggestions = [s.as_dict() for s in report.suggestions]
                 for item in suggestions:
@@ -194,7 +212,7 @@ class Advisor:
     def _compute(self, detector: Any) -> logic.Report:
         end = time.time()
         start = end - self.window
-        store = self.d.store
+        store = self.store
         past = logic.past_signals(store.signals_between(start, end))
         return logic.advise(detector, past,
                             lambda m, a, b: market_events(store, m, a, b), start, end)
@@ -202,10 +220,8 @@ class Advisor:
     async def _narrate(self, item: dict[str, Any]) -> str:
         """Perplexity phrases the evidence when configured and the budget allows; the
         numbers shown are always the replay's (they are in ``evidence``)."""
-        provider = self.d.components.get("perplexity")
-        analysts = self.d.analysts
-        if provider is None or not hasattr(provider, "narrate") or analysts is None \
-                or not analysts.budget.take():
+        provider, budget = self.narrator, self.budget
+        if provider is None or budget is None or not budget.take():
             return ""
         facts = (f"Change {item['knob']} from {item['from']:g} to {item['to']:g}. Pattern: "
                  f"{item['why']}. Replay of the stored events: {item['evidence']}.")
@@ -229,23 +245,18 @@ class Advisor:
             if entry is None:
                 raise RpcError(f"tuning.apply: no suggestion {entry_id} in "
                                f"{self.backlog.path}")
-            pipeline, detector = self.d.pipeline, self.d.extras["detector"]
+            detector = self.detector.current()
             if entry.knob not in detector.thresholds:
                 raise RpcError(f"tuning.apply: {entry.knob} is not a threshold of the "
                                f"{detector.name} detector")
             previous = detector.thresholds[entry.knob]
-            overrides = await trio.to_thread.run_sync(load_overrides, self.d.store)
+            overrides = await trio.to_thread.run_sync(load_overrides, self.store)
             overrides[entry.knob] = {"value": entry.proposed, "id": entry.id,
-                                     "setting": self.d.settings.get(entry.knob),
+                                     "setting": self.settings.get(entry.knob),
                                      "applied_at": time.time()}
-            await self.d.store.run(_save(overrides))  # persisted before it takes effect
+            await self.store.run(_save(overrides))  # persisted before it takes effect
             tuned = detector.with_thresholds(**{entry.knob: entry.proposed})
-            if pipeline is not None:
-                pipeline.set_detector(tuned)
-            self.d.extras["detector"] = tuned
-            for name, component in list(self.d.components.items()):
-                if component is detector:
-                    self.d.components[name] = tuned
+            self.detector.install(tuned)
             stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
             await trio.to_thread.run_sync(lambda: self.backlog.mark(entry.id, "applied",
                                                                     applied=stamp))
@@ -263,7 +274,7 @@ class Advisor:
     def summary(self) -> dict[str, Any]:
         """The Tuning Advisor panel (``/api/state`` key ``tuning``); memory only."""
         report = self.report
-        detector = self.d.extras.get("detector")
+        detector = self.detector.current()
         newest = sorted(self.entries, key=lambda e: e.number, reverse=True)[:SHOWN]
         if not self.enabled:
             detail = "The tuning advisor is off: its plugin is not loaded."

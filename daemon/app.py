@@ -20,7 +20,7 @@ from trade_hunter.plugins.registry import PluginContext
 
 from .advisor import Advisor, tuned_detector
 from .analysis import AnalystService
-from .control import serve_control
+from .control import ControlServer, serve_control
 from .host import PluginHost, Registries, _version
 from .live import Live
 from .outbox import Outbox
@@ -122,14 +122,24 @@ class Daemon:
         detectors = self._create("detector", self.registries.detectors)
         if not detectors:
             raise RuntimeError("no detector plugin is loaded")
-        self.extras["detector"] = await tuned_detector(self, *detectors[0])  # applied tuning
-        self.pipeline = pipeline = Pipeline(self.extras["detector"], self.store, self.live)
+        name, detector = detectors[0]
+        detector = await tuned_detector(self.store, s, detector)  # applied tuning
+        self.components[name] = self.extras["detector"] = detector
+        self.pipeline = pipeline = Pipeline(detector, self.store, self.live)
         await trio.to_thread.run_sync(pipeline.load_states)
         await trio.to_thread.run_sync(self.live.restore, self.store)
         await trio.to_thread.run_sync(self.tickers.load, s.KALSHI_MARKETS)
-        self.analysts = AnalystService(self, self._create("analyst", self.registries.analysts))
-        self.outbox = Outbox(self, self._create("notifier", self.registries.notifiers))
-        self.advisor = Advisor(self)
+        providers = self._create("analyst", self.registries.analysts)
+        self.outbox = Outbox(self._create("notifier", self.registries.notifiers),
+                             store=self.store, health=self.health, batches=pipeline)
+        self.analysts = AnalystService(providers, settings=s, store=self.store,
+                                       health=self.health.get("analysts"), live=self.live,
+                                       batches=pipeline, follow_ups=self.outbox)
+        # The first provider that can phrase a suggestion (Perplexity among the built-ins).
+        narrator = next((p for _, p in providers if hasattr(p, "narrate")), None)
+        self.advisor = Advisor(settings=s, store=self.store, health=self.health.get("advisor"),
+                               detector=RunningDetector(self.components, self.extras, pipeline),
+                               narrator=narrator, budget=self.analysts.budget)
         pipeline.signal_writes.append(self.outbox.rows_for_signal)
         pipeline.signal_handoffs.append(self.outbox.wake)
         pipeline.signal_handoffs.append(self.analysts.submit)
@@ -152,7 +162,11 @@ class Daemon:
                 binds = await services.start(serve_web, self, s.APP_HOST, s.APP_PORT)
                 self.dashboard_url = binds[0] if binds else ""
                 self.health.get("web").set("running", self.dashboard_url)
-                await services.start(serve_control, self)  # th-ctl works once we are ready
+                about = {"pid": self.pid, "version": self.version,
+                         "dashboard": self.dashboard_url}
+                control = ControlServer(self.service.call, lambda: self.stop_reason)
+                await services.start(serve_control, s.home, s.get("CONTROL_TRANSPORT", "auto"),
+                                     about, control, self.health.get("control"))  # th-ctl last
                 async with trio.open_nursery() as feeds:
                     for name, feed in feeds_made:
                         await feeds.start(supervise, self.health.get(name, "feed"),
@@ -180,6 +194,26 @@ class Daemon:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for signum in signals:
                 self.request_shutdown(signal.Signals(signum).name)
+
+
+class RunningDetector:
+    """The advisor's view of the detector: where it runs (the pipeline), where the web and
+    the plugins find it (``extras["detector"]``, ``components``)."""
+
+    def __init__(self, components: dict[str, Any], extras: dict[str, Any],
+                 pipeline: Pipeline) -> None:
+        self.components, self.extras, self.pipeline = components, extras, pipeline
+
+    def current(self) -> Any:
+        return self.extras.get("detector")
+
+    def install(self, detector: Any) -> None:
+        old = self.extras.get("detector")
+        self.pipeline.set_detector(detector)
+        self.extras["detector"] = detector
+        for name, component in list(self.components.items()):
+            if component is old:
+                self.components[name] = detector
 
 
 def _bind(feed: Any, send: trio.MemorySendChannel[Any]) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 
 import trio
 
-from . import hookimpl
+from . import ComponentRegistry, hookimpl
 from .models import MarketEvent
 
 MARKETS: tuple[tuple[str, str, str], ...] = (
@@ -163,7 +163,7 @@ class SimulatedFeed:
 
 
 @hookimpl
-def th_register_feeds(registry: Any) -> None:
+def th_register_feeds(registry: ComponentRegistry) -> None:
     registry.add("simulated",
                  lambda ctx: SimulatedFeed(ctx.settings.SIMULATION_SEED, ctx.health),
                  enabled=lambda settings: settings.active_mode == "simulation",

@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from . import hookimpl
+from . import ComponentRegistry, SettingsRegistry, hookimpl
 from .models import EventBrief, MarketEvent, SignalContext, SpikeSignal
 from .topics import topic_of
 
@@ -302,7 +302,7 @@ def make_detector(thresholds: Mapping[str, Any]) -> SpikeDetector:
 
 
 @hookimpl
-def th_add_settings(settings: Any) -> None:
+def th_add_settings(settings: SettingsRegistry) -> None:
     from .spike_gated import GATED_DEFAULTS as G
     add = settings.add
     add("SPIKE_PROFILE", "choice", "gated", "Detector profile: gated (noise gates, escalation, "
@@ -329,7 +329,7 @@ def th_add_settings(settings: Any) -> None:
 
 
 @hookimpl
-def th_register_detectors(registry: Any) -> None:
+def th_register_detectors(registry: ComponentRegistry) -> None:
     registry.add("spike", lambda ctx: make_detector(ctx.extras.get("thresholds")
                                                     or thresholds_from(ctx.settings)),
                  description="volume/price spike detector, gated or classic profile "

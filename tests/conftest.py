@@ -13,6 +13,7 @@ from trade_hunter.daemon.app import Daemon
 from trade_hunter.daemon.cli import build
 
 REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "tests" / "data"
 
 
 def base_env(home: Path, **env: str) -> dict[str, str]:
@@ -68,11 +69,11 @@ async def start_daemon(tmp_path: Path) -> AsyncIterator[StartDaemon]:
 def frames_dir() -> Path:
     """Real production Kalshi frames, kept in the repository with their attribution
     (tests/data/kalshi-real-frames/README.md): a fresh clone needs nothing beside it."""
-    return REPO / "tests" / "data" / "kalshi-real-frames"
+    return DATA / "kalshi-real-frames"
 
 
 def http_base(d: Daemon) -> str:
     return d.dashboard_url.rstrip("/")
 
 
-__all__ = ["REPO", "Any", "base_env", "http_base", "make_daemon"]
+__all__ = ["DATA", "REPO", "Any", "base_env", "http_base", "make_daemon"]

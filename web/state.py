@@ -101,8 +101,8 @@ def state_payload(d: Daemon) -> dict[str, Any]:
                      "volume": e.volume, "volume_kind": e.volume_kind, "side": e.trade_side,
                      "size": e.trade_size, "source": e.source})
         if e.market_id not in sparks:
-            entry = live.tape.get(e.market_id)
-            sparks[e.market_id] = list(entry.spark) if entry is not None else []
+            found = live.tape.get(e.market_id)
+            sparks[e.market_id] = list(found.spark) if found is not None else []
         if len(flow) >= STATE_FLOW:
             break
 

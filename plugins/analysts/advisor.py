@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from trade_hunter.plugins import hookimpl
+from trade_hunter.plugins import SettingsRegistry, hookimpl
 from trade_hunter.plugins.models import AnalystRead, MarketEvent, SpikeSignal
 
 Key = tuple[str, float]
@@ -383,7 +383,7 @@ def advise(detector: Any, past: list[Past],
 
 # ---------------------------------------------------------------------- settings
 @hookimpl
-def th_add_settings(settings: Any) -> None:
+def th_add_settings(settings: SettingsRegistry) -> None:
     settings.add("ADVISOR_INTERVAL_SECONDS", "float", 900.0,
                  "How often the tuning advisor looks at recent reads", minimum=10)
     settings.add("ADVISOR_WINDOW_HOURS", "float", 24.0,

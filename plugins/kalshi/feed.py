@@ -205,7 +205,7 @@ class KalshiFeed:
             m = e.market_id
             if e.event_kind == "trade":
                 if e.ext_id is not None:
-                    key = hash(e.ext_id)
+                    key: Any = hash(e.ext_id)  # an int here, a quote tuple below
                     if key in seen:
                         duplicates += 1
                         continue

@@ -96,7 +96,7 @@ class Session(Dispatch):
         # per scheduler pass; under load the frames already queued are taken at once, so a
         # burst costs one pass and one pipeline hand-off instead of one per frame.
         queued = getattr(self.ws, "_recv_channel", None)
-        take = getattr(queued, "receive_nowait", None)
+        take: Any = getattr(queued, "receive_nowait", None)
         handle = self.handle
         while True:
             raw = await self.ws.get_message()

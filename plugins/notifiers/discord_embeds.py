@@ -185,7 +185,7 @@ def _escalation(signal: SpikeSignal) -> str:
 
 def analyst_embed(signal: SpikeSignal, read: AnalystRead) -> dict[str, Any]:
     label = read.noise_or_signal or read.status
-    fields = [
+    fields: list[dict[str, Any]] = [
         {"name": "Label", "value": label},
         {"name": "Confidence", "value": read.confidence or "—"},
         {"name": "Direction", "value": read.direction or "—"},

@@ -37,7 +37,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from trade_hunter.plugins import hookimpl
+from trade_hunter.plugins import RelayRegistry, hookimpl
 from trade_hunter.plugins.models import TOPICS, MarketEvent
 from trade_hunter.plugins.registry import Relay
 
@@ -233,5 +233,5 @@ def relay() -> Relay:
 
 
 @hookimpl
-def th_register_relays(registry: Any) -> None:
+def th_register_relays(registry: RelayRegistry) -> None:
     registry.add(relay())

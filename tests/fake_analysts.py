@@ -1,10 +1,10 @@
 """Local stand-ins for the Anthropic Messages API and Perplexity chat completions.
 
-Real HTTP/1.1 servers (Trio + h11) on 127.0.0.1, speaking the wire formats of
-``docs/integrations.md`` of the shared design, for tests (driven by the real ``anthropic`` SDK
-and ``httpx``) and for trying the analyst without keys::
+Real HTTP/1.1 servers (Trio + h11) on 127.0.0.1, speaking the wire formats described in
+``docs/integrations.md``, for tests (driven by the real ``anthropic`` SDK and ``httpx``) and
+for trying the analyst without keys (needs the test extra, which ``./run-tests`` installs)::
 
-    python -m trade_hunter.plugins.analysts.fakes --anthropic-down
+    .venv/bin/python tests/fake_analysts.py --anthropic-down
     # prints ANTHROPIC_BASE_URL=… PERPLEXITY_BASE_URL=… and the keys they accept
 
 Each server records every request (``requests``) and answers from a ``script`` of replies,
