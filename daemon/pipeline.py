@@ -41,11 +41,11 @@ import msgspec
 import trio
 
 from trade_hunter.plugins.models import MarketEvent, SpikeSignal
-from trade_hunter.plugins.relays.vendor import vendor_signal
 from trade_hunter.plugins.topics import topic_of
 
 from .live import Live
 from .store import Store, write_batch
+from .vendor import vendor_signal
 
 log = logging.getLogger(__name__)
 DRAIN_LIMIT = 5000        # items taken from the channel per batch

@@ -87,7 +87,7 @@ class SpikeDetector:
     name = "spike"
 
     def __init__(self, thresholds: Mapping[str, float] | None = None) -> None:
-        t = dict(DEFAULTS)
+        t: dict[str, Any] = dict(DEFAULTS)
         t.update({k: float(v) for k, v in (thresholds or {}).items() if k in DEFAULTS})
         self.thresholds = t
         self.min_volume = t["SPIKE_MIN_VOLUME_DELTA"]
@@ -195,7 +195,7 @@ class SpikeDetector:
 
     def _context(self, event: MarketEvent, state: SpikeState) -> SignalContext:
         ts, price = event.timestamp, event.yes_price
-        changes: dict[str, float | None] = {}
+        changes: dict[str, Any] = {}
         prices = price_samples(state)
         for key, seconds in (("price_change_1m", 60), ("price_change_5m", 300),
                              ("price_change_30m", 1800)):

@@ -45,7 +45,8 @@ from trade_hunter.daemon.schema import UNIQUE_EXT_ID
 from trade_hunter.plugins.errors import PayloadError
 from trade_hunter.plugins.models import MarketEvent
 from trade_hunter.plugins.registry import Relay
-from trade_hunter.plugins.relays.book import RelayBook, RouteStats
+
+from .relay_book import RelayBook, RouteStats
 
 if TYPE_CHECKING:
     from trade_hunter.daemon.app import Daemon
@@ -151,7 +152,8 @@ class RelayEndpoint:
                           f"at most {request.max_content_length} bytes", "body_too_large")
         headers = {k.lower(): v for k, v in request.headers.items()}
         if self.relay.verify is not None:
-            refused = self.relay.verify(body, headers)
+            raw = body if isinstance(body, bytes) else body.encode()
+            refused = self.relay.verify(raw, headers)
             if refused is not None:
                 return _error(401, "authentication required", refused, "unauthorized")
         try:

@@ -104,6 +104,7 @@ def download_cached(ticker: str, since: str | None, home: Path | None,
     raw = read_sources()
     if home is not None:
         raw["TRADE_HUNTER_HOME"] = str(home)
+    settings: Any
     settings, _, _ = build({k: v for k, v in raw.items()
                             if k in ("TRADE_HUNTER_HOME", "KALSHI_API_BASE", "KALSHI_REST_RATE")} | {"THIRD_PARTY_PLUGINS": "false"})
     out_dir = Path(settings["TRADE_HUNTER_HOME"]) / "backtest"

@@ -29,6 +29,7 @@ def make_detector(overrides: Mapping[str, str], name: str = "spike") -> tuple[An
     raises ConfigError naming every bad value. Returns it with the settings in force."""
     from trade_hunter.daemon.cli import build  # the daemon's own plugin and settings loading
 
+    settings: Any
     settings, _host, registries = build({"THIRD_PARTY_PLUGINS": "false", **overrides})
     unknown = [k for k in overrides if k not in registries.settings.items]
     if unknown:

@@ -14,9 +14,9 @@ import httpx
 import trio
 
 from trade_hunter.daemon.live import Live
+from trade_hunter.daemon.vendor import vendor_signal
 from trade_hunter.plugins.models import SpikeSignal, from_json, to_json
 from trade_hunter.plugins.relays import ingest, polyalerthub
-from trade_hunter.plugins.relays.vendor import vendor_signal
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 from fake_discord import FakeDiscord

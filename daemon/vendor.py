@@ -9,10 +9,12 @@ goes through the detector (it may also fire a signal of ours when it carries vol
 
 from __future__ import annotations
 
+from typing import Final
+
 from trade_hunter.plugins.models import MarketEvent, SignalContext, SpikeSignal, VendorAlert
 from trade_hunter.plugins.topics import topic_of
 
-VENDOR = "vendor"
+VENDOR: Final = "vendor"
 _OWN = ("alert_type", "trader", "event_kind")  # on the VendorAlert itself, not its metadata
 
 
