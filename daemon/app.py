@@ -125,6 +125,7 @@ class Daemon:
         name, detector = detectors[0]
         detector = await tuned_detector(self.store, s, detector)  # applied tuning
         self.components[name] = self.extras["detector"] = detector
+        show_detector(self.health.get(name, "detector"), detector)
         self.pipeline = pipeline = Pipeline(detector, self.store, self.live)
         await trio.to_thread.run_sync(pipeline.load_states)
         await trio.to_thread.run_sync(self.live.restore, self.store)
@@ -138,7 +139,8 @@ class Daemon:
         # The first provider that can phrase a suggestion (Perplexity among the built-ins).
         narrator = next((p for _, p in providers if hasattr(p, "narrate")), None)
         self.advisor = Advisor(settings=s, store=self.store, health=self.health.get("advisor"),
-                               detector=RunningDetector(self.components, self.extras, pipeline),
+                               detector=RunningDetector(self.components, self.extras, pipeline,
+                                                        self.health.get(name, "detector")),
                                narrator=narrator, budget=self.analysts.budget)
         pipeline.signal_writes.append(self.outbox.rows_for_signal)
         pipeline.signal_handoffs.append(self.outbox.wake)
@@ -201,8 +203,9 @@ class RunningDetector:
     the plugins find it (``extras["detector"]``, ``components``)."""
 
     def __init__(self, components: dict[str, Any], extras: dict[str, Any],
-                 pipeline: Pipeline) -> None:
+                 pipeline: Pipeline, health: Any) -> None:
         self.components, self.extras, self.pipeline = components, extras, pipeline
+        self.health = health
 
     def current(self) -> Any:
         return self.extras.get("detector")
@@ -214,6 +217,15 @@ class RunningDetector:
         for name, component in list(self.components.items()):
             if component is old:
                 self.components[name] = detector
+        show_detector(self.health, detector)
+
+
+def show_detector(health: Any, detector: Any) -> None:
+    """The detector's pill, /api/health and th-ctl status: running, with its profile and
+    settings (a detector that can describe itself says so in words)."""
+    describe = getattr(detector, "describe", None)
+    health.set("running", describe() if callable(describe) else "")
+    health.put("thresholds", dict(getattr(detector, "thresholds", {}) or {}))
 
 
 def _bind(feed: Any, send: trio.MemorySendChannel[Any]) -> Any:

@@ -99,6 +99,12 @@ class SpikeDetector:
     def with_thresholds(self, **overrides: float) -> SpikeDetector:
         return SpikeDetector({**self.thresholds, **overrides})
 
+    def describe(self) -> str:
+        """The profile and its settings in one line (the detector's health detail)."""
+        return (f"classic: volume ≥ {self.min_volume:g} with move ≥ {self.min_move * 100:g}¢, or "
+                f"score ≥ {self.threshold:g}; baseline {self.points} points; cooldown "
+                f"{self.cooldown:g} s")
+
     def new_state(self, market_id: str = "") -> SpikeState:
         return SpikeState()
 

@@ -97,6 +97,14 @@ class GatedDetector(SpikeDetector):
     def with_thresholds(self, **overrides: Any) -> GatedDetector:
         return GatedDetector({**self.thresholds, **overrides})
 
+    def describe(self) -> str:
+        flow = ("off" if self.one_sided > 1 and self.churn <= 0
+                else f"one-sided ≥ {self.one_sided:g}, churn ≤ {self.churn:g}")
+        return (super().describe().replace("classic:", "gated:", 1)
+                + f"; warm-up {self.warmup} points; band {self.band:g}–{1 - self.band:g}; "
+                f"close guard {self.guard:g} s; escalate ×{self.escalate:g}; volume-only "
+                f"{self.volume_only}; flow tiers {flow}")
+
     def new_state(self, market_id: str = "") -> GatedState:
         return GatedState()
 

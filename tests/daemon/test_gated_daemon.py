@@ -63,6 +63,10 @@ async def test_quiet_escalation_and_restart(tmp_path):
         first, update = (a.signal for a in alerts)
         assert update.escalates == first.created_at
         assert round(update.move_since_signal, 6) == 0.25
+        spike = {h["name"]: h for h in d.health.as_list()}["spike"]
+        assert spike["state"] == "running" and spike["detail"].startswith("gated: ")
+        assert "warm-up 10 points; band 0.1–0.9; close guard 900 s" in spike["detail"]
+        assert spike["info"]["thresholds"]["SPIKE_PROFILE"] == "gated"
         quiet = [s for s in signals if s.get("notify") is False]
         assert len(quiet) == 1 and quiet[0]["tier"] == "watch"
         assert quiet[0]["direction"] == "flat"
