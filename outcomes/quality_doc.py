@@ -39,6 +39,8 @@ CONFIGS: list[tuple[str, dict[str, str]]] = [
     ("close guard alone (900 s)", {**NEUTRAL, "SPIKE_CLOSE_GUARD_SECONDS": "900"}),
     ("no move, no signal alone (off)", {**NEUTRAL, "SPIKE_VOLUME_ONLY": "off"}),
     ("gated + flow tiers (0.8 / 0.3)", {"SPIKE_FLOW_ONE_SIDED": "0.8", "SPIKE_FLOW_CHURN": "0.3"}),
+    ("gated + escalation ×1.5", {"SPIKE_ESCALATE_FACTOR": "1.5"}),
+    ("gated + escalation ×3", {"SPIKE_ESCALATE_FACTOR": "3"}),
     ("gated + cooldown 900 s", {"SPIKE_COOLDOWN_SECONDS": "900"}),
     ("gated + cooldown 1800 s, volume-only off",
      {"SPIKE_COOLDOWN_SECONDS": "1800", "SPIKE_VOLUME_ONLY": "off"}),
@@ -79,6 +81,12 @@ def verdict(h: scorecard.HorizonScore) -> str:
         return "worse than chance"
     side = "below" if h.lift < 0 else "above"
     return f"not distinguishable from chance (the estimate is {side} it, the interval spans 0)"
+
+
+def escalations(runs: list[tuple[str, Run]]) -> str:
+    counts = {name: r.escalations for name, r in runs}
+    return (f"{counts['gated + escalation ×1.5']} updates at ×1.5, "
+            f"{counts['**gated (the defaults)**']} at ×2, {counts['gated + escalation ×3']} at ×3")
 
 
 def gate_deltas(runs: list[tuple[str, Run]]) -> str:
