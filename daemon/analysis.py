@@ -21,7 +21,7 @@ import logging
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -89,6 +89,8 @@ class AnalystService:
         self._done: dict[int, None] = {}
         """Recently finished signals (insertion-ordered, bounded): a signal handed over
         again after its read is not analysed twice."""
+        self.read_listeners: list[Callable[[AnalystRead], None]] = []
+        """Called with every final read once recorded (metrics, the log line)."""
 
     # ------------------------------------------------------------------ intake (hot path)
     def submit(self, signal: SpikeSignal) -> None:
@@ -227,6 +229,8 @@ class AnalystService:
             self.d.outbox.wake()
         self.health.put("budget_left", self.budget.available())
         self.health.put("last_read_at", read.created_at)
+        for listener in self.read_listeners:
+            listener(read)
 
     # ------------------------------------------------------------------ restart recovery
     async def _recover(self) -> None:

@@ -23,6 +23,7 @@ from .analysis import AnalystService
 from .control import serve_control
 from .host import PluginHost, Registries, _version
 from .live import Live
+from .metrics import Tally
 from .outbox import Outbox
 from .pipeline import INGEST_BUFFER, Pipeline
 from .retention import Retention
@@ -43,6 +44,7 @@ class Daemon:
         self.pid = os.getpid()
         self.store = Store(settings.home / "trade-hunter.db")
         self.live = Live()
+        self.tally = Tally()  # per-signal/per-read counts for /metrics
         self.health = HealthBook()
         self.tickers = TickerBook(self.store)
         self.retention = Retention(self.store, settings.RETENTION_DAYS)
@@ -133,6 +135,8 @@ class Daemon:
         pipeline.signal_writes.append(self.outbox.rows_for_signal)
         pipeline.signal_handoffs.append(self.outbox.wake)
         pipeline.signal_handoffs.append(self.analysts.submit)
+        pipeline.signal_handoffs.append(self.tally.signal)
+        self.analysts.read_listeners.append(self.tally.read)
         send, receive = trio.open_memory_channel[Any](INGEST_BUFFER)
         self._send = send
 
