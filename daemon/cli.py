@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
@@ -11,6 +10,7 @@ from trade_hunter.plugins.errors import ConfigError
 
 from .config import core_registry, load_settings, read_sources
 from .host import PluginHost, PluginLoadError, Registries
+from .logs import configure_logging
 
 EXIT_CONFIG = 2
 
@@ -49,13 +49,6 @@ def build(raw: dict[str, str], extra_plugins: Sequence[tuple[str, object]] = ()
     return settings, host, registries
 
 
-def setup_logging(quiet: bool) -> None:
-    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("hypercorn.access", "httpx", "httpx2", "trio-websocket"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.version:
@@ -72,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, PluginLoadError) as exc:
         print(f"trade-hunter: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    setup_logging(settings.QUIET_MODE)  # type: ignore[attr-defined]
+    configure_logging(settings)
     from .lifecycle import run_daemon
     try:
         return run_daemon(settings, host, registries, replace=not args.no_replace)
