@@ -8,14 +8,17 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from dotenv import dotenv_values
+
 from trade_hunter.plugins.errors import ConfigError
 
 from .config import core_registry, load_settings, read_layers
 from .config_report import render, unknown_variables
 from .host import PluginHost, PluginLoadError, Registries
 from .logs import configure_logging
+from .system_service import service_conflict
 
-EXIT_CONFIG = 2
+EXIT_CONFIG, EXIT_RUNNING = 2, 3
 log = logging.getLogger(__name__)
 
 
@@ -27,9 +30,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--smoke-test", action="store_true",
                         help="run the real pipeline in a temporary home, check that a spike "
                              "becomes a stored signal, print one line and exit")
-    parser.add_argument("--no-replace", action="store_true",
+    replacing = parser.add_mutually_exclusive_group()
+    replacing.add_argument("--no-replace", action="store_true",
                         help="if an instance already runs on this home, exit instead of "
                              "replacing it")
+    replacing.add_argument("--replace", action="store_true",
+                        help="replace the instance running on this home even when the "
+                             "service manager runs it (see `service`)")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND",
                                      help="without one, run the daemon")
@@ -37,6 +44,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "config", help="print the effective configuration: every setting, its value "
                        "(secrets masked) and where it came from (default, .env, environment)")
     config.add_argument("--json", action="store_true", help="as JSON")
+    service = commands.add_parser(
+        "service", help="run as a service: a systemd user unit (Linux), a launchd agent "
+                        "(macOS); prints the Task Scheduler steps on Windows")
+    service.add_argument("action", choices=("install", "uninstall", "status"))
+    service.add_argument("--files-only", action="store_true",
+                         help="write or remove the files only; do not ask systemd/launchd "
+                              "to start or stop anything")
     return parser.parse_args(argv)
 
 
@@ -71,6 +85,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.smoke_test:
         from .smoke import smoke_test
         return smoke_test()
+    if args.command == "service":
+        return service_command(args.action, start=not args.files_only)
     dotenv_path = Path.cwd() / ".env"
     dotenv, environ = read_layers(dotenv=dotenv_path)
     try:
@@ -87,12 +103,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings)
     for warning in unknown_variables(settings.declared, dotenv, environ):
         log.warning(warning)
+    if not args.replace and not args.no_replace:
+        pid = service_conflict(settings.home)
+        if pid is not None:
+            print(f"trade-hunter: the service runs Trade Hunter on {settings.home} (pid {pid}, "
+                  "see `trade-hunter service status`); not starting a second one. Stop the "
+                  "service, or pass --replace to replace it anyway.", file=sys.stderr)
+            return EXIT_RUNNING
     from .lifecycle import run_daemon
     try:
         return run_daemon(settings, host, registries, replace=not args.no_replace)
     except ConfigError as exc:  # raised by a component factory (e.g. an unreadable key)
         print(f"trade-hunter: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+
+
+def service_command(action: str, *, start: bool) -> int:
+    from . import system_service as svc
+
+    paths = svc.Paths.for_user()
+    say = print
+    if action == "install":
+        source = paths.env_file if paths.env_file.exists() else Path.cwd() / ".env"
+        values = {k: v or "" for k, v in dotenv_values(source).items()} \
+            if source.is_file() else {}
+        try:  # the service would only fail at start: say so now
+            build(values)
+        except (ConfigError, PluginLoadError) as exc:
+            for line in str(exc).splitlines():
+                print(f"trade-hunter: configuration error in {source}: {line}",
+                      file=sys.stderr)
+            return EXIT_CONFIG
+        return svc.install(sys.platform, paths, Path.cwd(), start=start, say=say)
+    if action == "uninstall":
+        return svc.uninstall(sys.platform, paths, stop=start, say=say)
+    return svc.status(sys.platform, paths, say=say)
 
 
 if __name__ == "__main__":
