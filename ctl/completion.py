@@ -52,7 +52,9 @@ def _options(parser: argparse.ArgumentParser, prog: str, condition: str) -> list
                 words.append(f"-l {flag[2:]}")
             else:
                 words.append(f"-s {flag[1:]}")
-        if action.choices:
+        if getattr(action, "complete", None) == DIRECTORY:
+            words.append("-x -a '(__fish_complete_directories)'")
+        elif action.choices:
             words.append("-x -a " + shlex.quote(" ".join(shlex.quote(str(c))
                                                         for c in action.choices)))
         elif action.nargs != 0:

@@ -148,6 +148,15 @@ def test_bash_loads_the_completion(tmp_path):
                             timeout=60, check=False)
     assert loaded.returncode == 0, loaded.stderr
     assert loaded.stdout.strip().endswith(" th-ctl") and "-F _shtab_th_ctl" in loaded.stdout
+    # What bash does on TAB: the completion function fills COMPREPLY.
+    tab = (f"source {tmp_path / 'th-ctl.bash'}; COMP_WORDS=(th-ctl signals --sort ''); "
+           "COMP_CWORD=3; COMP_LINE='th-ctl signals --sort '; COMP_POINT=${#COMP_LINE}; "
+           "_shtab_th_ctl th-ctl '' --sort; echo \"${COMPREPLY[@]}\"; "
+           "COMP_WORDS=(th-ctl sig); COMP_CWORD=1; COMP_LINE='th-ctl sig'; COMP_POINT=10; "
+           "_shtab_th_ctl th-ctl sig th-ctl; echo \"${COMPREPLY[@]}\"")
+    offered = subprocess.run(["bash", "-c", tab], capture_output=True, text=True, timeout=60,
+                             check=True).stdout.splitlines()
+    assert offered == ["newest score", "signals"]
     for word in ("signals", "add-ticker", "methods", "completion", "tuning-apply"):
         assert word in script
 
@@ -168,6 +177,12 @@ def test_zsh_and_fish_scripts(tmp_path, shell):
     checked = subprocess.run([binary, "-n", str(path)], capture_output=True, text=True,
                              timeout=60, check=False)
     assert checked.returncode == 0, checked.stderr
+    if shell == "fish":  # what fish offers on TAB
+        tab = f"source {path}; complete -C 'th-ctl sig'; complete -C 'th-ctl signals --tier '"
+        offered = subprocess.run([binary, "-c", tab], capture_output=True, text=True,
+                                 timeout=60, check=True)
+        assert [line.split("\t")[0] for line in offered.stdout.splitlines()] == [
+            "signals", "high conviction flow", "notable", "watch"]
 
 
 def test_render_output_options():
