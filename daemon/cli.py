@@ -30,6 +30,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--smoke-test", action="store_true",
                         help="run the real pipeline in a temporary home, check that a spike "
                              "becomes a stored signal, print one line and exit")
+    parser.add_argument("--config", action="store_true",
+                        help="with --smoke-test: first check your own configuration (every "
+                             "value, key files, webhook and endpoint URLs) without contacting "
+                             "anything")
     replacing = parser.add_mutually_exclusive_group()
     replacing.add_argument("--no-replace", action="store_true",
                         help="if an instance already runs on this home, exit instead of "
@@ -82,8 +86,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .host import _version
         print(f"trade-hunter {_version('trade-hunter')}")
         return 0
+    if args.config and not args.smoke_test:
+        print("trade-hunter: --config goes with --smoke-test", file=sys.stderr)
+        return EXIT_CONFIG
     if args.smoke_test:
         from .smoke import smoke_test
+        if args.config:
+            from .config_check import check_config
+            dotenv, environ = read_layers()
+            if check_config(dotenv, environ) != 0:
+                return EXIT_CONFIG
         return smoke_test()
     if args.command == "service":
         return service_command(args.action, start=not args.files_only)
