@@ -12,7 +12,7 @@ from dotenv import dotenv_values
 
 from trade_hunter.plugins.errors import ConfigError
 
-from .config import core_registry, load_settings, read_layers
+from .config import Settings, core_registry, load_settings, read_layers
 from .config_report import render, unknown_variables
 from .host import PluginHost, PluginLoadError, Registries
 from .logs import configure_logging
@@ -59,7 +59,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def build(raw: dict[str, str], extra_plugins: Sequence[tuple[str, object]] = ()
-          ) -> tuple[object, PluginHost, Registries]:
+          ) -> tuple[Settings, PluginHost, Registries]:
     """Load plugins and settings from raw values; raises ConfigError / PluginLoadError.
 
     ``extra_plugins``: ``(name, plugin)`` pairs registered like built-ins (tests use it to
