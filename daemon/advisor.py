@@ -20,6 +20,7 @@ import json
 import logging
 import re
 import time
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -86,15 +87,27 @@ async def tuned_detector(store: Store, settings: Any, detector: Any) -> Any:
 
 
 def backlog_path(settings: Any) -> Path:
-    """``TUNING_BACKLOG_PATH``; by default ``docs/TUNING-BACKLOG.md`` of the working directory
-    (the project checkout, where ``.env`` is read too) when it has a ``docs`` folder, else
-    ``TUNING-BACKLOG.md`` in the state folder (never a new ``docs`` folder in a random place)."""
+    """``TUNING_BACKLOG_PATH``; by default ``docs/TUNING-BACKLOG.md`` when the daemon runs in
+    a Trade Hunter checkout (what the launcher does), else ``TUNING-BACKLOG.md`` in the state
+    folder: an installed daemon never writes into whatever directory it was started from."""
     configured = settings.get("TUNING_BACKLOG_PATH")
     if configured:
         path = Path(configured).expanduser()
         return path if path.is_absolute() else Path.cwd() / path
-    docs = Path.cwd() / "docs"
-    return docs / "TUNING-BACKLOG.md" if docs.is_dir() else settings.home / "TUNING-BACKLOG.md"
+    cwd = Path.cwd()
+    if in_checkout(cwd):
+        return cwd / "docs" / "TUNING-BACKLOG.md"
+    return settings.home / "TUNING-BACKLOG.md"
+
+
+def in_checkout(folder: Path) -> bool:
+    """A source checkout of this project: its ``pyproject.toml`` names it, and has ``docs/``."""
+    try:
+        project = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return False
+    return project.get("project", {}).get("name") == "trade-hunter" and \
+        (folder / "docs").is_dir()
 
 
 # ---------------------------------------------------------------------- events of a market

@@ -118,6 +118,8 @@ class AnalystService:
         self._done: dict[int, None] = {}
         """Recently finished signals (insertion-ordered, bounded): a signal handed over
         again after its read is not analysed twice."""
+        self.read_listeners: list[Callable[[AnalystRead], None]] = []
+        """Called with every final read once recorded (metrics, the log line)."""
 
     # ------------------------------------------------------------------ intake (hot path)
     def submit(self, signal: SpikeSignal) -> None:
@@ -256,6 +258,8 @@ class AnalystService:
             self.follow_ups.wake()
         self.health.put("budget_left", self.budget.available())
         self.health.put("last_read_at", read.created_at)
+        for listener in self.read_listeners:
+            listener(read)
 
     # ------------------------------------------------------------------ restart recovery
     async def _recover(self) -> None:

@@ -23,6 +23,8 @@ from .analysis import AnalystService
 from .control import ControlServer, serve_control
 from .host import PluginHost, Registries, _version
 from .live import Live
+from .logs import STARTUP_LOGGER, log_signal
+from .metrics import Tally
 from .outbox import Outbox
 from .pipeline import INGEST_BUFFER, Pipeline
 from .retention import Retention
@@ -43,6 +45,7 @@ class Daemon:
         self.pid = os.getpid()
         self.store = Store(settings.home / "trade-hunter.db")
         self.live = Live()
+        self.tally = Tally()  # per-signal/per-read counts for /metrics
         self.health = HealthBook()
         self.tickers = TickerBook(self.store)
         self.retention = Retention(self.store, settings.RETENTION_DAYS)
@@ -145,6 +148,9 @@ class Daemon:
         pipeline.signal_writes.append(self.outbox.rows_for_signal)
         pipeline.signal_handoffs.append(self.outbox.wake)
         pipeline.signal_handoffs.append(self.analysts.submit)
+        pipeline.signal_handoffs.append(self.tally.signal)
+        pipeline.signal_handoffs.append(log_signal)
+        self.analysts.read_listeners.append(self.tally.read)
         send, receive = trio.open_memory_channel[Any](INGEST_BUFFER)
         self._send = send
 
@@ -174,8 +180,10 @@ class Daemon:
                         await feeds.start(supervise, self.health.get(name, "feed"),
                                           _bind(feed, send))
                     task_status.started()
-                    log.info("trade hunter %s ready at %s (%s mode)", self.version,
-                             self.dashboard_url, s.active_mode)
+                    # its own logger: QUIET_MODE keeps this line (the dashboard's address)
+                    logging.getLogger(STARTUP_LOGGER).info(
+                        "trade hunter %s ready at %s (%s mode)", self.version,
+                        self.dashboard_url, s.active_mode)
                     await self._shutdown.wait()
                     log.info("stopping: %s", self.stop_reason)
                     feeds.cancel_scope.cancel()

@@ -390,6 +390,6 @@ def th_add_settings(settings: SettingsRegistry) -> None:
                  "How far back the tuning advisor looks (and replays)", minimum=0.1,
                  maximum=24 * 30)
     settings.add("TUNING_BACKLOG_PATH", "path", "",
-                 "Tuning backlog file (default: docs/TUNING-BACKLOG.md under the working "
-                 "directory when it has a docs folder, else TUNING-BACKLOG.md in "
-                 "TRADE_HUNTER_HOME); relative paths are from the working directory")
+                 "Tuning backlog file (default: TUNING-BACKLOG.md in TRADE_HUNTER_HOME; "
+                 "docs/TUNING-BACKLOG.md when run in a Trade Hunter checkout); relative "
+                 "paths are from the working directory")
