@@ -52,6 +52,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "service", help="run as a service: a systemd user unit (Linux), a launchd agent "
                         "(macOS); prints the Task Scheduler steps on Windows")
     service.add_argument("action", choices=("install", "uninstall", "status"))
+    # Listed for the help only: main() hands `backtest ...` to the backtest tool before parsing.
+    commands.add_parser(
+        "backtest", help="run the detector over recorded Kalshi trades and print how its "
+                         "signals did against chance (trade-hunter backtest -h)")
     service.add_argument("--files-only", action="store_true",
                          help="write or remove the files only; do not ask systemd/launchd "
                               "to start or stop anything")
