@@ -195,7 +195,8 @@ class KalshiFeed:
             del self._covered[m]
 
     async def emit(self, events: list[MarketEvent]) -> int:
-        """Send events on, minus repeats; titles and topics come from resolution."""
+        """Send events on, minus repeats; titles, topics and close times (the gated detector's
+        close guard) come from resolution."""
         out = []
         info_of = self.tracker.markets.get
         seen, order = self._seen, self._seen_order
@@ -224,7 +225,7 @@ class KalshiFeed:
                 quotes[m] = key
             info = info_of(m)
             if info is not None:
-                e.title, e.topic = info.title, info.topic
+                e.title, e.topic, e.closes_at = info.title, info.topic, info.close_ts
             out.append(e)
         if duplicates:
             self.health.count("duplicates", duplicates)
