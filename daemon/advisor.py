@@ -200,9 +200,10 @@ class Advisor:
                             lambda m, a, b: market_events(store, m, a, b), start, end)
 
     async def _narrate(self, item: dict[str, Any]) -> str:
-        """Perplexity phrases the evidence when configured and the budget allows; the
-        numbers shown are always the replay's (they are in ``evidence``)."""
-        provider = self.d.components.get("perplexity")
+        """An analyst that can ``narrate`` (Perplexity's does) phrases the evidence when
+        configured and the budget allows; the numbers shown are always the replay's (they
+        are in ``evidence``)."""
+        provider = next((c for c in self.d.components.values() if hasattr(c, "narrate")), None)
         analysts = self.d.analysts
         if provider is None or not hasattr(provider, "narrate") or analysts is None \
                 or not analysts.budget.take():

@@ -120,6 +120,24 @@ MIGRATIONS: tuple[str, ...] = (
     DROP INDEX events_ext_id;
     CREATE UNIQUE INDEX events_ext_id ON events (source, ext_id) WHERE {UNIQUE_EXT_ID};
     """,
+    # 4: tracked identifiers belong to a feed (daemon/watchlist.py); the existing rows and
+    # their first-start seed flag were the Kalshi feed's
+    """
+    CREATE TABLE tracked_by_feed (
+        feed TEXT NOT NULL,
+        ticker TEXT NOT NULL,
+        added_at REAL NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        detail TEXT NOT NULL DEFAULT '',
+        markets TEXT NOT NULL DEFAULT '[]',
+        PRIMARY KEY (feed, ticker)
+    );
+    INSERT INTO tracked_by_feed (feed, ticker, added_at, status, detail, markets)
+        SELECT 'kalshi', ticker, added_at, status, detail, markets FROM tracked_tickers;
+    DROP TABLE tracked_tickers;
+    ALTER TABLE tracked_by_feed RENAME TO tracked_tickers;
+    UPDATE kv SET key = 'watchlist_seeded:kalshi' WHERE key = 'tickers_seeded';
+    """,
 )
 
 
