@@ -96,7 +96,7 @@ class Session(Dispatch):
         # per scheduler pass; under load the frames already queued are taken at once, so a
         # burst costs one pass and one pipeline hand-off instead of one per frame.
         queued = getattr(self.ws, "_recv_channel", None)
-        take = getattr(queued, "receive_nowait", None)
+        take: Callable[[], Any] | None = getattr(queued, "receive_nowait", None)
         handle = self.handle
         while True:
             raw = await self.ws.get_message()
@@ -106,7 +106,7 @@ class Session(Dispatch):
             events = handle(raw, now)
             for _ in range(BURST if take is not None else 0):
                 try:
-                    raw = take()
+                    raw = take()  # type: ignore[misc]  # not None: the range is empty then
                 except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
                     break  # nothing queued; a closed socket raises at the next get_message
                 events += handle(raw, now)
