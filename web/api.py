@@ -9,6 +9,7 @@ aliases) are mounted the same way: each names the control method that serves it.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from .state import health_payload, state_payload
 if TYPE_CHECKING:
     from trade_hunter.daemon.app import Daemon
 
+log = logging.getLogger(__name__)
 Handler = Callable[..., Awaitable[Response]]
 PATH_PARAM = re.compile(r"\{(\w+)\}")
 
@@ -125,14 +127,6 @@ def register_api(app: Quart, d: Daemon) -> None:
         verb, path = method.http
         view = method_view(d, method, verb, path)
         app.add_url_rule(quart_path(path), view.__name__, view, methods=[verb])
-    for route in d.registries.rpc.routes.values():
-        if route.method not in protocol.BY_NAME and route.method not in d.registries.rpc.items:
-            raise RuntimeError(f"plugin {route.plugin!r}: route {route.verb} {route.path} "
-                               f"calls an unknown method {route.method!r}")
-        view = method_view(d, plugin_method(d, route.method), route.verb, route.path,
-                           dict(route.fixed), route.help)
-        app.add_url_rule(route.path, view.__name__, view, methods=[route.verb])
-
     @app.get("/api/state")
     @document_response(schemas.StateResult)
     async def state() -> Response:
@@ -147,3 +141,29 @@ def register_api(app: Quart, d: Daemon) -> None:
 
     for view in (state, health):
         _document_errors(view)
+    mount_plugin_routes(app, d)
+
+
+def mount_plugin_routes(app: Quart, d: Daemon) -> None:
+    """Serve each plugin route with its control method. A route that cannot work (an unknown
+    method or fixed parameter, a path already served) is logged and left out: a plugin's
+    mistake never stops the dashboard."""
+    taken = {(r.rule, verb) for r in app.url_map.iter_rules() for verb in r.methods or ()}
+    for route in d.registries.rpc.routes.values():
+        problem = ""
+        if route.method not in protocol.BY_NAME and route.method not in d.registries.rpc.items:
+            problem = f"calls an unknown method {route.method!r}"
+        elif (route.path, route.verb) in taken:
+            problem = "is already served"
+        else:
+            method = plugin_method(d, route.method)
+            unknown = sorted(set(route.fixed) - {p.name for p in method.params})
+            if unknown:
+                problem = f"fixes unknown parameter(s) {', '.join(unknown)}"
+        if problem:
+            log.warning("plugin %s: route %s %s %s; not served", route.plugin, route.verb,
+                        route.path, problem)
+            continue
+        view = method_view(d, method, route.verb, route.path, dict(route.fixed), route.help)
+        app.add_url_rule(route.path, view.__name__, view, methods=[route.verb])
+        taken.add((route.path, route.verb))

@@ -217,6 +217,32 @@ async def test_a_fixed_route_parameter_cannot_be_sent(web):
     assert sent.status_code == 422 and seen == ["Crypto"]
 
 
+async def test_a_plugin_route_that_cannot_work_is_left_out_and_logged(web, caplog):
+    d, _client = await web(DISABLED_PLUGINS="kalshi")
+    rpc = d.registries.rpc
+    rpc._plugin = "sloppy"
+    rpc.route("GET", "/api/sloppy/missing", "sloppy.missing")
+    rpc.route("GET", "/api/state", "signals.list")
+    rpc.route("POST", "/api/sloppy/add", "tickers.add", fixed={"colour": "red"})
+    rpc.route("GET", "/api/sloppy/signals", "signals.list", fixed={"limit": 2})
+    with pytest.raises(ValueError, match="fixed path under /api/"):
+        rpc.route("GET", "/elsewhere", "signals.list")
+    client = create_app(d).test_client()
+    assert (await client.get("/api/sloppy/missing")).status_code == 404
+    assert (await client.post("/api/sloppy/add", json={"ticker": "X"})).status_code == 404
+    state = await (await client.get("/api/state")).get_json()
+    assert "tickers" in state  # still the core's view
+    for needle in ("calls an unknown method 'sloppy.missing'", "/api/state is already served",
+                   "fixes unknown parameter(s) colour"):
+        assert needle in caplog.text
+    d.ingest(spike_events("M-1"))
+    await wait_signals(d, 1)
+    fixed = await client.get("/api/sloppy/signals")  # the one that works is served
+    assert fixed.status_code == 200 and len((await fixed.get_json())["signals"]) == 1
+    sent = await client.get("/api/sloppy/signals?limit=5")
+    assert sent.status_code == 422 and "limit" in str(await sent.get_json())
+
+
 async def test_not_available_plugin_errors_are_503(web):
     async def categories(ctx, q):
         raise RpcError("the Kalshi feed is not running", code="not_available")
