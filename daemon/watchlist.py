@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -132,23 +133,38 @@ class Watchlist:
             counts[t.status] = counts.get(t.status, 0) + 1
         return {"total": len(items), **counts}
 
-    def view(self, feed: str) -> FeedWatchlist:
-        return FeedWatchlist(self, feed)
+    def view(self, name: str) -> FeedWatchlist:
+        """What component ``name`` receives as ``ctx.tickers``: its own list when it is a feed
+        that accepts identifiers. Any other component gets, as before lists were per feed, the
+        only such feed's list (the Kalshi one), with a ``DeprecationWarning`` when used."""
+        if name in self.specs or len(self.specs) != 1:
+            return FeedWatchlist(self, name)
+        return FeedWatchlist(self, next(iter(self.specs)), borrowed_by=name)
 
 
 class FeedWatchlist:
     """One feed's list, as its component sees it (``ctx.tickers``: the ``TickerBook``
     protocol of the plugin contract)."""
 
-    def __init__(self, watchlist: Watchlist, feed: str) -> None:
-        self._watchlist, self.feed = watchlist, feed
+    def __init__(self, watchlist: Watchlist, feed: str, borrowed_by: str = "") -> None:
+        self._watchlist, self.feed, self._borrowed_by = watchlist, feed, borrowed_by
 
     def list(self) -> list[TrackedTicker]:
+        self._warn()
         return self._watchlist.list(self.feed)
 
     def set_status(self, ticker: str, status: str, detail: str = "",
                    markets: Sequence[str] = ()) -> None:
+        self._warn()
         self._watchlist.set_status(self.feed, ticker, status, detail, markets)
+
+    def _warn(self) -> None:
+        if self._borrowed_by:
+            warnings.warn(f"{self._borrowed_by}: ctx.tickers is the {self.feed!r} feed's "
+                          "list only while no other feed accepts identifiers; register "
+                          "identifiers=IdentifierSpec(...) with your feed for a list of its "
+                          "own (docs/plugins.md)", DeprecationWarning, stacklevel=3)
+            self._borrowed_by = ""  # once per component
 
     async def wait_changed(self) -> None:
         await self._watchlist.wait_changed(self.feed)

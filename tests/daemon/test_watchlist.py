@@ -74,3 +74,21 @@ def test_the_default_feed_is_the_only_one_that_accepts_identifiers(tmp_path):
         Watchlist(store, {}).feed_for(None)
     with pytest.raises(RpcError, match=r"'simulated' does not .*kalshi, slugs"):
         several.feed_for("simulated")
+
+
+async def test_a_component_without_identifiers_still_reads_the_only_list_with_a_warning(
+        tmp_path):
+    store = Store(tmp_path / "th.db")
+    store.open()
+    try:
+        book = Watchlist(store, {"kalshi": IDENTIFIERS})
+        await book.add("kalshi", "KXBTC15M")
+        assert [t.ticker for t in book.view("kalshi").list()] == ["KXBTC15M"]  # its own
+        legacy = book.view("mirror")  # a component written when the list was Kalshi's
+        with pytest.warns(DeprecationWarning, match="register identifiers"):
+            assert [t.ticker for t in legacy.list()] == ["KXBTC15M"]
+        several = Watchlist(store, {"kalshi": IDENTIFIERS, "slugs": SLUGS})
+        several.items = book.items
+        assert several.view("mirror").list() == []  # ambiguous: nothing is borrowed
+    finally:
+        store.close()
