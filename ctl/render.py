@@ -199,11 +199,14 @@ def tickers_list(r: dict[str, Any]) -> str:
     if not items:
         text = "no tracked tickers (add one: th-ctl add-ticker KXBTC15M)"
     else:
-        text = table([(t.get("ticker"), t.get("status"), len(t.get("markets") or []),
-                       ago(t.get("added_at")), t.get("detail")) for t in items],
-                     ("ticker", "status", "markets", "added", "detail"))
-    if r.get("kalshi") is False:
-        text += "\n(the Kalshi feed is not running: tickers are watched once ENABLE_KALSHI=true)"
+        text = table([(t.get("ticker"), t.get("feed"), t.get("status"),
+                       len(t.get("markets") or []), ago(t.get("added_at")), t.get("detail"))
+                      for t in items],
+                     ("ticker", "feed", "status", "markets", "added", "detail"))
+    idle = [f["name"] for f in r.get("feeds") or [] if not f.get("running")]
+    if idle:
+        text += (f"\n(not running: {', '.join(idle)}; their tickers are saved and watched "
+                 "once the feed runs)")
     return text
 
 

@@ -32,7 +32,7 @@ from .runtime import tune_runtime
 from .service import Service, demo_events
 from .store import Store
 from .supervisor import HealthBook, supervise
-from .tickers import TickerBook
+from .watchlist import Watchlist
 
 log = logging.getLogger(__name__)
 DRAIN_DEADLINE = 5.0
@@ -47,7 +47,8 @@ class Daemon:
         self.live = Live()
         self.tally = Tally()  # per-signal/per-read counts for /metrics
         self.health = HealthBook()
-        self.tickers = TickerBook(self.store)
+        self.tickers = Watchlist(self.store, {r.name: r.identifiers for r in registries.feeds
+                                              .ordered() if r.identifiers is not None})
         self.retention = Retention(self.store, settings.RETENTION_DAYS)
         self.service = Service(self)
         self.components: dict[str, Any] = {}
@@ -65,7 +66,7 @@ class Daemon:
     # ------------------------------------------------------------------ plugin context
     def plugin_context(self, name: str, kind: str = "component") -> PluginContext:
         return PluginContext(settings=self.settings, health=self.health.get(name, kind),
-                             tickers=self.tickers, store=self.store,
+                             tickers=self.tickers.view(name), store=self.store,
                              home=self.settings.home, components=self.components,
                              extras=self.extras)
 
@@ -132,7 +133,7 @@ class Daemon:
         self.pipeline = pipeline = Pipeline(detector, self.store, self.live)
         await trio.to_thread.run_sync(pipeline.load_states)
         await trio.to_thread.run_sync(self.live.restore, self.store)
-        await trio.to_thread.run_sync(self.tickers.load, s.KALSHI_MARKETS)
+        await trio.to_thread.run_sync(self.tickers.load, s)
         providers = self._create("analyst", self.registries.analysts)
         self.outbox = Outbox(self._create("notifier", self.registries.notifiers),
                              store=self.store, health=self.health, batches=pipeline)

@@ -1,5 +1,6 @@
-"""Settings: declared (core here, plugins through ``th_add_settings``), read from the
-environment and ``.env`` (the environment wins), validated once, then frozen."""
+"""Settings: declared (core here, plugins through ``th_add_settings``: a feed's, an analyst's
+or a notifier's keys belong to its plugin), read from the environment and ``.env`` (the
+environment wins), validated once, then frozen."""
 
 from __future__ import annotations
 
@@ -24,19 +25,8 @@ CORE: tuple[tuple[Any, ...], ...] = (
     ("ALLOWED_HOSTS", "list", "", "Extra Host names the dashboard answers to (loopback names and APP_HOST always are), comma-separated", {}),
     ("HTTP_MAX_BODY_BYTES", "int", 1048576, "Largest accepted HTTP request body (bytes); larger gets 413", {"minimum": 1024}),
     ("ENABLE_SIMULATION", "bool", True, "Run the simulated feed (ignored in live mode)", {}),
-    ("ENABLE_KALSHI", "bool", False, "Live mode: stream Kalshi (suppresses simulation)", {}),
-    ("KALSHI_API_KEY_ID", "str", "", "Kalshi API key id", {"secret": True}),
-    ("KALSHI_PRIVATE_KEY_PATH", "path", "", "Kalshi RSA private key (PEM)", {}),
-    ("KALSHI_MARKETS", "list", "", "Tickers to track on first start: series, event or market tickers, comma-separated", {}),
     ("POLYALERTHUB_TOKEN", "str", "", "Bearer token PolyAlertHub must send (unset: open)", {"secret": True}),
     ("INGEST_API_TOKEN", "str", "", "Bearer token for POST /api/events (unset: open)", {"secret": True}),
-    ("ANTHROPIC_API_KEY", "str", "", "Anthropic key for the analyst", {"secret": True}),
-    ("PERPLEXITY_API_KEY", "str", "", "Perplexity key (analyst fallback)", {"secret": True}),
-    ("DISCORD_WEBHOOK_URL", "str", "", "Default Discord webhook", {"secret": True}),
-    ("DISCORD_WEBHOOK_ROUTES", "str", "", "Topic-routed webhooks: topic=url pairs separated by ; or ,", {"secret": True}),
-    ("DISCORD_ALERT_MODE", "choice", "all", "Which alerts reach Discord", {"choices": ("all", "detector-only", "analyst-signals-only")}),
-    ("DISCORD_ANALYST_FOLLOWUP", "bool", True, "Send the analyst's read as a follow-up (mode all)", {}),
-    ("DISCORD_ANALYST_MIN_CONFIDENCE", "choice", "medium", "Minimum confidence in analyst-signals-only mode", {"choices": ("low", "medium", "high")}),
     ("SPIKE_MIN_VOLUME_DELTA", "float", 120.0, "Hard trigger: minimum volume of one event", {"minimum": 0}),
     ("SPIKE_MIN_PRICE_MOVE", "float", 0.03, "Hard trigger: minimum price move (dollars)", {"minimum": 0, "maximum": 1}),
     ("SPIKE_SCORE_THRESHOLD", "float", 3.0, "Outlier trigger: minimum score", {"minimum": 0}),
@@ -139,8 +129,9 @@ class Settings:
 
     @property
     def active_mode(self) -> str:
-        """``live`` when Kalshi is on, else ``simulation`` when simulation is on, else ingest-only."""
-        if self._values["ENABLE_KALSHI"]:
+        """``live`` when a feed's live switch is on (a setting declared ``live=True``, e.g.
+        ``ENABLE_KALSHI``), else ``simulation`` when simulation is on, else ingest-only."""
+        if any(self._values.get(n) for n, s in self._declared.items() if s.live):
             return "live"
         if self._values["ENABLE_SIMULATION"]:
             return "simulation"

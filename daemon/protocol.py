@@ -8,7 +8,8 @@ Each :class:`Method` says
 * ``name`` — the JSON-RPC method; the daemon's handler is ``Service.<name with . → _>``;
 * ``params`` — its parameters (validated and converted before the handler runs);
 * ``cli`` — the ``th-ctl`` command (``None``: only through ``th-ctl call``);
-* ``http`` — ``(verb, path)`` of the web route that calls the same handler, if any;
+* ``http`` — ``(verb, path)`` of the web route that calls the same handler, if any; a
+  ``{name}`` segment of the path is that parameter (``/api/feeds/{feed}/tracked``);
 * ``help`` — one line, shown by ``th-ctl --help`` and in the README.
 
 Wire format: newline-delimited JSON-RPC 2.0 over the control socket (one request per line,
@@ -80,17 +81,23 @@ class Method:
         return self.name.replace(".", "_")
 
 
+_FEED = Param("feed", help="the feed whose list it is (default: the only loaded feed that "
+                           "accepts identifiers)")
+
 METHODS: tuple[Method, ...] = (
     Method("status", "Mode, uptime, version, feed and component health, counters, tickers",
            cli="status"),
-    Method("tickers.list", "Tracked Kalshi tickers with their resolution status",
-           cli="tickers", http=("GET", "/api/kalshi/markets")),
-    Method("tickers.add", "Track a Kalshi series, event or market ticker (live, persisted)",
-           (Param("ticker", required=True, help="e.g. KXBTC15M"),),
-           cli="add-ticker", http=("POST", "/api/kalshi/markets"), mutating=True),
-    Method("tickers.remove", "Stop tracking a ticker",
-           (Param("ticker", required=True, help="a tracked ticker"),),
-           cli="remove-ticker", http=("POST", "/api/kalshi/markets/remove"), mutating=True),
+    Method("tickers.list", "Tracked identifiers (tickers) per feed, with their resolution status",
+           (Param("feed", help="only this feed's"),),
+           cli="tickers", http=("GET", "/api/feeds/{feed}/tracked")),
+    Method("tickers.add", "Track an identifier of a feed, e.g. a Kalshi series, event or market "
+           "ticker (live, persisted)",
+           (Param("ticker", required=True, help="e.g. KXBTC15M"), _FEED),
+           cli="add-ticker", http=("POST", "/api/feeds/{feed}/tracked"), mutating=True),
+    Method("tickers.remove", "Stop tracking an identifier",
+           (Param("ticker", required=True, help="a tracked identifier"), _FEED),
+           cli="remove-ticker", http=("POST", "/api/feeds/{feed}/tracked/remove"),
+           mutating=True),
     Method("signals.list", "Recent signals with their analyst reads",
            (Param("sort", choices=("newest", "score"), default="newest", help="order"),
             Param("limit", "int", default=20, help="how many (1-500)"),

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import sqlite3
 
-KALSHI_SOURCE = "kalshi"
-UNIQUE_EXT_ID = f"ext_id IS NOT NULL AND source <> '{KALSHI_SOURCE}'"
+UNIQUE_EXT_ID = "ext_id IS NOT NULL AND source <> 'kalshi'"
 """Which events the database keeps unique by ``(source, ext_id)``: relayed ones (their
 idempotency keys must survive restarts), not the Kalshi feed's trades. The feed de-duplicates
 trade ids in memory (a backfill overlaps the live stream by a second), and an index over
 random trade ids cost a fifth of the ingest rate (bench/, docs/PERFORMANCE.md). Relays may not
-call themselves ``kalshi``. A lookup must repeat these terms to use the index."""
+call themselves ``kalshi``. A lookup must repeat these terms to use the index. The source name
+is spelled out rather than imported from the plugin: it is part of the index migration 3
+created, a stored schema fact (another such feed would need a new index, not a constant)."""
 
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema
@@ -119,6 +120,24 @@ MIGRATIONS: tuple[str, ...] = (
     f"""
     DROP INDEX events_ext_id;
     CREATE UNIQUE INDEX events_ext_id ON events (source, ext_id) WHERE {UNIQUE_EXT_ID};
+    """,
+    # 4: tracked identifiers belong to a feed (daemon/watchlist.py); the existing rows and
+    # their first-start seed flag were the Kalshi feed's
+    """
+    CREATE TABLE tracked_by_feed (
+        feed TEXT NOT NULL,
+        ticker TEXT NOT NULL,
+        added_at REAL NOT NULL,
+        status TEXT NOT NULL DEFAULT 'pending',
+        detail TEXT NOT NULL DEFAULT '',
+        markets TEXT NOT NULL DEFAULT '[]',
+        PRIMARY KEY (feed, ticker)
+    );
+    INSERT INTO tracked_by_feed (feed, ticker, added_at, status, detail, markets)
+        SELECT 'kalshi', ticker, added_at, status, detail, markets FROM tracked_tickers;
+    DROP TABLE tracked_tickers;
+    ALTER TABLE tracked_by_feed RENAME TO tracked_tickers;
+    UPDATE kv SET key = 'watchlist_seeded:kalshi' WHERE key = 'tickers_seeded';
     """,
 )
 

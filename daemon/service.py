@@ -62,20 +62,30 @@ class Service:
             "store": {"commits": d.store.commits, "write_errors": d.store.write_errors},
         }
 
-    async def tickers_list(self) -> dict[str, Any]:
-        items = [t.__dict__ | {} for t in self.d.tickers.list()]
-        return {"tickers": items, "summary": self.d.tickers.summary(),
-                "kalshi": "kalshi" in self.d.components}
+    async def tickers_list(self, feed: str | None = None) -> dict[str, Any]:
+        book = self.d.tickers
+        if feed is not None:
+            book.feed_for(feed)  # an unknown feed is an error, not an empty list
+        return {"tickers": [dict(t.__dict__) for t in book.list(feed)],
+                "summary": book.summary(feed), "feeds": self.tracking_feeds()}
 
-    async def tickers_add(self, ticker: str) -> dict[str, Any]:
-        item, added = await self.d.tickers.add(ticker)
-        return {"ticker": item.__dict__ | {}, "added": added}
+    def tracking_feeds(self) -> list[dict[str, Any]]:
+        """The feeds that accept identifiers: whether each is running, what it accepts."""
+        return [{"name": name, "running": name in self.d.components,
+                 "accepts": spec.describe} for name, spec in self.d.tickers.specs.items()]
 
-    async def tickers_remove(self, ticker: str) -> dict[str, Any]:
-        removed = await self.d.tickers.remove(ticker)
-        if not removed:
+    async def tickers_add(self, ticker: str, feed: str | None = None) -> dict[str, Any]:
+        book = self.d.tickers
+        item, added = await book.add(book.feed_for(feed), ticker)
+        return {"ticker": dict(item.__dict__), "added": added}
+
+    async def tickers_remove(self, ticker: str, feed: str | None = None) -> dict[str, Any]:
+        book = self.d.tickers
+        name = book.feed_for(feed)
+        removed = await book.remove(name, ticker)
+        if removed is None:
             raise RpcError(f"{ticker} is not tracked", code="invalid_params")
-        return {"ticker": ticker, "removed": True}
+        return {"ticker": removed, "removed": True}
 
     async def signals_list(self, sort: str = "newest", limit: int = 20,
                            topic: str | None = None, tier: str | None = None

@@ -21,8 +21,8 @@ INTRO = (
     "`.env`) is warned about at start-up with a \"did you mean\". `trade-hunter config` "
     "prints every setting's effective value and its source (default, `.env`, environment), "
     "secrets masked. Secrets are never logged, shown by an API or stored.\n\n"
-    "`ACTIVE_MODE` is derived: `live` when `ENABLE_KALSHI` is true (simulation is then "
-    "suppressed entirely), else `simulation` when `ENABLE_SIMULATION` is true, else "
+    "`ACTIVE_MODE` is derived: `live` when a feed's live switch ({live}) is true (simulation "
+    "is then suppressed entirely), else `simulation` when `ENABLE_SIMULATION` is true, else "
     "`ingest-only` (relays and the HTTP ingest only).\n"
 )
 
@@ -57,7 +57,9 @@ def table(settings: list[Setting]) -> str:
 def section() -> str:
     from .cli import build
     _, _, registries = build({"THIRD_PARTY_PLUGINS": "false", "TRADE_HUNTER_HOME": "/tmp"})
-    return f"{START}\n{INTRO}\n{table(list(registries.settings.items.values()))}\n{END}"
+    declared = list(registries.settings.items.values())
+    live = ", ".join(f"`{s.name}`" for s in declared if s.live) or "none is loaded"
+    return f"{START}\n{INTRO.format(live=live)}\n{table(declared)}\n{END}"
 
 
 def rewrite(readme: Path) -> bool:

@@ -20,7 +20,7 @@ def smoke_test() -> int:
     with tempfile.TemporaryDirectory(prefix="trade-hunter-smoke-") as tmp:
         from .cli import build
         raw = {"TRADE_HUNTER_HOME": str(Path(tmp) / "home"), "APP_PORT": "0",
-               "ENABLE_SIMULATION": "false", "ENABLE_KALSHI": "false",
+               "ENABLE_SIMULATION": "false",
                "THIRD_PARTY_PLUGINS": "false", "QUIET_MODE": "true"}
         try:
             settings, host, registries = build(raw)

@@ -50,11 +50,21 @@ def th_add_settings(settings: SettingsRegistry) -> None:
 def th_register_feeds(registry: ComponentRegistry) -> None:
     """Register feed types: sources of :class:`MarketEvent`.
 
-    :param registry: call ``registry.add(name, factory, enabled=..., description=...)``.
+    :param registry: call ``registry.add(name, factory, enabled=..., description=...,
+        identifiers=...)``.
 
     ``factory(ctx)`` returns an object with ``async run(send_channel, *, task_status)`` (see
     :class:`~trade_hunter.plugins.Feed`), or ``None`` when not configured. ``enabled(settings)``
     decides whether the feed runs in this mode (the simulated feed runs only in simulation).
+
+    ``identifiers=IdentifierSpec(validate, describe, seed_setting=None)`` makes the feed accept
+    tracked identifiers: the daemon keeps a persisted watchlist per such feed, changed live by
+    ``th-ctl add-ticker [--feed NAME] ID`` / ``remove-ticker``, ``tickers.add`` and
+    ``POST /api/feeds/NAME/tracked`` (``--feed`` may be left out while only one loaded feed
+    accepts identifiers). ``validate(raw)`` returns the normalised identifier or raises
+    ``ValueError`` with a message (the caller gets it as a 4xx / ``invalid_params``). The
+    component reads its own list as ``ctx.tickers``: ``list()``, ``await wait_changed()``, and
+    reports how each resolved with ``set_status(id, status, detail, markets)``.
     """
 
 
@@ -112,4 +122,10 @@ def th_register_rpc_methods(registry: RpcRegistry) -> None:
 
     Names must be namespaced by the plugin (``kalshi.categories``). ``await handler(ctx,
     **params)`` returns JSON-able data; raise :class:`RpcError` to refuse a call.
+
+    ``registry.route(verb, path, method, fixed={...}, help=...)`` serves an HTTP route under
+    ``/api/`` with a control method (the plugin's own or a table one such as ``tickers.add``):
+    ``GET`` parameters come from the query string, ``POST`` ones from a JSON object body,
+    ``fixed`` ones from the route. It is validated, answered, documented in ``/openapi.json``
+    and protected exactly like the built-in routes (an ``RpcError`` code maps to its status).
     """

@@ -35,6 +35,9 @@ class Setting:
     minimum: float | None = None
     maximum: float | None = None
     plugin: str = ""
+    live: bool = False
+    """A ``bool`` switch that puts the daemon in live mode when true (the simulation is then
+    suppressed): a feed plugin's ``ENABLE_…`` setting. ``settings.active_mode`` reads it."""
 
 
 class SettingsRegistry:
@@ -74,17 +77,42 @@ class Health(Protocol):
 
 @dataclass
 class TrackedTicker:
+    """One tracked identifier of a feed (a Kalshi ticker, say) and how it resolved."""
+
     ticker: str
+    """The identifier, as the feed's :class:`IdentifierSpec` normalised it."""
     added_at: float
     status: str = "pending"
-    """``pending``, ``active``, ``unresolved`` or ``expired``."""
+    """``pending``, ``active``, ``paused``, ``unresolved`` or ``expired``."""
     detail: str = ""
     markets: list[str] = field(default_factory=list)
-    """The market tickers it resolved to."""
+    """The market ids it resolved to."""
+    feed: str = ""
+    """The feed whose watchlist holds it."""
+
+
+@dataclass(frozen=True)
+class IdentifierSpec:
+    """How a feed accepts tracked identifiers (``registry.add(..., identifiers=...)``).
+
+    A feed registered with one gets a persisted watchlist of its own: ``th-ctl add-ticker
+    [--feed NAME] ID``, ``POST /api/feeds/NAME/tracked`` and ``tickers.add`` add to it, and the
+    feed's component reads it as ``ctx.tickers``.
+    """
+
+    validate: Callable[[str], str]
+    """``validate(raw) -> identifier``: the normalised form (stored and shown), or raise
+    ``ValueError`` with a message for a person (answered as ``invalid_params`` / HTTP 422)."""
+    describe: str
+    """What identifiers look like, one line (``th-ctl``, the API and error messages show it)."""
+    seed_setting: str | None = None
+    """A ``list`` setting of identifiers added on the very first start only (after that the
+    persisted watchlist wins: removing one stays removed)."""
 
 
 class TickerBook(Protocol):
-    """The persisted list of tracked (Kalshi) tickers; added/removed live from the API and th-ctl."""
+    """One feed's persisted watchlist (``ctx.tickers``); identifiers are added and removed live
+    from the API and th-ctl, the feed reports how each resolved."""
 
     def list(self) -> list[TrackedTicker]: ...
     def set_status(self, ticker: str, status: str, detail: str = "",
@@ -151,7 +179,9 @@ class Detector(Protocol):
 class Analyst(Protocol):
     """An analyst provider. Optional attribute ``metered`` (default ``True``): whether each
     call costs money and so counts against ``ANALYST_MAX_CALLS_PER_HOUR``; a local provider
-    sets it to ``False``. The daemon bounds each call with ``ANALYST_TIMEOUT_SECONDS``."""
+    sets it to ``False``. The daemon bounds each call with ``ANALYST_TIMEOUT_SECONDS``.
+    Optional method ``async narrate(facts: str) -> str``: phrase the tuning advisor's evidence
+    for a person (the advisor uses the first analyst that has it; metered calls count)."""
 
     async def analyze(self, signal: SpikeSignal) -> AnalystRead:
         """Judge a signal; raise :class:`AnalystError` so the next provider is tried."""
@@ -175,6 +205,7 @@ class Registration:
     priority: int = 100
     description: str = ""
     enabled: Callable[[Any], bool] | None = None
+    identifiers: IdentifierSpec | None = None
 
 
 class ComponentRegistry:
@@ -186,16 +217,20 @@ class ComponentRegistry:
         self._plugin = ""
 
     def add(self, name: str, factory: Factory, *, priority: int = 100, description: str = "",
-            enabled: Callable[[Any], bool] | None = None) -> None:
+            enabled: Callable[[Any], bool] | None = None,
+            identifiers: IdentifierSpec | None = None) -> None:
         """Register ``factory(ctx) -> component | None`` under ``name``.
 
         ``priority``: analysts are tried lowest first. ``enabled(settings)``: whether to start
         it at all in this configuration (a feed that only runs in live mode, say).
+        ``identifiers`` (feeds only): the feed accepts tracked identifiers, validated by it.
         """
         if name in self.items:
             raise ValueError(f"{self.kind} {name!r} is registered twice")
+        if identifiers is not None and self.kind != "feed":
+            raise ValueError(f"{self.kind} {name!r}: only feeds accept tracked identifiers")
         self.items[name] = Registration(name, factory, self._plugin, priority, description,
-                                        enabled)
+                                        enabled, identifiers)
 
     def ordered(self) -> list[Registration]:
         return sorted(self.items.values(), key=lambda r: (r.priority, r.name))
@@ -252,12 +287,45 @@ class RpcMethod:
     plugin: str = ""
 
 
+@dataclass(frozen=True)
+class HttpRoute:
+    """An HTTP route of a plugin, served by a control method (``registry.route``)."""
+
+    verb: str
+    """``GET`` (parameters from the query string) or ``POST`` (a JSON object body)."""
+    path: str
+    """Under ``/api/``, e.g. ``/api/kalshi/categories``."""
+    method: str
+    """The control method it calls: the plugin's own (``kalshi.categories``) or a table
+    method (``tickers.add``)."""
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+    """Parameters the route sets itself (a client cannot send them): ``{"feed": "kalshi"}``."""
+    help: str = ""
+    plugin: str = ""
+
+
 class RpcRegistry:
-    """Extra control methods; names are namespaced by plugin: ``kalshi.categories``."""
+    """Extra control methods; names are namespaced by plugin: ``kalshi.categories``. Also the
+    plugin's HTTP routes (``route``), each served by a control method."""
 
     def __init__(self) -> None:
         self.items: dict[str, RpcMethod] = {}
+        self.routes: dict[tuple[str, str], HttpRoute] = {}
         self._plugin = ""
+
+    def route(self, verb: str, path: str, method: str, *,
+              fixed: Mapping[str, Any] | None = None, help: str = "") -> None:
+        """Serve ``verb path`` with control method ``method`` (validated and answered exactly
+        like ``th-ctl call``); ``fixed`` parameters are set by the route."""
+        verb = verb.upper()
+        if verb not in ("GET", "POST"):
+            raise ValueError(f"route {path}: verb must be GET or POST, not {verb!r}")
+        if not path.startswith("/api/") or "<" in path or "{" in path:
+            raise ValueError(f"route {path!r} must be a fixed path under /api/")
+        if (verb, path) in self.routes:
+            raise ValueError(f"route {verb} {path} is registered twice")
+        self.routes[(verb, path)] = HttpRoute(verb, path, method, dict(fixed or {}), help,
+                                              self._plugin)
 
     def add(self, name: str, handler: RpcHandler, *, params: dict[str, str] | None = None,
             help: str = "") -> None:

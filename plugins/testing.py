@@ -1,6 +1,7 @@
-"""Fakes for plugin authors' tests (and ours): a feed that plays a script, a notifier that
-records what it receives. They are registered through the real hooks with :class:`FakesPlugin`,
-the same way a real plugin is, so a test exercises the daemon's actual plumbing::
+"""Fakes for plugin authors' tests (and ours): a feed that plays a script, a feed that watches
+its tracked identifiers, a notifier that records what it receives. They are registered through
+the real hooks with :class:`FakesPlugin`, the same way a real plugin is, so a test exercises
+the daemon's actual plumbing::
 
     from trade_hunter.plugins.testing import FakesPlugin, RecordingNotifier, ScriptedFeed
 
@@ -22,6 +23,7 @@ import trio
 from . import ComponentRegistry, hookimpl
 from .errors import NotifyError
 from .models import Alert, MarketEvent
+from .registry import IdentifierSpec
 
 ScriptItem = MarketEvent | list[MarketEvent] | float
 
@@ -76,16 +78,58 @@ class RecordingNotifier:
             await self._changed.wait()
 
 
-class FakesPlugin:
-    """A plugin object registering the given fakes through the real hooks."""
+class WatchingFeed:
+    """A feed that watches its tracked identifiers (``ctx.tickers``): each one is reported
+    ``active``, resolved to a market of the same name, as soon as it is added. Register it
+    with ``FakesPlugin(feed=WatchingFeed(), identifiers=IdentifierSpec(...))``."""
 
-    def __init__(self, *, feed: Any = None, notifier: Any = None, name: str = "fakes") -> None:
+    def __init__(self) -> None:
+        self.book: Any = None
+        self.watched: list[str] = []
+        """The identifiers seen on the last pass over the list."""
+        self._changed = trio.Event()
+
+    def attach(self, ctx: Any) -> None:
+        self.book = ctx.tickers
+
+    async def run(self, send_channel: trio.MemorySendChannel[Any], *,
+                  task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        while True:
+            items = self.book.list()
+            for t in items:
+                if t.status != "active":
+                    self.book.set_status(t.ticker, "active", "watched", [t.ticker])
+            self.watched = [t.ticker for t in items]
+            self._changed.set()
+            self._changed = trio.Event()
+            await self.book.wait_changed()
+
+    async def wait_watching(self, expected: Iterable[str]) -> None:
+        """Wait until the feed's last pass saw exactly ``expected`` (in any order)."""
+        while sorted(self.watched) != sorted(expected):
+            await self._changed.wait()
+
+
+class FakesPlugin:
+    """A plugin object registering the given fakes through the real hooks. ``identifiers``:
+    the feed accepts tracked identifiers (an :class:`~trade_hunter.plugins.IdentifierSpec`);
+    a feed with an ``attach(ctx)`` method receives its context before it runs."""
+
+    def __init__(self, *, feed: Any = None, notifier: Any = None, name: str = "fakes",
+                 identifiers: IdentifierSpec | None = None) -> None:
         self.feed, self.notifier, self.name = feed, notifier, name
+        self.identifiers = identifiers
+
+    def _feed(self, ctx: Any) -> Any:
+        if hasattr(self.feed, "attach"):
+            self.feed.attach(ctx)
+        return self.feed
 
     @hookimpl
     def th_register_feeds(self, registry: ComponentRegistry) -> None:
         if self.feed is not None:
-            registry.add(self.name, lambda ctx: self.feed)
+            registry.add(self.name, self._feed, identifiers=self.identifiers)
 
     @hookimpl
     def th_register_notifiers(self, registry: ComponentRegistry) -> None:

@@ -122,3 +122,82 @@ def test_docs_list_every_hook_with_its_exact_signature():
     expected = hook_signatures()
     assert len(expected) == 7 and "th_register_relays" in expected
     assert sorted(documented) == sorted(expected.values())
+
+
+# --------------------------------------------------------------------------- identifiers
+def slug(raw: str) -> str:
+    """A third-party feed's identifiers: lower-case slugs (not Kalshi tickers)."""
+    text = raw.strip()
+    if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", text):
+        raise ValueError(f"not a slug: {raw!r} (lower-case letters, digits and '-')")
+    return text
+
+
+async def th_ctl(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    th = str(Path(sys.executable).parent / "th-ctl")
+    return await trio.to_thread.run_sync(lambda: subprocess.run(
+        [th, "--home", str(home), *args], check=False, capture_output=True, text=True,
+        timeout=60))
+
+
+async def test_a_third_party_feed_watches_identifiers_added_with_th_ctl(tmp_path):
+    from trade_hunter.daemon.app import Daemon
+    from trade_hunter.daemon.cli import build
+    from trade_hunter.plugins import IdentifierSpec
+    from trade_hunter.plugins.testing import FakesPlugin, WatchingFeed
+    from trade_hunter.web.app import create_app
+
+    from .conftest import base_env
+
+    feed = WatchingFeed()
+    plugin = FakesPlugin(feed=feed, name="slugs", identifiers=IdentifierSpec(
+        validate=slug, describe="a lower-case slug, e.g. rain-2026"))
+    home = tmp_path / "home"
+    d = Daemon(*build(base_env(home), [("slugs", plugin)]))  # the Kalshi plugin loaded too
+    async with trio.open_nursery() as nursery:
+        await nursery.start(d.run)
+        both = await th_ctl(home, "add-ticker", "rain-2026")
+        assert both.returncode == 1 and "several feeds accept identifiers (kalshi, slugs)" \
+            in both.stderr and "--feed" in both.stderr
+        bad = await th_ctl(home, "add-ticker", "--feed", "slugs", "Rain 2026")
+        assert bad.returncode == 1 and "not a slug: 'Rain 2026'" in bad.stderr
+        unknown = await th_ctl(home, "add-ticker", "--feed", "simulated", "rain-2026")
+        assert unknown.returncode == 1 and "feeds that do: kalshi, slugs" in unknown.stderr
+
+        added = await th_ctl(home, "add-ticker", "--feed", "slugs", "rain-2026")
+        assert added.returncode == 0 and "now tracking rain-2026" in added.stdout
+        with trio.fail_after(10):
+            await feed.wait_watching(["rain-2026"])  # the running feed saw it
+        client = create_app(d).test_client()
+        posted = await client.post("/api/feeds/slugs/tracked", json={"ticker": "snow-2026"})
+        assert posted.status_code == 200
+        refused = await client.post("/api/feeds/slugs/tracked", json={"ticker": "KXBTC"})
+        assert refused.status_code == 422 and "not a slug" in (await refused.get_json())["error"]
+        with trio.fail_after(10):
+            await feed.wait_watching(["rain-2026", "snow-2026"])
+        listed = json.loads((await th_ctl(home, "tickers", "--feed", "slugs", "--json")).stdout)
+        assert {(t["feed"], t["ticker"], t["status"]) for t in listed["tickers"]} == {
+            ("slugs", "rain-2026", "active"), ("slugs", "snow-2026", "active")}
+        assert {"name": "slugs", "running": True,
+                "accepts": "a lower-case slug, e.g. rain-2026"} in listed["feeds"]
+        kalshi = await (await client.get("/api/kalshi/markets")).get_json()
+        assert kalshi["tickers"] == []  # each feed has its own list
+
+        removed = await th_ctl(home, "remove-ticker", "--feed", "slugs", "rain-2026")
+        assert removed.returncode == 0 and "stopped tracking rain-2026" in removed.stdout
+        with trio.fail_after(10):
+            await feed.wait_watching(["snow-2026"])
+        await d.store.flush()
+        rows = await d.store.aquery("SELECT feed, ticker, status FROM tracked_tickers")
+        assert rows == [("slugs", "snow-2026", "active")]
+        d.request_shutdown("done")
+
+    # Alone, it is the default feed: no --feed needed.
+    d = Daemon(*build(base_env(home, DISABLED_PLUGINS="kalshi"), [("slugs", plugin)]))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(d.run)
+        alone = await th_ctl(home, "add-ticker", "hail-2026")
+        assert alone.returncode == 0 and "now tracking hail-2026" in alone.stdout
+        listed = json.loads((await th_ctl(home, "tickers", "--json")).stdout)
+        assert sorted(t["ticker"] for t in listed["tickers"]) == ["hail-2026", "snow-2026"]
+        d.request_shutdown("done")

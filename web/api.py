@@ -3,10 +3,14 @@
 The control-method routes are generated from ``daemon/protocol.py`` (every ``Method`` with an
 ``http`` route), and call the very handler ``th-ctl`` calls, ``daemon.service.call``; so a new
 method in the table appears here, validated and documented, without touching this module.
+Plugins' routes (``RpcRegistry.route``: ``/api/kalshi/categories``, the ``/api/kalshi/markets``
+aliases) are mounted the same way: each names the control method that serves it.
 """
 
 from __future__ import annotations
 
+import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -23,8 +27,9 @@ from .state import health_payload, state_payload
 if TYPE_CHECKING:
     from trade_hunter.daemon.app import Daemon
 
+log = logging.getLogger(__name__)
 Handler = Callable[..., Awaitable[Response]]
-KALSHI_CATEGORIES = "kalshi.categories"
+PATH_PARAM = re.compile(r"\{(\w+)\}")
 
 
 class BadRequest(Exception):
@@ -64,17 +69,21 @@ def _fields(obj: msgspec.Struct) -> dict[str, Any]:
     return {k: v for k, v in msgspec.structs.asdict(obj).items() if v is not None}
 
 
-def method_view(d: Daemon, method: protocol.Method) -> Handler:
-    """The route of one control method: validate with its schema, then ``service.call``."""
-    verb = method.http[0] if method.http else "GET"
-    model = schemas.params_struct(method)
+def method_view(d: Daemon, method: protocol.Method, verb: str, path: str,
+                fixed: dict[str, Any] | None = None, help: str = "") -> Handler:
+    """The route of one control method: validate with its schema, then ``service.call``.
+    ``{name}`` segments of ``path`` and ``fixed`` set parameters the client does not send."""
+    fixed = dict(fixed or {})
+    in_path = set(PATH_PARAM.findall(path))
+    model = schemas.params_struct(method, exclude=in_path | set(fixed))
 
-    async def view() -> Response:
+    async def view(**path_params: str) -> Response:
         params = read_query(model) if verb == "GET" else await read_body(model)
-        return json_response(await d.service.call(method.name, _fields(params)))
+        return json_response(await d.service.call(
+            method.name, {**_fields(params), **path_params, **fixed}))
 
-    view.__name__ = "rpc_" + method.handler_name
-    view.__doc__ = method.help
+    view.__name__ = f"rpc_{method.handler_name}_{verb.lower()}_{_slug(path)}"
+    view.__doc__ = help or method.help
     if verb == "GET":
         document_querystring(model)(view)
     else:
@@ -82,6 +91,24 @@ def method_view(d: Daemon, method: protocol.Method) -> Handler:
     document_response(schemas.RESULTS.get(method.name, schemas.ObjectResult))(view)
     _document_errors(view)
     return view
+
+
+def plugin_method(d: Daemon, name: str) -> protocol.Method:
+    """A table-like entry of a plugin's control method (all parameters optional strings)."""
+    table = protocol.BY_NAME.get(name)
+    if table is not None:
+        return table
+    rpc = d.registries.rpc.items[name]
+    return protocol.Method(name, rpc.help, tuple(protocol.Param(p, help=text)
+                                                for p, text in rpc.params.items()))
+
+
+def quart_path(path: str) -> str:
+    return PATH_PARAM.sub(r"<\1>", path)
+
+
+def _slug(path: str) -> str:
+    return re.sub(r"\W+", "_", path).strip("_")
 
 
 def _document_errors(view: Any) -> None:
@@ -98,9 +125,8 @@ def register_api(app: Quart, d: Daemon) -> None:
         if method.http is None:
             continue
         verb, path = method.http
-        app.add_url_rule(path, f"rpc_{method.handler_name}", method_view(d, method),
-                         methods=[verb])
-
+        view = method_view(d, method, verb, path)
+        app.add_url_rule(quart_path(path), view.__name__, view, methods=[verb])
     @app.get("/api/state")
     @document_response(schemas.StateResult)
     async def state() -> Response:
@@ -113,18 +139,31 @@ def register_api(app: Quart, d: Daemon) -> None:
         """Feed health, component health (state, restarts, last error), retention status."""
         return json_response(health_payload(d))
 
-    @app.get("/api/kalshi/categories")
-    @document_querystring(schemas.CategoriesQuery)
-    @document_response(schemas.ObjectResult)
-    async def kalshi_categories() -> Response:
-        """Kalshi markets in a category (served by the Kalshi plugin)."""
-        query = read_query(schemas.CategoriesQuery)
-        if KALSHI_CATEGORIES not in d.registries.rpc.items:
-            return json_error(503, "the Kalshi plugin is not available",
-                              "category search is served by the Kalshi plugin, which is not "
-                              "loaded (installed, enabled, not in DISABLED_PLUGINS)",
-                              "not_available")
-        return json_response(await d.service.call(KALSHI_CATEGORIES, {"q": query.q}))
-
-    for view in (state, health, kalshi_categories):
+    for view in (state, health):
         _document_errors(view)
+    mount_plugin_routes(app, d)
+
+
+def mount_plugin_routes(app: Quart, d: Daemon) -> None:
+    """Serve each plugin route with its control method. A route that cannot work (an unknown
+    method or fixed parameter, a path already served) is logged and left out: a plugin's
+    mistake never stops the dashboard."""
+    taken = {(r.rule, verb) for r in app.url_map.iter_rules() for verb in r.methods or ()}
+    for route in d.registries.rpc.routes.values():
+        problem = ""
+        if route.method not in protocol.BY_NAME and route.method not in d.registries.rpc.items:
+            problem = f"calls an unknown method {route.method!r}"
+        elif (route.path, route.verb) in taken:
+            problem = "is already served"
+        else:
+            method = plugin_method(d, route.method)
+            unknown = sorted(set(route.fixed) - {p.name for p in method.params})
+            if unknown:
+                problem = f"fixes unknown parameter(s) {', '.join(unknown)}"
+        if problem:
+            log.warning("plugin %s: route %s %s %s; not served", route.plugin, route.verb,
+                        route.path, problem)
+            continue
+        view = method_view(d, method, route.verb, route.path, dict(route.fixed), route.help)
+        app.add_url_rule(route.path, view.__name__, view, methods=[route.verb])
+        taken.add((route.path, route.verb))

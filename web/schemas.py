@@ -21,10 +21,25 @@ from trade_hunter.plugins.models import AnalystRead, SignalContext, SpikeSignal
 _TYPES: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool}
 
 
-def params_struct(method: Method) -> type[Struct]:
-    """A Struct of ``method``'s parameters: the route's body (POST) or query string (GET)."""
+_STRUCTS: dict[tuple[Any, ...], type[Struct]] = {}
+
+
+def params_struct(method: Method, exclude: frozenset[str] | set[str] = frozenset()
+                  ) -> type[Struct]:
+    """A Struct of ``method``'s parameters: the route's body (POST) or query string (GET).
+    ``exclude``: parameters the route sets itself (from its path, or fixed). One class per
+    distinct shape, so routes sharing it (an alias) share one OpenAPI component."""
+    key = (method.name, method.params, frozenset(exclude))
+    if key not in _STRUCTS:
+        _STRUCTS[key] = _params_struct(method, key[2])
+    return _STRUCTS[key]
+
+
+def _params_struct(method: Method, exclude: frozenset[str]) -> type[Struct]:
     fields: list[tuple[Any, ...]] = []
     for p in method.params:
+        if p.name in exclude:
+            continue
         typ: Any = Literal[p.choices] if p.choices else _TYPES[p.type]  # type: ignore[valid-type]
         meta = Meta(description=p.help) if p.help else Meta()
         if p.required:
@@ -69,16 +84,26 @@ class ComponentOut(Struct):
 # --------------------------------------------------------------------------- tickers
 class TickerOut(Struct):
     ticker: str
+    feed: Annotated[str, Meta(description="the feed whose watchlist holds it")]
     added_at: float
     status: Annotated[str, Meta(description="pending, active, paused, unresolved or expired")]
     detail: str
     markets: list[str]
 
 
+class TrackingFeedOut(Struct):
+    """A feed that accepts tracked identifiers."""
+
+    name: str
+    running: Annotated[bool, Meta(description="whether the feed is running (its identifiers "
+                                              "are watched only then)")]
+    accepts: Annotated[str, Meta(description="what its identifiers look like")]
+
+
 class TickersResult(Struct):
     tickers: list[TickerOut]
     summary: dict[str, int]
-    kalshi: Annotated[bool, Meta(description="whether the Kalshi feed is running")]
+    feeds: list[TrackingFeedOut]
 
 
 class TickerAdded(Struct):
@@ -105,11 +130,6 @@ class SignalsResult(Struct):
 class DemoSpikeResult(Struct):
     market_id: str
     signals: list[int]
-
-
-class CategoriesQuery(Struct, forbid_unknown_fields=True):
-    q: Annotated[str, Meta(max_length=100, description="a Kalshi category: Crypto, "
-                           "Elections, Sports, … (empty or absent: list the categories)")] = ""
 
 
 class LoginBody(Struct, forbid_unknown_fields=True):
@@ -230,7 +250,7 @@ class TuningOut(Struct):
 class TickersOut(Struct):
     items: list[TickerOut]
     summary: dict[str, int]
-    kalshi: bool
+    feeds: list[TrackingFeedOut]
 
 
 class FiltersOut(Struct):

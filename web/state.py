@@ -131,7 +131,7 @@ def state_payload(d: Daemon) -> dict[str, Any]:
         "tape": tape,
         "sparks": sparks,
         "tickers": {"items": [dict(t.__dict__) for t in d.tickers.list()],
-                    "summary": ticker_summary, "kalshi": "kalshi" in d.components},
+                    "summary": ticker_summary, "feeds": d.service.tracking_feeds()},
         "feeds": [h for h in health if h["kind"] == "feed"],
         "components": [h for h in health if h["kind"] != "feed"],
         "counters": summary,

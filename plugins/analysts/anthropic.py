@@ -112,6 +112,7 @@ def _error_type(exc: anthropic.APIStatusError) -> str:
 
 @hookimpl
 def th_add_settings(settings: SettingsRegistry) -> None:
+    settings.add("ANTHROPIC_API_KEY", "str", "", "Anthropic key for the analyst", secret=True)
     settings.add("ANTHROPIC_MODEL", "str", DEFAULT_MODEL, "Claude model of the analyst")
     settings.add("ANTHROPIC_BASE_URL", "str", DEFAULT_BASE_URL,
                  "Anthropic API endpoint (an Anthropic-compatible server)")

@@ -193,6 +193,8 @@ def _error_text(response: httpx.Response) -> str:
 
 @hookimpl
 def th_add_settings(settings: SettingsRegistry) -> None:
+    settings.add("PERPLEXITY_API_KEY", "str", "", "Perplexity key (analyst fallback)",
+                 secret=True)
     settings.add("PERPLEXITY_MODEL", "str", DEFAULT_MODEL, "Perplexity model of the analyst")
     settings.add("PERPLEXITY_BASE_URL", "str", DEFAULT_BASE_URL,
                  "Perplexity API endpoint (a Perplexity-compatible server)")

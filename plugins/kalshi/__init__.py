@@ -1,5 +1,7 @@
 """The built-in Kalshi plugin: a live feed (signed WebSocket, ticker resolution, rollover,
-reconnects) and the ``kalshi.categories`` control method.
+reconnects), its tracked identifiers (Kalshi tickers, ``identifiers.py``), its settings, the
+``kalshi.categories`` control method and its HTTP routes (``GET /api/kalshi/categories``, and
+``/api/kalshi/markets``: the documented aliases of the generic ``/api/feeds/kalshi/tracked``).
 
 Hooks only register; the work happens in :class:`~.feed.KalshiFeed`, created in live mode
 (``ENABLE_KALSHI=true``). The factory validates the credentials and endpoints: a missing,
@@ -22,7 +24,10 @@ from .auth import KEY_ID_VAR, Signer, load_private_key
 from .categories import DEFAULT_LIMIT, CategorySearch
 from .config import SETTINGS, endpoints, key_path, load_config
 from .feed import KalshiFeed
+from .identifiers import IDENTIFIERS
 from .rest import Rest, RestError
+
+MAX_QUERY = 100  # characters of a category query
 
 __all__ = ["KalshiFeed", "categories_rpc", "create_feed"]
 
@@ -47,7 +52,8 @@ def create_feed(ctx: Any) -> KalshiFeed:
 @hookimpl
 def th_register_feeds(registry: ComponentRegistry) -> None:
     registry.add("kalshi", create_feed, enabled=lambda s: s.active_mode == "live",
-                 description="Kalshi live market data (signed WebSocket)")
+                 description="Kalshi live market data (signed WebSocket)",
+                 identifiers=IDENTIFIERS)
 
 
 async def categories_rpc(ctx: Any, q: str = "", limit: Any = DEFAULT_LIMIT) -> Any:
@@ -57,6 +63,8 @@ async def categories_rpc(ctx: Any, q: str = "", limit: Any = DEFAULT_LIMIT) -> A
         raise RpcError(f"kalshi.categories: limit must be an integer, not {limit!r}") from None
     if not isinstance(q, str):
         raise RpcError("kalshi.categories: q must be a string")
+    if len(q) > MAX_QUERY:
+        raise RpcError(f"kalshi.categories: q must be at most {MAX_QUERY} characters")
     feed = ctx.components.get("kalshi")
     try:
         if isinstance(feed, KalshiFeed) and feed.rest.is_open:
@@ -81,3 +89,15 @@ def th_register_rpc_methods(registry: RpcRegistry) -> None:
                  params={"q": "category name, e.g. Crypto (empty: list the categories)",
                          "limit": f"most markets to return (default {DEFAULT_LIMIT})"},
                  help="Open Kalshi markets in matching categories, by volume")
+    registry.route("GET", "/api/kalshi/categories", "kalshi.categories",
+                   help="Kalshi markets in a category (served by the Kalshi plugin)")
+    # The routes of the dashboard and README from before tracked identifiers were per feed.
+    fixed = {"feed": "kalshi"}
+    registry.route("GET", "/api/kalshi/markets", "tickers.list", fixed=fixed,
+                   help="Tracked Kalshi tickers (alias of GET /api/feeds/kalshi/tracked)")
+    registry.route("POST", "/api/kalshi/markets", "tickers.add", fixed=fixed,
+                   help="Track a Kalshi series, event or market ticker (alias of POST "
+                        "/api/feeds/kalshi/tracked)")
+    registry.route("POST", "/api/kalshi/markets/remove", "tickers.remove", fixed=fixed,
+                   help="Stop tracking a Kalshi ticker (alias of POST "
+                        "/api/feeds/kalshi/tracked/remove)")

@@ -21,6 +21,12 @@ DEMO_WS = "wss://external-api-ws.demo.kalshi.co/trade-api/ws/v2"
 
 SETTINGS: tuple[tuple[Any, ...], ...] = (
     # name, kind, default, help, options
+    ("ENABLE_KALSHI", "bool", False, "Live mode: stream Kalshi (suppresses simulation)",
+     {"live": True}),
+    ("KALSHI_API_KEY_ID", "str", "", "Kalshi API key id", {"secret": True}),
+    ("KALSHI_PRIVATE_KEY_PATH", "path", "", "Kalshi RSA private key (PEM)", {}),
+    ("KALSHI_MARKETS", "list", "",
+     "Tickers to track on first start: series, event or market tickers, comma-separated", {}),
     ("KALSHI_ENV", "choice", "prod",
      "Kalshi environment; demo switches endpoints left at their defaults to the demo hosts",
      {"choices": ("prod", "demo")}),

@@ -218,11 +218,11 @@ class KalshiFeed:
                 if ts > last_trade.get(m, 0.0):
                     last_trade[m] = ts
             else:
-                key = (e.yes_price, e.yes_bid, e.yes_ask, e.volume)
-                if quotes.get(m) == key:
+                quote = (e.yes_price, e.yes_bid, e.yes_ask, e.volume)
+                if quotes.get(m) == quote:
                     unchanged += 1
                     continue
-                quotes[m] = key
+                quotes[m] = quote
             info = info_of(m)
             if info is not None:
                 e.title, e.topic, e.closes_at = info.title, info.topic, info.close_ts

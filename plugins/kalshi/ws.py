@@ -106,7 +106,7 @@ class Session(Dispatch):
             events = handle(raw, now)
             for _ in range(BURST if take is not None else 0):
                 try:
-                    raw = take()
+                    raw = take()  # type: ignore[misc]  # not None: the range is empty then
                 except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
                     break  # nothing queued; a closed socket raises at the next get_message
                 events += handle(raw, now)

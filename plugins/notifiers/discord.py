@@ -1,6 +1,6 @@
 """The Discord notifier plugin: signals and analyst follow-ups as embeds on webhooks.
 
-Settings (declared in the core table, see the README): ``DISCORD_WEBHOOK_URL`` (default
+Settings (declared here through ``th_add_settings``, listed in the README): ``DISCORD_WEBHOOK_URL`` (default
 webhook), ``DISCORD_WEBHOOK_ROUTES`` (``topic=url`` pairs separated by ``;`` or ``,``: a signal
 goes to its topic's route, else to the default), ``DISCORD_ALERT_MODE``
 (``all`` | ``detector-only`` | ``analyst-signals-only``), ``DISCORD_ANALYST_FOLLOWUP`` and
@@ -15,7 +15,7 @@ from __future__ import annotations
 from importlib import metadata
 from typing import Any
 
-from trade_hunter.plugins import ComponentRegistry, hookimpl
+from trade_hunter.plugins import ComponentRegistry, SettingsRegistry, hookimpl
 from trade_hunter.plugins.errors import ConfigError, PermanentNotifyError
 from trade_hunter.plugins.models import CONFIDENCE_ORDER, TOPICS, Alert
 
@@ -125,6 +125,20 @@ def make_notifier(ctx: Any) -> DiscordNotifier | None:
     return DiscordNotifier(client, default, routes, mode=s.DISCORD_ALERT_MODE,
                            followup=s.DISCORD_ANALYST_FOLLOWUP,
                            min_confidence=s.DISCORD_ANALYST_MIN_CONFIDENCE)
+
+
+@hookimpl
+def th_add_settings(settings: SettingsRegistry) -> None:
+    settings.add("DISCORD_WEBHOOK_URL", "str", "", "Default Discord webhook", secret=True)
+    settings.add("DISCORD_WEBHOOK_ROUTES", "str", "",
+                 "Topic-routed webhooks: topic=url pairs separated by ; or ,", secret=True)
+    settings.add("DISCORD_ALERT_MODE", "choice", "all", "Which alerts reach Discord",
+                 choices=MODES)
+    settings.add("DISCORD_ANALYST_FOLLOWUP", "bool", True,
+                 "Send the analyst's read as a follow-up (mode all)")
+    settings.add("DISCORD_ANALYST_MIN_CONFIDENCE", "choice", "medium",
+                 "Minimum confidence in analyst-signals-only mode",
+                 choices=("low", "medium", "high"))
 
 
 @hookimpl

@@ -24,7 +24,17 @@ SEED_DEFAULTS = {
 
 
 def settings(**raw: str):
-    return load_settings(core_registry().items.values(), raw)
+    """The core settings and the built-in plugins' (Kalshi's, Discord's, the analysts' keys
+    are declared by their plugins)."""
+    return build({"THIRD_PARTY_PLUGINS": "false", **raw})[0]
+
+
+def test_core_settings_name_no_feed_or_service():
+    core = {name for name, *_ in CORE}
+    assert not {n for n in core if n.startswith(("KALSHI_", "DISCORD_", "ANTHROPIC_",
+                                                 "PERPLEXITY_", "ENABLE_KALSHI"))}
+    assert load_settings(core_registry().items.values(), {"ENABLE_KALSHI": "true"}
+                         ).active_mode == "simulation"  # no live switch without its plugin
 
 
 def test_seed_defaults():

@@ -77,7 +77,7 @@ async def test_kalshi_trade_ids_are_left_to_the_feed_and_relay_keys_use_the_inde
     from trade_hunter.plugins.kalshi.parse import PLATFORM
     from trade_hunter.web.ingest import STORED_SQL
 
-    assert schema.KALSHI_SOURCE == PLATFORM
+    assert f"source <> '{PLATFORM}'" in schema.UNIQUE_EXT_ID  # the feed's source name
     store.submit(write_batch([event(1.0e9, ext_id="t1", source="kalshi"),
                               event(1.0e9, ext_id="t1", source="kalshi")], [], []))
     await store.flush()  # the feed de-duplicates in memory; the database does not re-check
@@ -94,7 +94,7 @@ def test_migration_3_keeps_relay_keys_unique_and_the_stored_rows(tmp_path):
               " source, ext_id) VALUES (1, 1, 'kalshi', 'M', 'T', 'delta', ?, ?)")
     conn.execute(insert, ("kalshi", "t1"))
     conn.execute(insert, ("relay", "r1"))
-    assert schema.migrate(conn) == 3
+    assert schema.migrate(conn) == len(schema.MIGRATIONS)
     conn.execute(insert, ("kalshi", "t1"))
     with pytest.raises(sqlite3.IntegrityError):
         conn.execute(insert, ("relay", "r1"))

@@ -18,6 +18,7 @@ from trade_hunter.daemon.config import core_registry, load_settings
 from trade_hunter.daemon.supervisor import ComponentHealth
 from trade_hunter.plugins.errors import ConfigError, NotifyError, PermanentNotifyError
 from trade_hunter.plugins.models import Alert, AnalystRead, MarketEvent, SignalContext, SpikeSignal
+from trade_hunter.plugins.notifiers import discord
 from trade_hunter.plugins.notifiers import discord_embeds as embeds
 from trade_hunter.plugins.notifiers.discord import make_notifier
 from trade_hunter.plugins.notifiers.discord_http import MIN_RETRY
@@ -53,7 +54,9 @@ def read(label: str = "signal", confidence: str = "high", **kw: Any) -> AnalystR
 
 
 def settings(**raw: str) -> Any:
-    return load_settings(core_registry().items.values(), {"TRADE_HUNTER_HOME": "/tmp/x", **raw})
+    declared = core_registry()
+    discord.th_add_settings(declared)  # the plugin declares its own settings
+    return load_settings(declared.items.values(), {"TRADE_HUNTER_HOME": "/tmp/x", **raw})
 
 
 class Ctx:

@@ -41,7 +41,6 @@ Make = Callable[..., Awaitable[tuple[Daemon, Any]]]
 async def web(start_daemon: Any) -> Make:
     """``d, client = await web(ENV=...)``: a running daemon and a test client of its app."""
     async def make(**env: str) -> tuple[Daemon, Any]:
-        env.setdefault("DISABLED_PLUGINS", "kalshi")  # category search tests choose for themselves
         d = await start_daemon(**env)
         return d, create_app(d).test_client()
     return make

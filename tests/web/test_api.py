@@ -11,6 +11,7 @@ from trade_hunter.daemon import protocol
 from trade_hunter.plugins.errors import RpcError
 from trade_hunter.plugins.models import MarketEvent
 from trade_hunter.web import schemas
+from trade_hunter.web.api import quart_path
 from trade_hunter.web.app import create_app
 from trade_hunter.web.state import state_payload
 
@@ -157,23 +158,33 @@ async def test_every_http_method_of_the_table_is_routed(web):
     app = create_app(d)
     routes = {(rule.rule, m) for rule in app.url_map.iter_rules() for m in rule.methods}
     table = [m for m in protocol.METHODS if m.http]
-    assert table and all((m.http[1], m.http[0]) in routes for m in table)
+    assert table and all((quart_path(m.http[1]), m.http[0]) in routes for m in table)
+    plugin = list(d.registries.rpc.routes.values())  # the Kalshi plugin's
+    assert plugin and all((r.path, r.verb) in routes for r in plugin)
 
 
-async def test_category_search_is_503_without_the_kalshi_plugin(web):
-    _d, client = await web()
+async def plugin_route(web, handler, **route):
+    """A daemon without the Kalshi plugin, a stand-in plugin method and route registered the
+    way ``th_register_rpc_methods`` does, and a client of an app that mounts them."""
+    d, _client = await web(DISABLED_PLUGINS="kalshi")
+    d.registries.rpc.add("kalshi.categories", handler, params={"q": "category"})
+    d.registries.rpc.route("GET", "/api/kalshi/categories", "kalshi.categories", **route)
+    return d, create_app(d).test_client()
+
+
+async def test_category_search_is_the_kalshi_plugins_route(web):
+    _d, client = await web(DISABLED_PLUGINS="kalshi")
     response = await client.get("/api/kalshi/categories?q=Crypto")
-    assert response.status_code == 503
-    body = await response.get_json()
-    assert body["error"] == "the Kalshi plugin is not available" and body["detail"]
-    for listing in ("/api/kalshi/categories", "/api/kalshi/categories?q="):  # list them
-        assert (await client.get(listing)).status_code == 503
-    too_long = await client.get("/api/kalshi/categories?q=" + "x" * 101)
-    assert too_long.status_code == 422 and "q" in str(await too_long.get_json())
+    assert response.status_code == 404  # not mounted: no plugin serves it
+    d, client = await web()
+    assert d.registries.rpc.routes[("GET", "/api/kalshi/categories")].plugin == "kalshi"
+    too_long = await client.get("/api/kalshi/categories?q=" + "x" * 101)  # refused locally
+    assert too_long.status_code == 422 and "100 characters" in str(await too_long.get_json())
+    unknown = await client.get("/api/kalshi/categories?q=x&limit=1&extra=2")
+    assert unknown.status_code == 422 and "extra" in str(await unknown.get_json())
 
 
 async def test_category_search_calls_the_plugin_method(web):
-    d, client = await web()
     seen = []
 
     async def categories(ctx, q):
@@ -183,7 +194,7 @@ async def test_category_search_calls_the_plugin_method(web):
                            data={"valid": ["Crypto", "Sports"]})
         return {"category": q, "series": [{"ticker": "KXBTC15M", "title": "Bitcoin 15 min"}]}
 
-    d.registries.rpc.add("kalshi.categories", categories, params={"q": "category"})
+    _d, client = await plugin_route(web, categories)
     ok = await client.get("/api/kalshi/categories?q=Crypto")
     assert ok.status_code == 200
     assert (await ok.get_json())["series"][0]["ticker"] == "KXBTC15M"
@@ -193,25 +204,60 @@ async def test_category_search_calls_the_plugin_method(web):
     assert seen == ["Crypto", "Cooking"]
 
 
-async def test_not_available_plugin_errors_are_503(web):
-    d, client = await web()
+async def test_a_fixed_route_parameter_cannot_be_sent(web):
+    seen = []
 
+    async def categories(ctx, q):
+        seen.append(q)
+        return {"q": q}
+
+    _d, client = await plugin_route(web, categories, fixed={"q": "Crypto"})
+    assert (await (await client.get("/api/kalshi/categories")).get_json()) == {"q": "Crypto"}
+    sent = await client.get("/api/kalshi/categories?q=Sports")
+    assert sent.status_code == 422 and seen == ["Crypto"]
+
+
+async def test_a_plugin_route_that_cannot_work_is_left_out_and_logged(web, caplog):
+    d, _client = await web(DISABLED_PLUGINS="kalshi")
+    rpc = d.registries.rpc
+    rpc._plugin = "sloppy"
+    rpc.route("GET", "/api/sloppy/missing", "sloppy.missing")
+    rpc.route("GET", "/api/state", "signals.list")
+    rpc.route("POST", "/api/sloppy/add", "tickers.add", fixed={"colour": "red"})
+    rpc.route("GET", "/api/sloppy/signals", "signals.list", fixed={"limit": 2})
+    with pytest.raises(ValueError, match="fixed path under /api/"):
+        rpc.route("GET", "/elsewhere", "signals.list")
+    client = create_app(d).test_client()
+    assert (await client.get("/api/sloppy/missing")).status_code == 404
+    assert (await client.post("/api/sloppy/add", json={"ticker": "X"})).status_code == 404
+    state = await (await client.get("/api/state")).get_json()
+    assert "tickers" in state  # still the core's view
+    for needle in ("calls an unknown method 'sloppy.missing'", "/api/state is already served",
+                   "fixes unknown parameter(s) colour"):
+        assert needle in caplog.text
+    d.ingest(spike_events("M-1"))
+    await wait_signals(d, 1)
+    fixed = await client.get("/api/sloppy/signals")  # the one that works is served
+    assert fixed.status_code == 200 and len((await fixed.get_json())["signals"]) == 1
+    sent = await client.get("/api/sloppy/signals?limit=5")
+    assert sent.status_code == 422 and "limit" in str(await sent.get_json())
+
+
+async def test_not_available_plugin_errors_are_503(web):
     async def categories(ctx, q):
         raise RpcError("the Kalshi feed is not running", code="not_available")
 
-    d.registries.rpc.add("kalshi.categories", categories, params={"q": "category"})
+    _d, client = await plugin_route(web, categories)
     response = await client.get("/api/kalshi/categories?q=Crypto")
     assert response.status_code == 503
     assert (await response.get_json())["code"] == "not_available"
 
 
 async def test_errors_are_json_for_the_api_and_friendly_pages_elsewhere(web, caplog):
-    d, client = await web()
-
     async def crash(ctx, q):
         raise RuntimeError("secret internals")
 
-    d.registries.rpc.add("kalshi.categories", crash, params={"q": "category"})
+    _d, client = await plugin_route(web, crash)
     response = await client.get("/api/kalshi/categories?q=x")
     assert response.status_code == 500
     text = (await response.get_data()).decode()
@@ -242,7 +288,7 @@ async def test_dashboard_page_and_assets_are_local(web):
 
 
 def test_live_mode_shows_only_the_freshness_window(tmp_path):
-    d = make_daemon(tmp_path, DISABLED_PLUGINS="kalshi")
+    d = make_daemon(tmp_path)  # not started: the Kalshi plugin declares the live switch
     d.settings = d.settings.replace(ENABLE_KALSHI=True, FRESHNESS_WINDOW_SECONDS=60.0)
     now = time.time()
     old = [MarketEvent(platform="kalshi", market_id="OLD", yes_price=0.3, event_kind="trade",

@@ -57,8 +57,10 @@ class DaemonProcess:
         home.mkdir(parents=True, exist_ok=True)
         full_env = {**os.environ, "TRADE_HUNTER_HOME": str(home), "APP_PORT": str(self.port),
                     "SIMULATION_SEED": "7", "THIRD_PARTY_PLUGINS": "false",
-                    # no network: category search must answer "not available" here
-                    "DISABLED_PLUGINS": "kalshi", "QUIET_MODE": "true", **env}
+                    # no network: the Kalshi plugin (it serves the ticker routes) talks to
+                    # a port nobody listens on, so category search answers "unavailable"
+                    "KALSHI_API_BASE": f"http://127.0.0.1:{free_port()}/trade-api/v2",
+                    "QUIET_MODE": "true", **env}
         exe = Path(sys.executable).with_name("trade-hunter")
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen([str(exe), "--no-replace"], env=full_env, cwd=home,
@@ -330,11 +332,11 @@ def test_keyboard_reaches_the_controls(watched: Watched, daemon: DaemonProcess):
     expect(page.locator("#toast")).to_contain_text("Demo spike injected")
 
 
-def test_category_search_explains_a_missing_plugin(watched: Watched, daemon: DaemonProcess):
+def test_category_search_explains_an_unreachable_exchange(watched: Watched,
+                                                          daemon: DaemonProcess):
     page = watched.page
     page.get_by_role("button", name="Crypto").click()
-    expect(page.locator("#category-status")).to_contain_text(
-        "the Kalshi plugin is not available")
+    expect(page.locator("#category-status")).to_contain_text("Kalshi is unavailable")
 
 
 def test_foreign_pages_cannot_drive_the_dashboard(browser: Browser, daemon: DaemonProcess,

@@ -384,7 +384,7 @@ function renderTickers() {
       (sum.paused ? `, ${sum.paused} paused` : "") + (sum.pending ? `, ${sum.pending} pending` : "") + (sum.expired ? `, ${sum.expired} expired` : "")
     : "");
   const note = $("tickers-note");
-  const off = !t.kalshi;
+  const off = !(t.feeds || []).some((f) => f.running);
   showEmpty(note, off ? `The Kalshi feed is not running (${last.status.mode} mode): tickers are ` +
     "saved and resolve when live mode starts (ENABLE_KALSHI=true)." : "");
   $("tickers-empty").hidden = t.items.length > 0;
