@@ -21,6 +21,7 @@ from trade_hunter.plugins.registry import PluginContext
 from .advisor import Advisor, tuned_detector
 from .analysis import AnalystService
 from .control import serve_control
+from .grader import Grader
 from .host import PluginHost, Registries, _version
 from .live import Live
 from .outbox import Outbox
@@ -55,6 +56,7 @@ class Daemon:
         self.analysts: AnalystService | None = None
         self.advisor: Advisor | None = None
         self.outbox: Outbox | None = None
+        self.grader: Grader | None = None
         self._shutdown: trio.Event | None = None
         self._send: trio.MemorySendChannel[Any] | None = None
         self.stop_reason = ""
@@ -130,9 +132,13 @@ class Daemon:
         self.analysts = AnalystService(self, self._create("analyst", self.registries.analysts))
         self.outbox = Outbox(self, self._create("notifier", self.registries.notifiers))
         self.advisor = Advisor(self)
+        self.grader = Grader(self.store, self.health.get("outcomes"),
+                             k=s.OUTCOME_BASELINE_K, band=s.OUTCOME_FLAT_BAND,
+                             published=self.live.set_outcomes)
         pipeline.signal_writes.append(self.outbox.rows_for_signal)
         pipeline.signal_handoffs.append(self.outbox.wake)
         pipeline.signal_handoffs.append(self.analysts.submit)
+        pipeline.signal_handoffs.append(self.grader.submit)
         send, receive = trio.open_memory_channel[Any](INGEST_BUFFER)
         self._send = send
 
@@ -149,6 +155,7 @@ class Daemon:
                 await services.start(supervise, self.health.get("retention"),
                                      self.retention.run)
                 await services.start(supervise, self.health.get("advisor"), self.advisor.run)
+                await services.start(supervise, self.health.get("outcomes"), self.grader.run)
                 binds = await services.start(serve_web, self, s.APP_HOST, s.APP_PORT)
                 self.dashboard_url = binds[0] if binds else ""
                 self.health.get("web").set("running", self.dashboard_url)
