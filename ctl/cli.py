@@ -56,7 +56,7 @@ def _add_param(parser: argparse.ArgumentParser, p: protocol.Param) -> None:
         parser.add_argument(flag, dest=p.name, action=argparse.BooleanOptionalAction,
                             default=None, help=text)
         return
-    parser.add_argument(flag, dest=p.name, type=_TYPES.get(p.type, str),
+    parser.add_argument(flag, *p.aliases, dest=p.name, type=_TYPES.get(p.type, str),
                         choices=p.choices or None, default=None, help=text)
 
 
@@ -141,7 +141,8 @@ def commands_markdown() -> str:
             if p.required:
                 words.append(p.name.upper())
             elif m.cli:
-                words.append(f"[--{p.name.replace('_', '-')}"
+                flag = p.aliases[0] if p.aliases else "--" + p.name.replace("_", "-")
+                words.append(f"[{flag}"
                              + (f" {{{','.join(p.choices)}}}" if p.choices else
                                 "" if p.type == "bool" else f" {p.type.upper()}") + "]")
             else:

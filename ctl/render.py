@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from trade_hunter.outcomes.render import render as render_scorecard
+
 MAX_CELL = 48
 
 
@@ -120,7 +122,24 @@ def signals_list(r: dict[str, Any]) -> str:
         rows.append((s.get("id"), ago(s.get("created_at")), s.get("tier"),
                      f"{s.get('score', 0):.2f}", f"{s.get('price_move', 0):+.2f}",
                      s.get("market_id"), cell(s.get("title"), 40), label))
-    return table(rows, ("id", "when", "tier", "score", "move", "market", "title", "analyst"))
+    lines = table(rows, ("id", "when", "tier", "score", "move", "market", "title",
+                         "analyst")).split("\n")
+    out = lines[:1]
+    for s, line in zip(items, lines[1:], strict=True):
+        out.append(line)
+        graded = [outcome_text(o) for o in s.get("outcomes") or ()
+                  if o.get("outcome", "no data") != "no data"]
+        if graded:
+            out.append("    " + " · ".join(graded))
+    return "\n".join(out)
+
+
+def outcome_text(o: dict[str, Any]) -> str:
+    """``+5m ▲ continued +3¢``: the horizon, the price's way, the class, the change."""
+    change = o.get("change") or 0.0
+    arrow = "▲" if change > 0 else "▼" if change < 0 else "="
+    text = f"+{o.get('horizon')} {arrow} {o.get('outcome')} {round(100 * change, 1):+g}¢"
+    return text + (" (at the close)" if o.get("capped") else "")
 
 
 def plugins_list(r: dict[str, Any]) -> str:
@@ -132,6 +151,14 @@ def plugins_list(r: dict[str, Any]) -> str:
 def demo_spike(r: dict[str, Any]) -> str:
     ids = ", ".join(f"#{i}" for i in r.get("signals") or [])
     return f"injected a spike on {r.get('market_id')}: signal {ids}"
+
+
+def scorecard(r: dict[str, Any]) -> str:
+    text = render_scorecard(r)
+    if r.get("open"):
+        text += (f"\n{r['open']} signal(s) still wait for a horizon (or for their baseline's "
+                 "day to end).")
+    return text
 
 
 def shutdown(r: dict[str, Any]) -> str:
@@ -164,6 +191,7 @@ RENDERERS: dict[str, Callable[[Any], str]] = {
     "signals.list": signals_list,
     "plugins.list": plugins_list,
     "demo.spike": demo_spike,
+    "scorecard": scorecard,
     "shutdown": shutdown,
 }
 

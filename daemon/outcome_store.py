@@ -13,8 +13,8 @@ from typing import Any
 import msgspec
 
 from trade_hunter.outcomes.baseline import Tally
-from trade_hunter.outcomes.grading import HorizonOutcome
-from trade_hunter.outcomes.scorecard import ScoredSignal
+from trade_hunter.outcomes.grading import HorizonOutcome, horizon_name
+from trade_hunter.outcomes.scorecard import ScoredSignal, build
 from trade_hunter.plugins.models import SpikeSignal
 
 from .store import Store, Write
@@ -72,6 +72,13 @@ def market_path(store: Store, market_id: str, start: float, end: float
     return [(r[0], r[1], r[2] == "T") for r in store.query(
         "SELECT ts, yes_price, kind FROM events WHERE market_id = ? AND ts >= ? AND ts <= ?"
         " AND yes_price IS NOT NULL ORDER BY ts, id", (market_id, start, end))]
+
+
+def outcome_dicts(horizons: list[HorizonOutcome] | None) -> list[dict[str, Any]]:
+    """A signal's outcomes for the API and the cards: every horizon, ``no data`` included."""
+    return [{"horizon": horizon_name(h.horizon), "seconds": h.horizon, "outcome": h.outcome,
+             "price": h.price, "change": h.change, "favorable": h.favorable,
+             "adverse": h.adverse, "capped": h.capped} for h in horizons or ()]
 
 
 def outcomes_of(store: Store, ids: Iterable[int]) -> dict[int, list[HorizonOutcome]]:
@@ -172,3 +179,14 @@ def _low(since: float | None) -> float:
 
 def _high(until: float | None) -> float:
     return until if until is not None else float("inf")
+
+
+def scorecard(store: Store, since: float | None, until: float | None, group_by: str
+              ) -> dict[str, Any]:
+    """The scorecard of the stored outcomes as plain data (blocking: run it in a thread),
+    with how many signals still wait for a horizon or their baseline's day."""
+    card = build(scored_signals(store, since, until), group_by,
+                 market_hours=market_hours(store, since, until), since=since, until=until)
+    out: dict[str, Any] = msgspec.to_builtins(card)
+    out["open"] = waiting_signals(store)
+    return out

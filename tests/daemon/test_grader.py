@@ -6,59 +6,30 @@ from __future__ import annotations
 
 import sqlite3
 import sys
-import time
 from pathlib import Path
 
 import trio
 
 from trade_hunter.daemon.grader import Grader
-from trade_hunter.daemon.store import Store, write_batch
+from trade_hunter.daemon.store import Store
 from trade_hunter.daemon.supervisor import ComponentHealth
-from trade_hunter.plugins.models import MarketEvent, SpikeSignal
+from trade_hunter.plugins.models import MarketEvent
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from conftest import make_daemon, run_daemon
-
-DAY = 86400.0
-D0 = (time.time() // DAY - 2) * DAY  # two days ago, 00:00 UTC (inside retention)
-T0 = D0 + 10 * 3600                   # the signal: 10:00
-MARKET = "KXTEST-M"
-
-
-def trade(ts: float, price: float, market: str = MARKET) -> MarketEvent:
-    return MarketEvent(platform="kalshi", market_id=market, title="Test market",
-                       yes_price=price, volume=10, event_kind="trade", trade_side="yes",
-                       trade_size=10, timestamp=ts, received_at=ts, source="test")
-
-
-def clock(ts: float) -> MarketEvent:
-    """A quote of another market: moves data_end without touching the graded market."""
-    return MarketEvent(platform="kalshi", market_id="KXTEST-CLOCK", title="Clock",
-                       yes_price=0.5, event_kind="quote", timestamp=ts, received_at=ts,
-                       source="test")
-
-
-def signal(sid: int, event: MarketEvent, direction: str = "up",
-           price: float | None = None) -> SpikeSignal:
-    return SpikeSignal(
-        id=sid, market_id=event.market_id, platform="kalshi", title=event.title,
-        topic="general", source="test", tier="notable", score=5.0, rule="hard",
-        volume_delta=500, baseline=10, volume_multiple=50, price_move=0.05, price_score=2,
-        direction=direction, yes_price=event.yes_price if price is None else price,  # type: ignore[arg-type]
-        event=event, created_at=event.timestamp)
-
-
-# The market: two moved trades in the morning, the signal at 10:00 (up, 50¢), then
-# +30 s 53¢, +200 s 48¢, +800 s 50¢, +3000 s 45¢.
-MORNING = [trade(D0 + 8 * 3600, 0.40), trade(D0 + 8 * 3600 + 30, 0.42)]
-SIGNAL_EVENT = trade(T0, 0.50)
-AFTER = [trade(T0 + 30, 0.53), trade(T0 + 200, 0.48), trade(T0 + 800, 0.50),
-         trade(T0 + 3000, 0.45)]
-
-
-def store_history(store: Store, events: list[MarketEvent], signals: list[SpikeSignal] = ()
-                  ) -> None:
-    store.submit(write_batch(sorted(events, key=lambda e: e.timestamp), list(signals), []))
+from outcome_history import (
+    AFTER,
+    D0,
+    DAY,
+    MARKET,
+    MORNING,
+    SIGNAL_EVENT,
+    T0,
+    clock,
+    signal,
+    store_history,
+    trade,
+)
 
 
 def classes(horizons) -> list[str]:

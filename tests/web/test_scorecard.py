@@ -1,0 +1,97 @@
+"""The scorecard through HTTP, JSON-RPC (th-ctl) and the signal cards, on a real daemon over a
+hand-built stored history (tests/outcome_history.py): figures counted by hand, never
+re-graded per request, bad parameters answered 422 naming the parameter."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import msgspec
+import trio
+
+from trade_hunter.daemon.store import Store
+from trade_hunter.web import schemas
+from trade_hunter.web.app import create_app
+
+from ..outcome_history import (
+    AFTER,
+    D0,
+    DAY,
+    MORNING,
+    SIGNAL_EVENT,
+    T0,
+    clock,
+    signal,
+    store_history,
+)
+
+TH_CTL = str(Path(sys.executable).parent / "th-ctl")
+
+
+async def graded_daemon(start_daemon, tmp_path):
+    home = tmp_path / "home"
+    store = Store(home / "trade-hunter.db")
+    store.open()
+    store_history(store, [*MORNING, SIGNAL_EVENT, *AFTER, clock(D0 + DAY + 3600)],
+                  [signal(1, SIGNAL_EVENT)])
+    store.close()
+    d = await start_daemon(home=home)
+    with trio.fail_after(30):  # a guard against a hang, not a timing assertion
+        while d.grader is None or d.grader.graded < 1:
+            await trio.sleep(0.05)
+    return d, create_app(d).test_client()
+
+
+async def test_scorecard_api_rpc_and_cards(start_daemon, tmp_path):
+    d, client = await graded_daemon(start_daemon, tmp_path)
+    response = await client.get("/api/scorecard?group_by=tier")
+    assert response.status_code == 200
+    card = await response.get_json()
+    msgspec.convert(card, schemas.ScorecardResult)  # the documented schema is the real one
+    assert card["signals"] == 1 and card["open"] == 0
+    assert card["market_hours"] == 2.0  # the market traded in the 08:00 and 10:00 hours
+    [group] = card["groups"]
+    assert group["group"] == "notable" and group["per_market_hour"] == 0.5
+    one, five, fifteen, sixty = group["horizons"]
+    assert (one["continuation"], one["graded"], one["waiting"]) == (1.0, 1, 0)
+    assert five["continuation"] == 0.0 and fifteen["flat"] == 1.0
+    # +60m: the signal reversed (0 %); its baseline: 1 continued, 2 reversed, 2 flat (33 %).
+    assert sixty["baseline_graded"] == 5
+    assert round(sixty["baseline_continuation"], 4) == 0.3333
+    assert sixty["lift"] == -33.33 and sixty["lift_low"] is None  # one signal: no interval
+
+    later = await (await client.get(f"/api/scorecard?since={T0 + 1}")).get_json()
+    assert later["signals"] == 0 and later["market_hours"] == 0
+    iso = await (await client.get("/api/scorecard?since=2000-01-01&group_by=rule")).get_json()
+    assert [g["group"] for g in iso["groups"]] == ["hard"]
+
+    for query, name in (("group_by=weather", "group_by"), ("since=yesterday", "since"),
+                        ("until=1e999x", "until"), ("bogus=1", "bogus")):
+        response = await client.get(f"/api/scorecard?{query}")
+        assert response.status_code == 422, query
+        body = await response.get_json()
+        assert name in json.dumps(body), (query, body)
+    assert (await client.get("/api/scorecard")).status_code == 200  # still usable
+
+    # The same method through JSON-RPC, and th-ctl printing outcomes.render.
+    assert (await d.service.call("scorecard", {"group_by": "tier"}))["signals"] == 1
+    text = await trio.to_thread.run_sync(lambda: subprocess.run(
+        [TH_CTL, "--home", str(d.settings.home), "scorecard", "--by", "rule"],
+        capture_output=True, text=True, timeout=60, check=True).stdout)
+    assert text.startswith("Scorecard by rule: 1 signals over 2.0 market-hours")
+    assert "-33.3 [n too small]" in text
+
+    # Each signal carries its outcomes: /api/signals, /api/state, th-ctl signals.
+    [item] = (await (await client.get("/api/signals")).get_json())["signals"]
+    assert [(o["horizon"], o["outcome"], o["change"]) for o in item["outcomes"]] == [
+        ("1m", "continued", 0.03), ("5m", "reversed", -0.02), ("15m", "flat", 0.0),
+        ("60m", "reversed", -0.05)]
+    [card_item] = (await (await client.get("/api/state")).get_json())["signals"]
+    assert card_item["outcomes"] == item["outcomes"]
+    listing = await trio.to_thread.run_sync(lambda: subprocess.run(
+        [TH_CTL, "--home", str(d.settings.home), "signals"],
+        capture_output=True, text=True, timeout=60, check=True).stdout)
+    assert "+1m ▲ continued +3¢" in listing and "+60m ▼ reversed -5¢" in listing
