@@ -30,10 +30,10 @@ def clock(ts: float) -> MarketEvent:
 
 
 def signal(sid: int, event: MarketEvent, direction: str = "up",
-           price: float | None = None) -> SpikeSignal:
+           price: float | None = None, tier: str = "notable") -> SpikeSignal:
     return SpikeSignal(
         id=sid, market_id=event.market_id, platform="kalshi", title=event.title,
-        topic="general", source="test", tier="notable", score=5.0, rule="hard",
+        topic="general", source="test", tier=tier, score=5.0, rule="hard",  # type: ignore[arg-type]
         volume_delta=500, baseline=10, volume_multiple=50, price_move=0.05, price_score=2,
         direction=direction, yes_price=event.yes_price if price is None else price,  # type: ignore[arg-type]
         event=event, created_at=event.timestamp)
@@ -52,3 +52,25 @@ def store_history(store: Store, events: list[MarketEvent], signals: Sequence[Spi
     store.submit(write_batch(sorted(events, key=lambda e: e.timestamp), list(signals), []))
 
 
+
+
+TIERS = ("high conviction flow", "notable", "watch")
+
+
+def many_markets(store: Store, count: int = 9) -> None:
+    """``count`` markets like the one above, each with an up signal at 10:00: the even ones
+    keep rising after it (continued), the odd ones fall (reversed); tiers in turn; and the
+    clock past the day's end, so every outcome is complete."""
+    events: list[MarketEvent] = [clock(D0 + DAY + 3600)]
+    signals = []
+    for k in range(count):
+        market = f"KXTEST-M{k}"
+        sign = 1 if k % 2 == 0 else -1
+        t0 = T0 + 60 * k
+        event = trade(t0, 0.50, market)
+        events += [trade(D0 + 8 * 3600, 0.40, market), trade(D0 + 8 * 3600 + 30, 0.42, market),
+                   event]
+        events += [trade(t0 + dt, round(0.50 + sign * step, 2), market)
+                   for dt, step in ((30, 0.02), (200, 0.04), (800, 0.05), (3000, 0.07))]
+        signals.append(signal(k + 1, event, tier=TIERS[k % 3]))
+    store_history(store, events, signals)
