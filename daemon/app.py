@@ -29,6 +29,7 @@ from .pipeline import INGEST_BUFFER, Pipeline
 from .retention import Retention
 from .runtime import tune_runtime
 from .service import Service, demo_events
+from .settlement import Settler, capable
 from .store import Store
 from .supervisor import HealthBook, supervise
 from .tickers import TickerBook
@@ -134,7 +135,9 @@ class Daemon:
         self.advisor = Advisor(self)
         self.grader = Grader(self.store, self.health.get("outcomes"),
                              k=s.OUTCOME_BASELINE_K, band=s.OUTCOME_FLAT_BAND,
-                             published=self.live.set_outcomes)
+                             published=self.live.set_outcomes,
+                             settle=Settler(self.store, capable(feeds_made),
+                                            self.health.get("outcomes")))
         pipeline.signal_writes.append(self.outbox.rows_for_signal)
         pipeline.signal_handoffs.append(self.outbox.wake)
         pipeline.signal_handoffs.append(self.analysts.submit)

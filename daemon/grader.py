@@ -68,13 +68,13 @@ class Grader:
     def __init__(self, store: Store, health: ComponentHealth, *, k: int = BASELINE_K,
                  band: float = FLAT_BAND, poll: float = POLL,
                  published: Callable[[int, list[HorizonOutcome]], None] | None = None,
-                 settle: Callable[[set[str]], Awaitable[Any]] | None = None) -> None:
+                 settle: Callable[[], Awaitable[Any]] | None = None) -> None:
         self.store, self.health = store, health
         self.k, self.band, self.poll = k, band, poll
         self.published = published
         """Called with each signal's outcomes once committed (the live state)."""
         self.settle = settle
-        """Asked, once a pass, about the markets that had signals (settlement polling)."""
+        """Called once a pass: settlement polling (daemon/settlement.py)."""
         self.open: dict[int, _Open] = {}
         self.graded = 0
         self._wake = trio.Event()
@@ -148,7 +148,7 @@ class Grader:
         self.health.put("open", len(self.open))
         self.health.put("graded", self.graded)
         if self.settle is not None:
-            await self.settle({o.signal.market_id for o in self.open.values()})
+            await self.settle()
         return graded
 
     def _grade(self, item: _Open, path: PricePath, end: float

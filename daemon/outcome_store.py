@@ -126,11 +126,24 @@ def market_hours(store: Store, since: float | None, until: float | None) -> dict
 
 
 # ---------------------------------------------------------------------- settlements
-def write_settlement(market_id: str, result: str | None) -> Write:
+def write_settlement(market_id: str, result: str | None, checked_at: float) -> Write:
     def fn(conn: sqlite3.Connection) -> None:
         conn.execute("INSERT OR REPLACE INTO settlements (market_id, result, checked_at)"
-                     " VALUES (?, ?, ?)", (market_id, result, time.time()))
+                     " VALUES (?, ?, ?)", (market_id, result, checked_at))
     return fn
+
+
+def unsettled_markets(store: Store, platforms: list[str], checked_before: float, limit: int
+                      ) -> list[tuple[str, str]]:
+    """``(market, platform)`` of markets with graded signals, of ``platforms``, not settled
+    and not asked since ``checked_before``; never asked first, then the longest ago."""
+    marks = ",".join("?" * len(platforms))
+    return [(m, p) for m, p in store.query(
+        "SELECT o.market_id, m.platform FROM (SELECT DISTINCT market_id FROM outcomes"
+        " WHERE demo = 0) o JOIN markets m ON m.market_id = o.market_id"
+        " LEFT JOIN settlements st ON st.market_id = o.market_id"
+        f" WHERE st.result IS NULL AND COALESCE(st.checked_at, 0) < ? AND m.platform IN ({marks})"
+        " ORDER BY COALESCE(st.checked_at, 0), o.market_id LIMIT ?", (checked_before, *platforms, limit))]
 
 
 def settlements(store: Store) -> dict[str, tuple[str | None, float]]:
