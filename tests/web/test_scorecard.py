@@ -12,7 +12,9 @@ from pathlib import Path
 import msgspec
 import trio
 
-from trade_hunter.daemon.store import Store
+from trade_hunter.daemon.outcome_store import write_settlement
+from trade_hunter.daemon.store import Store, write_read
+from trade_hunter.plugins.models import AnalystRead
 from trade_hunter.web import schemas
 from trade_hunter.web.app import create_app
 
@@ -20,6 +22,7 @@ from ..outcome_history import (
     AFTER,
     D0,
     DAY,
+    MARKET,
     MORNING,
     SIGNAL_EVENT,
     T0,
@@ -37,6 +40,11 @@ async def graded_daemon(start_daemon, tmp_path):
     store.open()
     store_history(store, [*MORNING, SIGNAL_EVENT, *AFTER, clock(D0 + DAY + 3600)],
                   [signal(1, SIGNAL_EVENT)])
+    # The analyst's read with its estimate, and the market settled YES.
+    store.submit(write_read(AnalystRead(signal_id=1, noise_or_signal="signal", direction="up",
+                                        confidence="high", rationale="r", probability_yes=0.7,
+                                        provider="anthropic", created_at=T0 + 5)))
+    store.submit(write_settlement(MARKET, "yes", T0 + 7200))
     store.close()
     d = await start_daemon(home=home)
     with trio.fail_after(30):  # a guard against a hang, not a timing assertion
@@ -63,6 +71,14 @@ async def test_scorecard_api_rpc_and_cards(start_daemon, tmp_path):
     assert round(sixty["baseline_continuation"], 4) == 0.3333
     assert sixty["lift"] == -33.33 and sixty["lift_low"] is None  # one signal: no interval
 
+    # Settled YES, direction up: a hit; the analyst's 0.7 against the market's 0.50.
+    assert (group["settled"], group["hit_rate"], group["implied_hit_rate"]) == (1, 1.0, 0.5)
+    assert group["analyst_scored"] == 1
+    assert round(group["brier"], 4) == 0.09 and round(group["brier_market"], 4) == 0.25
+    assert round(group["brier_skill"], 2) == 0.64
+    by_label = await (await client.get("/api/scorecard?group_by=analyst_label")).get_json()
+    assert [g["group"] for g in by_label["groups"]] == ["signal"]
+
     later = await (await client.get(f"/api/scorecard?since={T0 + 1}")).get_json()
     assert later["signals"] == 0 and later["market_hours"] == 0
     iso = await (await client.get("/api/scorecard?since=2000-01-01&group_by=rule")).get_json()
@@ -83,6 +99,7 @@ async def test_scorecard_api_rpc_and_cards(start_daemon, tmp_path):
         capture_output=True, text=True, timeout=60, check=True).stdout)
     assert text.startswith("Scorecard by rule: 1 signals over 2.0 market-hours")
     assert "-33.3 [n too small]" in text
+    assert "analyst Brier 0.090 vs market 0.250 (skill +0.640, n=1)" in text
 
     # Each signal carries its outcomes: /api/signals, /api/state, th-ctl signals.
     [item] = (await (await client.get("/api/signals")).get_json())["signals"]
