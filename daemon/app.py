@@ -28,6 +28,7 @@ from .outbox import Outbox
 from .pipeline import INGEST_BUFFER, Pipeline
 from .retention import Retention
 from .runtime import tune_runtime
+from .scorecards import Scorecards
 from .service import Service, demo_events
 from .settlement import Settler, capable
 from .store import Store
@@ -48,6 +49,7 @@ class Daemon:
         self.health = HealthBook()
         self.tickers = TickerBook(self.store)
         self.retention = Retention(self.store, settings.RETENTION_DAYS)
+        self.scorecards = Scorecards(self.store)
         self.service = Service(self)
         self.components: dict[str, Any] = {}
         self.extras: dict[str, Any] = {}
@@ -137,7 +139,8 @@ class Daemon:
                              k=s.OUTCOME_BASELINE_K, band=s.OUTCOME_FLAT_BAND,
                              published=self.live.set_outcomes,
                              settle=Settler(self.store, capable(feeds_made),
-                                            self.health.get("outcomes")))
+                                            self.health.get("outcomes")),
+                             warm=self.scorecards.warm)
         pipeline.signal_writes.append(self.outbox.rows_for_signal)
         pipeline.signal_handoffs.append(self.outbox.wake)
         pipeline.signal_handoffs.append(self.analysts.submit)

@@ -68,13 +68,16 @@ class Grader:
     def __init__(self, store: Store, health: ComponentHealth, *, k: int = BASELINE_K,
                  band: float = FLAT_BAND, poll: float = POLL,
                  published: Callable[[int, list[HorizonOutcome]], None] | None = None,
-                 settle: Callable[[], Awaitable[Any]] | None = None) -> None:
+                 settle: Callable[[], Awaitable[Any]] | None = None,
+                 warm: Callable[[], Awaitable[Any]] | None = None) -> None:
         self.store, self.health = store, health
         self.k, self.band, self.poll = k, band, poll
         self.published = published
         """Called with each signal's outcomes once committed (the live state)."""
         self.settle = settle
         """Called once a pass: settlement polling (daemon/settlement.py)."""
+        self.warm = warm
+        """Called after a pass that wrote something (the served scorecards are rebuilt)."""
         self.open: dict[int, _Open] = {}
         self.graded = 0
         self._wake = trio.Event()
@@ -147,8 +150,9 @@ class Grader:
             self.health.put("data_end", end)
         self.health.put("open", len(self.open))
         self.health.put("graded", self.graded)
-        if self.settle is not None:
-            await self.settle()
+        settled = await self.settle() if self.settle is not None else 0
+        if (graded or settled) and self.warm is not None:
+            await self.warm()
         return graded
 
     def _grade(self, item: _Open, path: PricePath, end: float

@@ -196,10 +196,8 @@ def _high(until: float | None) -> float:
 
 def scorecard(store: Store, since: float | None, until: float | None, group_by: str
               ) -> dict[str, Any]:
-    """The scorecard of the stored outcomes as plain data (blocking: run it in a thread),
-    with how many signals still wait for a horizon or their baseline's day."""
+    """The scorecard of the stored outcomes as plain data (blocking: run it in a thread;
+    the daemon serves it through ``daemon/scorecards.py``)."""
     card = build(scored_signals(store, since, until), group_by,
                  market_hours=market_hours(store, since, until), since=since, until=until)
-    out: dict[str, Any] = msgspec.to_builtins(card)
-    out["open"] = waiting_signals(store)
-    return out
+    return msgspec.to_builtins(card)  # type: ignore[no-any-return]

@@ -8,8 +8,6 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import trio
-
 from trade_hunter.plugins.errors import RpcError
 from trade_hunter.plugins.models import MarketEvent, SpikeSignal, to_builtins
 
@@ -124,8 +122,7 @@ class Service:
                         group_by: str = "tier") -> dict[str, Any]:
         """Reads the stored outcomes (never re-grades) in a worker thread."""
         lo, hi = moment("since", since), moment("until", until)
-        return await trio.to_thread.run_sync(outcome_store.scorecard, self.d.store, lo, hi,
-                                             group_by)
+        return await self.d.scorecards.get(lo, hi, group_by)
 
     async def shutdown(self, pid: int | None = None) -> dict[str, Any]:
         if pid is not None and pid != self.d.pid:  # a scoped shutdown meant for another run
@@ -140,7 +137,8 @@ _AGES = {"m": 60.0, "h": 3600.0, "d": 86400.0}
 
 def moment(name: str, text: str | None) -> float | None:
     """A time parameter: epoch seconds, an ISO 8601 date or date-time (UTC unless it says
-    otherwise) or an age (``90m``, ``24h``, ``7d``) before now."""
+    otherwise) or an age (``90m``, ``24h``, ``7d``) before now, to the whole minute (so
+    repeated asks share a cached scorecard)."""
     if text is None or not text.strip():
         return None
     text = text.strip()
@@ -152,7 +150,7 @@ def moment(name: str, text: str | None) -> float | None:
         pass
     if text[-1:] in _AGES:
         try:
-            return time.time() - float(text[:-1]) * _AGES[text[-1]]
+            return (time.time() - float(text[:-1]) * _AGES[text[-1]]) // 60 * 60
         except ValueError:
             pass
     try:

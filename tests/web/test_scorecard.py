@@ -76,6 +76,14 @@ async def test_scorecard_api_rpc_and_cards(start_daemon, tmp_path):
     assert group["analyst_scored"] == 1
     assert round(group["brier"], 4) == 0.09 and round(group["brier_market"], 4) == 0.25
     assert round(group["brier_skill"], 2) == 0.64
+    # Served from the cache while the data stays the same; rebuilt once it changes.
+    builds = d.scorecards.builds
+    assert (await (await client.get("/api/scorecard")).get_json())["groups"] == card["groups"]
+    assert d.scorecards.builds == builds
+    await d.store.run(write_settlement(MARKET, "no", T0 + 9000))  # corrected: settled NO
+    changed = await (await client.get("/api/scorecard")).get_json()
+    assert changed["groups"][0]["hit_rate"] == 0.0 and d.scorecards.builds == builds + 1
+
     by_label = await (await client.get("/api/scorecard?group_by=analyst_label")).get_json()
     assert [g["group"] for g in by_label["groups"]] == ["signal"]
 
@@ -99,7 +107,7 @@ async def test_scorecard_api_rpc_and_cards(start_daemon, tmp_path):
         capture_output=True, text=True, timeout=60, check=True).stdout)
     assert text.startswith("Scorecard by rule: 1 signals over 2.0 market-hours")
     assert "-33.3 [n too small]" in text
-    assert "analyst Brier 0.090 vs market 0.250 (skill +0.640, n=1)" in text
+    assert "analyst Brier 0.490 vs market 0.250 (skill -0.960, n=1)" in text  # settled NO
 
     # Each signal carries its outcomes: /api/signals, /api/state, th-ctl signals.
     [item] = (await (await client.get("/api/signals")).get_json())["signals"]
