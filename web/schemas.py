@@ -137,7 +137,7 @@ class LoginResult(Struct):
     ok: bool
 
 
-class ScorecardResult(Scorecard, kw_only=True):
+class ScorecardResult(Scorecard):
     """The scorecard of the stored outcomes (see the README: What the scorecard means)."""
 
     open: Annotated[int, Meta(description="signals still waiting for a horizon or for their "
