@@ -2,9 +2,9 @@
 horizons pass, with its time-matched baseline, off the hot path.
 
 * ``submit`` (a pipeline hand-off) only records the signal as open; it never waits.
-* Each pass reads ``data_end`` (the newest event time stored: event time, not wall time) and
-  grades the open signals with a horizon that ``data_end`` has passed, one read of the
-  market's day per market and day (``trade_hunter.outcomes`` does the grading). A signal stays
+* Each pass reads ``data_end`` (the newest event time stored: event time, not wall time,
+  though never later than now) and grades the open signals with a horizon that ``data_end``
+  has passed, one read of the market's day per market and day (``trade_hunter.outcomes`` does the grading). A signal stays
   open after its last horizon until its baseline's day is over (plus the longest horizon), so
   its stored baseline ends as the backtest's would; each signal is graded at most five times.
 * A pass's outcomes are written through the store's writer in one batch. At start-up the
@@ -17,6 +17,7 @@ horizons pass, with its time-matched baseline, off the hot path.
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -69,8 +70,9 @@ class Grader:
                  band: float = FLAT_BAND, poll: float = POLL,
                  published: Callable[[int, list[HorizonOutcome]], None] | None = None,
                  settle: Callable[[], Awaitable[Any]] | None = None,
-                 warm: Callable[[], Awaitable[Any]] | None = None) -> None:
-        self.store, self.health = store, health
+                 warm: Callable[[], Awaitable[Any]] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store, self.health, self.clock = store, health, clock
         self.k, self.band, self.poll = k, band, poll
         self.published = published
         """Called with each signal's outcomes once committed (the live state)."""
@@ -118,6 +120,8 @@ class Grader:
         """Grade what is due and count new market hours; returns the signals graded."""
         await self._count_hours()
         end = await trio.to_thread.run_sync(db.data_end, self.store)
+        if end is not None:  # an event stamped in the future (a relay's clock) proves nothing
+            end = min(end, self.clock())
         graded = 0
         if end is not None:
             due: dict[tuple[str, float], list[_Open]] = defaultdict(list)

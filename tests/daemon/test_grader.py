@@ -111,6 +111,24 @@ async def test_no_data_unpriced_and_undirected_signals(tmp_path):
         store.close()
 
 
+async def test_an_event_stamped_in_the_future_does_not_pass_horizons(tmp_path):
+    store = Store(tmp_path / "db.sqlite")
+    store.open()
+    # Now is T0 + 90 s; a relayed quote claims T0 + 5000 s: only the 1-minute horizon passed.
+    grader = Grader(store, ComponentHealth("outcomes", "component"), clock=lambda: T0 + 90)
+    try:
+        store_history(store, [SIGNAL_EVENT, AFTER[0], clock(T0 + 5000)],
+                      [signal(1, SIGNAL_EVENT)])
+        await store.flush()
+        await grader.recover()
+        await grader.pass_once()
+        assert outcome_classes(tmp_path / "db.sqlite") == [
+            "continued", "no data", "no data", "no data"]
+        assert grader.health.info["data_end"] == T0 + 90
+    finally:
+        store.close()
+
+
 def outcome_classes(db: Path) -> list[str]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
     try:
