@@ -104,7 +104,7 @@ def new_market_hours(store: Store, chunk: int) -> tuple[int, int, list[tuple[str
     if high <= low:
         return low, low, []
     rows = store.query(
-        "SELECT DISTINCT market_id, ts - ts % 3600 FROM events"
+        "SELECT DISTINCT market_id, CAST(ts / 3600 AS INTEGER) * 3600 FROM events"
         " WHERE id > ? AND id <= ? AND kind = 'T'", (low, high))
     return low, high, [(m, float(h)) for m, h in rows]
 

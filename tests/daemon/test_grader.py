@@ -77,8 +77,14 @@ async def test_grades_each_horizon_as_data_end_passes_it(tmp_path):
         tallies = [t[:4] for t in json.loads(row[1])]
         assert tallies == [[0, 0, 5, 0], [0, 1, 4, 0], [0, 2, 3, 0], [1, 2, 2, 0]]
 
+        # Clock hours with a trade (sub-second event times count in their hour).
+        store_history(store, [trade(D0 + 10 * 3600 + 1234.567, 0.45),
+                              trade(D0 + 11 * 3600 + 0.25, 0.45)])
+        await store.flush()
+        await grader.pass_once()
         hours = store.query("SELECT market_id, hour_start FROM market_hours ORDER BY 2")
-        assert hours == [(MARKET, D0 + 8 * 3600), (MARKET, D0 + 10 * 3600)]
+        assert hours == [(MARKET, D0 + 8 * 3600), (MARKET, D0 + 10 * 3600),
+                         (MARKET, D0 + 11 * 3600)]
     finally:
         store.close()
 
