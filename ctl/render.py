@@ -156,8 +156,10 @@ def demo_spike(r: dict[str, Any]) -> str:
 def scorecard(r: dict[str, Any]) -> str:
     text = render_scorecard(r)
     if r.get("open"):
-        text += (f"\n{r['open']} signal(s) still wait for a horizon (or for their baseline's "
-                 "day to end).")
+        text += f"\n{r['open']} signal(s) still wait for a horizon."
+    if r.get("baseline_open"):
+        text += (f"\n{r['baseline_open']} signal(s) graded at every horizon; their baselines "
+                 "grow until the day is over.")
     return text
 
 

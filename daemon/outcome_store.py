@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from trade_hunter.outcomes.baseline import Tally
-from trade_hunter.outcomes.grading import HorizonOutcome, horizon_name
+from trade_hunter.outcomes.grading import HORIZONS, HorizonOutcome, horizon_name
 from trade_hunter.outcomes.scorecard import ScoredSignal, build
 from trade_hunter.plugins.models import SpikeSignal
 
@@ -29,10 +29,10 @@ _encode = msgspec.json.encode
 
 OUTCOME_SQL = (
     "INSERT INTO outcomes (signal_id, market_id, created_at, direction, yes_price, tier, rule,"
-    " topic, source, demo, horizons, baseline, complete, graded_at)"
-    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(signal_id) DO UPDATE SET"
-    " horizons=excluded.horizons, baseline=excluded.baseline, complete=excluded.complete,"
-    " graded_at=excluded.graded_at"
+    " topic, source, demo, horizons, baseline, graded, complete, graded_at)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(signal_id) DO UPDATE SET"
+    " horizons=excluded.horizons, baseline=excluded.baseline, graded=excluded.graded,"
+    " complete=excluded.complete, graded_at=excluded.graded_at"
 )
 
 
@@ -40,7 +40,8 @@ def outcome_row(signal: SpikeSignal, horizons: list[HorizonOutcome], baseline: l
                 complete: bool) -> tuple[Any, ...]:
     return (signal.id, signal.market_id, signal.created_at, signal.direction,
             signal.yes_price, signal.tier, signal.rule, signal.topic, signal.source,
-            int(signal.demo), _encode(horizons), _encode(baseline), int(complete), time.time())
+            int(signal.demo), _encode(horizons), _encode(baseline),
+            sum(h.outcome != "no data" for h in horizons), int(complete), time.time())
 
 
 def write_outcomes(rows: list[tuple[Any, ...]]) -> Write:
@@ -178,12 +179,16 @@ def scored_signals(store: Store, since: float | None, until: float | None
     return out
 
 
-def waiting_signals(store: Store) -> int:
-    """Signals (not demo) still waiting for a horizon or their baseline's day to end."""
-    rows = store.query("SELECT COUNT(*) FROM signals s LEFT JOIN outcomes o"
-                       " ON o.signal_id = s.id WHERE s.demo = 0"
-                       " AND (o.signal_id IS NULL OR o.complete = 0)")
-    return int(rows[0][0])
+def waiting_signals(store: Store) -> tuple[int, int]:
+    """Signals (not demo) still waiting for a horizon, and those graded at every horizon whose
+    baseline waits for its day to end (plus the longest horizon)."""
+    rows = store.query(
+        "SELECT COALESCE(SUM(o.signal_id IS NULL OR o.graded < ?), 0),"
+        " COALESCE(SUM(o.graded >= ? AND o.complete = 0), 0)"
+        " FROM signals s LEFT JOIN outcomes o ON o.signal_id = s.id"
+        " WHERE s.demo = 0 AND (o.signal_id IS NULL OR o.complete = 0)",
+        (len(HORIZONS), len(HORIZONS)))
+    return int(rows[0][0]), int(rows[0][1])
 
 
 def _low(since: float | None) -> float:

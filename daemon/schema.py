@@ -135,7 +135,8 @@ MIGRATIONS: tuple[str, ...] = (
         demo INTEGER NOT NULL DEFAULT 0,
         horizons BLOB NOT NULL,        -- [HorizonOutcome] as JSON, one per horizon
         baseline BLOB NOT NULL,        -- [Tally] as JSON, one per horizon
-        complete INTEGER NOT NULL DEFAULT 0,
+        graded INTEGER NOT NULL DEFAULT 0,   -- horizons graded so far (of 4)
+        complete INTEGER NOT NULL DEFAULT 0, -- and the baseline's day is over: final
         graded_at REAL NOT NULL
     );
     CREATE INDEX outcomes_created ON outcomes (created_at);

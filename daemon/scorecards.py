@@ -51,7 +51,8 @@ class Scorecards:
         key = (since, until, group_by)
         self._asked[key] = self.clock()
         card = dict(await self._card(key))
-        card["open"] = await trio.to_thread.run_sync(db.waiting_signals, self.store)
+        card["open"], card["baseline_open"] = await trio.to_thread.run_sync(
+            db.waiting_signals, self.store)
         return card
 
     async def warm(self) -> None:

@@ -140,8 +140,9 @@ class LoginResult(Struct):
 class ScorecardResult(Scorecard):
     """The scorecard of the stored outcomes (see the README: What the scorecard means)."""
 
-    open: Annotated[int, Meta(description="signals still waiting for a horizon or for their "
-                                          "baseline's day to end")] = 0
+    open: Annotated[int, Meta(description="signals still waiting for a horizon")] = 0
+    baseline_open: Annotated[int, Meta(description="signals graded at every horizon whose "
+                                                   "baseline waits for its day to end")] = 0
 
 
 RESULTS: dict[str, type[Struct]] = {

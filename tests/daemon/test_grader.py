@@ -11,6 +11,7 @@ from pathlib import Path
 import trio
 
 from trade_hunter.daemon.grader import Grader
+from trade_hunter.daemon.outcome_store import waiting_signals
 from trade_hunter.daemon.store import Store
 from trade_hunter.daemon.supervisor import ComponentHealth
 from trade_hunter.plugins.models import MarketEvent
@@ -53,6 +54,7 @@ async def test_grades_each_horizon_as_data_end_passes_it(tmp_path):
         assert first[0].change == 0.03 and first[1].change == -0.02
         assert first[1].favorable == 0.03 and first[1].adverse == 0.02
         assert 1 in grader.open  # still open: 15 and 60 minutes to come
+        assert waiting_signals(store) == (1, 0)
 
         assert await grader.pass_once() == 0  # nothing new is due: no regrade
 
@@ -64,11 +66,13 @@ async def test_grades_each_horizon_as_data_end_passes_it(tmp_path):
         assert final[3].price == 0.45 and final[3].favorable == 0.03
         assert final[3].adverse == 0.05
         assert 1 in grader.open  # its baseline's day is not over yet
+        assert waiting_signals(store) == (0, 1)
 
         store_history(store, [clock(D0 + DAY + 3600)])
         await store.flush()
         assert await grader.pass_once() == 1
         assert 1 not in grader.open
+        assert waiting_signals(store) == (0, 0)
         row = store.query("SELECT complete, baseline FROM outcomes WHERE signal_id = 1")[0]
         assert row[0] == 1
         # Counted by hand from the history (all 5 other moved trades of the day are drawn):

@@ -59,7 +59,7 @@ async def test_scorecard_api_rpc_and_cards(start_daemon, tmp_path):
     assert response.status_code == 200
     card = await response.get_json()
     msgspec.convert(card, schemas.ScorecardResult)  # the documented schema is the real one
-    assert card["signals"] == 1 and card["open"] == 0
+    assert (card["signals"], card["open"], card["baseline_open"]) == (1, 0, 0)
     assert card["market_hours"] == 2.0  # the market traded in the 08:00 and 10:00 hours
     [group] = card["groups"]
     assert group["group"] == "notable" and group["per_market_hour"] == 0.5

@@ -111,6 +111,8 @@ function render() {
   }
   parts.push(h("p", { class: "note", id: "scorecard-waiting",
     text: `${card.open || 0} signal${card.open === 1 ? "" : "s"} still waiting for their horizons · ` +
+      (card.baseline_open ? `${card.baseline_open} baseline${card.baseline_open === 1 ? "" : "s"} ` +
+        "still filling (same day) · " : "") +
       "cont: share that moved the signal's way; base: random moved trades, same market and day. " +
       "Informational only." }));
   box.replaceChildren(h("div", { class: "scorecard-head" }, h("label", {}, "Horizon ", picker)),
