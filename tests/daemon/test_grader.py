@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+import time
 from pathlib import Path
 
 import trio
@@ -188,3 +189,30 @@ async def test_restart_in_the_middle_of_a_horizon_grades_from_stored_events(tmp_
     assert outcome_classes(home / "trade-hunter.db") == [
         "continued", "reversed", "flat", "reversed"]
     assert card["signals"][0]["id"] == 1
+
+
+async def test_outcomes_market_hours_and_settlements_follow_retention(tmp_path):
+    from trade_hunter.daemon.outcome_store import (
+        outcome_row,
+        write_market_hours,
+        write_outcomes,
+        write_settlement,
+    )
+    from trade_hunter.daemon.retention import Retention
+
+    store = Store(tmp_path / "db.sqlite")
+    store.open()
+    try:
+        old, new = time.time() - 10 * 86400, time.time() - 3600
+        signals = [signal(1, trade(old, 0.5, "KXOLD")), signal(2, trade(new, 0.5, "KXNEW"))]
+        store.submit(write_outcomes([outcome_row(s, [], [], True) for s in signals]))
+        store.submit(write_market_hours([("KXOLD", old // 3600 * 3600),
+                                         ("KXNEW", new // 3600 * 3600)], 0))
+        store.submit(write_settlement("KXOLD", "yes", old))
+        store.submit(write_settlement("KXNEW", None, new))
+        await store.flush()
+        await Retention(store, days=7).run_once()
+        for table in ("outcomes", "market_hours", "settlements"):
+            assert store.query(f"SELECT market_id FROM {table}") == [("KXNEW",)], table
+    finally:
+        store.close()
