@@ -24,7 +24,7 @@ from typing import Any
 from .common import REPO, machine, run_child
 from .report import render_markdown, render_table
 
-FIGURES = ("ingest", "latency", "state", "startup", "memory", "profile")
+FIGURES = ("ingest", "latency", "state", "startup", "memory", "profile", "backtest")
 
 
 def arguments(quick: bool, week_db: Path) -> dict[str, list[str]]:
@@ -37,6 +37,7 @@ def arguments(quick: bool, week_db: Path) -> dict[str, list[str]]:
             "startup": ["--db", str(week_db), "--repeat", "1"],
             "memory": ["--markets", "1000", "--minutes", "10", "--warm", "5"],
             "profile": ["--frames", "30000"],
+            "backtest": ["--repeat", "1"],
         }
     return {
         "ingest": ["--frames", "200000", "--repeat", "5"],
@@ -45,11 +46,13 @@ def arguments(quick: bool, week_db: Path) -> dict[str, list[str]]:
         "startup": ["--db", str(week_db), "--repeat", "3"],
         "memory": [],
         "profile": ["--frames", "100000"],
+        "backtest": ["--repeat", "5"],
     }
 
 
 MODULES = {"ingest": "ingest", "latency": "latency", "state": "state_bench",
-           "startup": "startup", "memory": "memory", "profile": "profile"}
+           "startup": "startup", "memory": "memory", "profile": "profile",
+           "backtest": "backtest"}
 
 
 def main(argv: list[str] | None = None) -> int:

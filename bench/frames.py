@@ -3,7 +3,7 @@
 Frames are the text a WebSocket hands to the feed: ``ticker`` frames (subscription ``sid`` 1,
 no ``seq``, like the real captures) and ``trade`` frames (``sid`` 2 with a running ``seq``),
 carrying only the fixed-point fields (``*_dollars``, ``*_fp``) plus the integer and time
-fields production still sends (see ../shared/docs/kalshi-protocol.md). Each market follows its
+fields production still sends (see docs/kalshi-protocol.md). Each market follows its
 own price walk in cents; ``volume_fp`` on tickers is the running total of that market's
 trades, so the detector sees the same market through both channels, as in production. About
 one trade in ``SPIKE_EVERY`` is a block print with a price jump, so signals do fire.

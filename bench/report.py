@@ -72,6 +72,16 @@ def rows(r: dict[str, Any]) -> list[dict[str, str]]:
         add(f"   with a week ({st['week_events'] / 1e6:.1f} M events)", f"{st['week_s']:.2f} s",
             f"empty {st['empty_s']:.2f} s", f"{st['week_s'] / st['empty_s']:.2f} × empty",
             "< 3 s", st["week_s"] < 3)
+    if "backtest" in r:
+        b = r["backtest"]
+        for profile in ("gated", "classic"):
+            rate = b[f"{profile}_trades_per_s"]
+            add(f"6. Backtest detector path ({profile})", f"{rate:,.0f} trades/s",
+                "target 200,000 trades/s", f"{rate / 200_000:.2f} × target", "≥ 200,000/s",
+                rate >= 200_000)
+        add(f"   backtest end to end, {b['trades']:,} trades", f"{b['end_to_end_s']:.2f} s",
+            "target 3 s", f"{b['end_to_end_s'] / 3:.2f} × target", "< 3 s",
+            b["end_to_end_s"] < 3)
     return out
 
 

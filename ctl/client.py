@@ -1,22 +1,14 @@
-"""The control-socket client: where a daemon listens, and one JSON-RPC call to it.
+"""th-ctl's control-socket client: which home to talk to, and one JSON-RPC call to it.
 
-Standard library only. ``th-ctl`` uses it, and so does a starting daemon that asks the
-instance already running on its home to step down (``trade_hunter.daemon.instance``).
-
-A running daemon describes its control endpoint in ``<home>/control/endpoint.json`` (mode
-0600, inside the 0700 ``control`` folder)::
-
-    {"transport": "unix", "path": "<socket>", "pid": 123, "home": "..."}
-    {"transport": "tcp", "host": "127.0.0.1", "port": 50123, "token": "...", "pid": 123, ...}
-
-The file can outlive a daemon killed with ``kill -9``: a refused connection then means "not
-running", and the next daemon on that home replaces the file.
+Standard library only (``th-ctl`` must start fast without the daemon's dependencies). The
+wire format and the endpoint file (``<home>/control/endpoint.json``) are defined in
+``trade_hunter.daemon.protocol``; this module only finds the home and does the socket I/O.
+A stale endpoint file (after ``kill -9``) means "not running": the connection is refused.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import ntpath
 import os
 import posixpath
@@ -28,11 +20,10 @@ from typing import Any
 
 from trade_hunter.daemon import protocol
 
+# Re-exported: th-ctl's command line catches these from here.
+from trade_hunter.daemon.protocol import CallError, ProtocolError, control_dir, endpoint_path
+
 APP_NAME = "trade-hunter"
-CONTROL_DIR = "control"
-ENDPOINT_FILE = "endpoint.json"
-SOCKET_NAME = "control.sock"
-MAX_RESPONSE = 64 * 1024 * 1024  # a reply this large is a bug, not data
 DEFAULT_TIMEOUT = 10.0
 
 _ids = itertools.count(1)
@@ -45,18 +36,6 @@ class NotRunning(Exception):
         self.home, self.detail = home, detail
         super().__init__(f"Trade Hunter is not running on {home}" + (f" ({detail})" if detail
                                                                        else ""))
-
-
-class CallError(Exception):
-    """The daemon answered with a JSON-RPC error; ``name`` is a key of ``protocol.ERRORS``."""
-
-    def __init__(self, code: int, name: str, message: str, data: Any = None) -> None:
-        self.code, self.name, self.message, self.data = code, name, message, data
-        super().__init__(message)
-
-
-class ProtocolError(Exception):
-    """The peer did not answer like a Trade Hunter daemon (closed early, not JSON, timeout)."""
 
 
 # ---------------------------------------------------------------------- where things live
@@ -106,25 +85,14 @@ def resolve_home(home: str | os.PathLike[str] | None = None,
     return Path(chosen).expanduser() if chosen else default_home(env)
 
 
-def control_dir(home: Path) -> Path:
-    return home / CONTROL_DIR
-
-
-def endpoint_path(home: Path) -> Path:
-    return control_dir(home) / ENDPOINT_FILE
-
-
 def read_endpoint(home: Path) -> dict[str, Any]:
     """The endpoint a daemon on ``home`` published; ``NotRunning`` if there is none."""
     try:
-        data = json.loads(endpoint_path(home).read_text(encoding="utf-8"))
+        return protocol.parse_endpoint(endpoint_path(home).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise NotRunning(home) from None
     except (OSError, ValueError) as exc:
         raise NotRunning(home, f"unreadable {endpoint_path(home)}: {exc}") from None
-    if not isinstance(data, dict) or data.get("transport") not in ("unix", "tcp"):
-        raise NotRunning(home, f"unrecognised {endpoint_path(home)}")
-    return data
 
 
 # ---------------------------------------------------------------------- one call
@@ -163,14 +131,9 @@ class Client:
         """Call ``method``; returns its result or raises ``CallError``/``NotRunning``/
         ``ProtocolError``."""
         self.endpoint = endpoint = read_endpoint(self.home)
-        request: dict[str, Any] = {"jsonrpc": "2.0", "id": next(_ids), "method": method,
-                                   "params": dict(params or {})}
-        if endpoint["transport"] == "tcp":
-            request["auth"] = endpoint.get("token", "")
-        line = json.dumps(request, separators=(",", ":")).encode() + b"\n"
-        if len(line) > protocol.MAX_LINE:
-            raise CallError(protocol.ERRORS["line_too_long"], "line_too_long",
-                            f"the request is longer than {protocol.MAX_LINE} bytes")
+        request_id = next(_ids)
+        token = str(endpoint.get("token", "")) if endpoint["transport"] == "tcp" else None
+        line = protocol.encode_request(request_id, method, params, token)
         wait = self.timeout if timeout is None else timeout
         with connect(endpoint, self.home, wait) as sock:
             try:
@@ -180,53 +143,23 @@ class Client:
                 raise ProtocolError(f"no answer from the daemon within {wait:g}s") from None
             except OSError as exc:
                 raise ProtocolError(f"control connection failed: {exc}") from None
-        return _unpack(raw, request["id"])
+        return protocol.decode_response(raw, request_id)
 
 
 def _read_line(sock: socket.socket) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
+    buffer = bytearray()
     while True:
+        try:
+            line = protocol.take_line(buffer, protocol.MAX_RESPONSE)
+        except protocol.LineTooLong:
+            raise ProtocolError("the answer is too large") from None
+        if line is not None:
+            return line
         chunk = sock.recv(256 * 1024)
         if not chunk:
             raise ProtocolError("the daemon closed the connection without answering")
-        end = chunk.find(b"\n")
-        if end >= 0:
-            chunks.append(chunk[:end])
-            return b"".join(chunks)
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > MAX_RESPONSE:
-            raise ProtocolError("the answer is too large")
+        buffer += chunk
 
 
-def _unpack(raw: bytes, request_id: int) -> Any:
-    try:
-        reply = json.loads(raw)
-    except ValueError:
-        raise ProtocolError("the answer is not JSON") from None
-    if not isinstance(reply, dict) or reply.get("jsonrpc") != "2.0":
-        raise ProtocolError("the answer is not a JSON-RPC 2.0 response")
-    error = reply.get("error")
-    if error is not None:
-        if not isinstance(error, dict):
-            raise ProtocolError("malformed error object")
-        data = error.get("data")
-        name = data.get("name") if isinstance(data, dict) else None
-        code = error.get("code", protocol.ERRORS["internal_error"])
-        return _raise(code, name or _name_of(code), str(error.get("message", "")), data)
-    if reply.get("id") != request_id:
-        raise ProtocolError("the answer does not match the request id")
-    return reply.get("result")
-
-
-def _raise(code: Any, name: str, message: str, data: Any) -> Any:
-    raise CallError(code if isinstance(code, int) else protocol.ERRORS["internal_error"],
-                    name, message, data)
-
-
-def _name_of(code: Any) -> str:
-    for name, value in protocol.ERRORS.items():
-        if value == code:
-            return name
-    return "error"
+__all__ = ["CallError", "Client", "NotRunning", "ProtocolError", "connect", "control_dir",
+           "default_home", "endpoint_path", "read_endpoint", "resolve_home"]

@@ -1,16 +1,55 @@
 """Human-readable output of ``th-ctl``: one renderer per method, a generic one for the rest
-(plugin methods, new table entries), plain text tables. Standard library only."""
+(plugin methods, new table entries); tables drawn with ``rich`` (imported only when a table is
+drawn, so ``--json`` and ``-o csv`` stay standard library only), and CSV.
+
+``OUTPUT`` says how: ``width`` (the terminal's columns; ``None`` = as wide as the content, for
+pipes and ``--wide``) and ``color`` (only on a terminal, never with ``NO_COLOR``).
+"""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import os
+import shutil
+import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TextIO
 
 from trade_hunter.outcomes.render import render as render_scorecard
 
-MAX_CELL = 48
+MAX_CELL = 48  # ``cell()``'s default cut, for one-line summaries (tables size to the width)
+UNLIMITED = 10_000
+STATE_STYLES = {"running": "green", "connected": "green", "loaded": "green", "active": "green",
+                "done": "green", "applied": "green", "signal": "green",
+                "degraded": "yellow", "reconnecting": "yellow", "restarting": "yellow",
+                "pending": "yellow", "suggested": "yellow", "uncertain": "yellow",
+                "starting": "yellow", "failed": "red", "unresolved": "red", "expired": "dim",
+                "disabled": "dim", "stopped": "dim", "noise": "dim",
+                "high conviction flow": "bold magenta", "notable": "cyan", "watch": "dim"}
+
+
+@dataclass
+class Output:
+    width: int | None = None
+    color: bool = False
+
+    @classmethod
+    def for_stream(cls, stream: TextIO, *, wide: bool = False,
+                   environ: dict[str, str] | None = None) -> Output:
+        """A terminal gets its width and colours (unless ``NO_COLOR`` is set, to anything
+        non-empty, or ``TERM=dumb``); a pipe or file gets neither, and full cells."""
+        env = os.environ if environ is None else environ
+        tty = stream.isatty()
+        color = tty and not env.get("NO_COLOR") and env.get("TERM") != "dumb"
+        width = None if wide or not tty else shutil.get_terminal_size().columns
+        return cls(width, color)
+
+
+OUTPUT = Output()
 
 
 def cell(value: Any, width: int = MAX_CELL) -> str:
@@ -26,12 +65,83 @@ def cell(value: Any, width: int = MAX_CELL) -> str:
     return text if len(text) <= width else text[:width - 1] + "…"
 
 
-def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
-    cells = [[cell(v) for v in row] for row in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
-    return "\n".join(line.rstrip() for line in lines)
+def table(rows: Sequence[Sequence[Any]], headers: Sequence[str],
+          out: Output | None = None) -> str:
+    """Columns of cells under upper-case headers. Within a width, the widest columns are
+    cut with an ellipsis; without one, every cell is whole."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    out = out or OUTPUT
+    grid = Table(box=box.SIMPLE_HEAD if out.color else None, show_edge=False, pad_edge=False,
+                 header_style="bold" if out.color else "", expand=False)
+    cells = [[cell(value, UNLIMITED) for value in row] for row in rows]
+    for i, h in enumerate(headers):
+        longest = max([len(r[i]) for r in cells] or [0])
+        # Short columns (ids, states, scores) stay whole; long text is what gets cut.
+        # (The column may wrap, or rich would not shrink it; each cell is one line.)
+        grid.add_column(h.upper(), overflow="ellipsis", min_width=max(len(h), min(longest, 16)))
+    for row_cells in cells:
+        grid.add_row(*(Text(text, style=STATE_STYLES.get(text, "") if out.color else "",
+                            no_wrap=True, overflow="ellipsis") for text in row_cells))
+    console = Console(file=io.StringIO(), width=out.width or UNLIMITED,
+                      force_terminal=out.color, no_color=not out.color,
+                      color_system="auto" if out.color else None, highlight=False,
+                      emoji=False, markup=False, legacy_windows=False)
+    console.print(grid)
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    return "\n".join(line.rstrip() for line in text.splitlines() if line.strip())
+
+
+def to_csv(method: str, result: Any) -> str:
+    """The list a command is about as CSV rows (nested values as JSON); a plain object as
+    ``key,value`` rows."""
+    items = _listed(method, result)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    if items is not None:
+        headers = list(dict.fromkeys(k for x in items for k in x))
+        writer.writerow(headers)
+        for x in items:
+            writer.writerow([_csv_value(x.get(h)) for h in headers])
+    elif isinstance(result, dict):
+        writer.writerow(["key", "value"])
+        for key, value in result.items():
+            writer.writerow([key, _csv_value(value)])
+    else:
+        writer.writerow([_csv_value(result)])
+    return buffer.getvalue().rstrip("\n")
+
+
+LISTS = {"signals.list": "signals", "tickers.list": "tickers", "plugins.list": "plugins",
+         "tuning.show": "suggestions", "methods": "methods"}
+
+
+def _listed(method: str, result: Any) -> list[dict[str, Any]] | None:
+    if isinstance(result, list) and all(isinstance(x, dict) for x in result):
+        return result
+    if not isinstance(result, dict):
+        return None
+    key = LISTS.get(method)
+    if key is None:
+        key = next((k for k, v in result.items() if isinstance(v, list) and v
+                    and all(isinstance(x, dict) for x in v)), None)
+    value = result.get(key) if key else None
+    return value if isinstance(value, list) else None
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def is_terminal() -> bool:
+    return sys.stdout.isatty()
 
 
 def ago(when: Any, now: float | None = None) -> str:
@@ -121,11 +231,13 @@ def signals_list(r: dict[str, Any]) -> str:
             label += f" ({read['confidence']})"
         rows.append((s.get("id"), ago(s.get("created_at")), s.get("tier"),
                      f"{s.get('score', 0):.2f}", f"{s.get('price_move', 0):+.2f}",
-                     s.get("market_id"), cell(s.get("title"), 40), label))
+                     s.get("market_id"), s.get("title"), label))
     lines = table(rows, ("id", "when", "tier", "score", "move", "market", "title",
                          "analyst")).split("\n")
-    out = lines[:1]
-    for s, line in zip(items, lines[1:], strict=True):
+    # Each row is one line (the header may have a rule under it): its outcomes go below it.
+    head, body = lines[:len(lines) - len(items)], lines[len(lines) - len(items):]
+    out = list(head)
+    for s, line in zip(items, body, strict=True):
         out.append(line)
         graded = [outcome_text(o) for o in s.get("outcomes") or ()
                   if o.get("outcome", "no data") != "no data"]
@@ -146,6 +258,50 @@ def plugins_list(r: dict[str, Any]) -> str:
     rows = [(p.get("name"), p.get("version"), p.get("origin"), p.get("status"),
              p.get("error") or ", ".join(p.get("hooks") or [])) for p in r.get("plugins") or []]
     return table(rows, ("plugin", "version", "origin", "status", "hooks / error"))
+
+
+def relays_list(r: dict[str, Any]) -> str:
+    rows = [(x.get("path"), x.get("name"), x.get("auth"), ago(x.get("last_delivery")),
+             x.get("deliveries"), x.get("accepted"), x.get("duplicates"),
+             x.get("error_count"), _counts(x.get("errors")),
+             f"{x.get('last_error')} ({ago(x.get('last_error_at'))})"
+             if x.get("last_error") else "-") for x in r.get("routes") or []]
+    return table(rows, ("route", "name", "auth", "last delivery", "deliveries", "accepted",
+                        "duplicates", "errors", "by code", "last error"))
+
+
+def methods(r: dict[str, Any]) -> str:
+    rows = [(m.get("name"), m.get("command"), m.get("http") or "-", m.get("help"))
+            for m in r.get("methods") or []]
+    text = table(rows, ("method", "th-ctl", "http", "what"))
+    return text + (f"\n({r['note']})" if r.get("note") else "")
+
+
+def tuning_show(r: dict[str, Any]) -> str:
+    thresholds = r.get("thresholds") or {}
+    state = r.get("state") or ("on" if r.get("available") else "off")
+    every = duration(r.get("interval_seconds") or 0)
+    window = f"{cell(r.get('window_hours'))}h"
+    lines = [f"tuning advisor: {state} -- {r.get('detail') or ''}".rstrip(" -"),
+             f"last run   {ago(r.get('last_run_at'))}; every {every} over {window}",
+             f"backlog    {r.get('backlog_path') or '-'}",
+             f"thresholds {', '.join(f'{k} {cell(v)}' for k, v in thresholds.items()) or '-'}",
+             f"labels     {_counts(r.get('labels'))}"]
+    suggestions = r.get("suggestions") or []
+    lines += ["", "SUGGESTIONS"]
+    lines.append(table([(e.get("id"), e.get("status"), e.get("knob"),
+                         f"{cell(e.get('from'))} → {cell(e.get('to'))}", e.get("date"),
+                         e.get("evidence")) for e in suggestions],
+                       ("id", "status", "knob", "change", "date", "evidence"))
+                 if suggestions else "  (none yet)")
+    patterns = r.get("patterns") or []
+    if patterns:
+        lines += ["", "NOISE PATTERNS"]
+        lines.append(table([(p.get("dimension"), p.get("value"), p.get("noise"),
+                             p.get("total"), f"{(p.get('share') or 0):.0%}")
+                            for p in patterns],
+                           ("dimension", "value", "noise", "signals", "share")))
+    return "\n".join(lines)
 
 
 def demo_spike(r: dict[str, Any]) -> str:
@@ -192,7 +348,10 @@ RENDERERS: dict[str, Callable[[Any], str]] = {
     "tickers.remove": tickers_remove,
     "signals.list": signals_list,
     "plugins.list": plugins_list,
+    "tuning.show": tuning_show,
+    "methods": methods,
     "demo.spike": demo_spike,
+    "relays.list": relays_list,
     "scorecard": scorecard,
     "shutdown": shutdown,
 }

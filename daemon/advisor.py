@@ -20,9 +20,10 @@ import json
 import logging
 import re
 import time
+import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 
@@ -34,8 +35,9 @@ from .backlog import Backlog, Entry
 from .outcome_store import scored_signals
 
 if TYPE_CHECKING:
-    from .app import Daemon
+    from .analysis import Budget
     from .store import Store
+    from .supervisor import ComponentHealth
 
 log = logging.getLogger(__name__)
 KV_KEY = "tuning.overrides"
@@ -62,39 +64,51 @@ def _save(overrides: dict[str, dict[str, Any]]) -> Any:
         " ON CONFLICT(key) DO UPDATE SET value=excluded.value", (KV_KEY, text))
 
 
-async def tuned_detector(d: Daemon, name: str, detector: Any) -> Any:
-    """The detector with the applied tuning overrides (start-up)."""
-    saved = await trio.to_thread.run_sync(load_overrides, d.store)
+async def tuned_detector(store: Store, settings: Any, detector: Any) -> Any:
+    """The detector with the applied tuning overrides (start-up); ``detector`` itself when
+    there are none."""
+    saved = await trio.to_thread.run_sync(load_overrides, store)
     keep: dict[str, dict[str, Any]] = {}
     for knob, o in saved.items():
         if knob not in detector.thresholds or not isinstance(o, dict) or "value" not in o:
             continue
-        if o.get("setting") != d.settings.get(knob):
+        if o.get("setting") != settings.get(knob):
             log.info("%s was changed in the settings since %s was applied: the setting wins",
                      knob, o.get("id", "a tuning suggestion"))
             continue
         keep[knob] = o
     if keep != saved:
-        await d.store.run(_save(keep))
+        await store.run(_save(keep))
     if not keep:
         return detector
     tuned = detector.with_thresholds(**{k: float(o["value"]) for k, o in keep.items()})
-    d.components[name] = tuned
-    log.info("detector %s runs with applied tuning: %s", name,
+    log.info("detector %s runs with applied tuning: %s", getattr(detector, "name", "?"),
              ", ".join(f"{k}={o['value']:g} ({o.get('id', '?')})" for k, o in keep.items()))
     return tuned
 
 
 def backlog_path(settings: Any) -> Path:
-    """``TUNING_BACKLOG_PATH``; by default ``docs/TUNING-BACKLOG.md`` of the working directory
-    (the project checkout, where ``.env`` is read too) when it has a ``docs`` folder, else
-    ``TUNING-BACKLOG.md`` in the state folder (never a new ``docs`` folder in a random place)."""
+    """``TUNING_BACKLOG_PATH``; by default ``docs/TUNING-BACKLOG.md`` when the daemon runs in
+    a Trade Hunter checkout (what the launcher does), else ``TUNING-BACKLOG.md`` in the state
+    folder: an installed daemon never writes into whatever directory it was started from."""
     configured = settings.get("TUNING_BACKLOG_PATH")
     if configured:
         path = Path(configured).expanduser()
         return path if path.is_absolute() else Path.cwd() / path
-    docs = Path.cwd() / "docs"
-    return docs / "TUNING-BACKLOG.md" if docs.is_dir() else settings.home / "TUNING-BACKLOG.md"
+    cwd = Path.cwd()
+    if in_checkout(cwd):
+        return cwd / "docs" / "TUNING-BACKLOG.md"
+    return settings.home / "TUNING-BACKLOG.md"
+
+
+def in_checkout(folder: Path) -> bool:
+    """A source checkout of this project: its ``pyproject.toml`` names it, and has ``docs/``."""
+    try:
+        project = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return False
+    return project.get("project", {}).get("name") == "trade-hunter" and \
+        (folder / "docs").is_dir()
 
 
 # ---------------------------------------------------------------------- events of a market
@@ -122,16 +136,33 @@ def _today() -> str:
 
 
 # ---------------------------------------------------------------------- the runner
+class DetectorSlot(Protocol):
+    """Where the running detector lives: read it, or install a tuned one everywhere it runs."""
+
+    def current(self) -> Any: ...
+
+    def install(self, detector: Any) -> None: ...
+
+
+class Narrator(Protocol):
+    """A provider that phrases a suggestion's evidence (the Perplexity analyst)."""
+
+    async def narrate(self, facts: str) -> str: ...
+
+
 class Advisor:
-    def __init__(self, daemon: Daemon) -> None:
-        self.d = daemon
-        s = daemon.settings
+    def __init__(self, *, settings: Any, store: Store, health: ComponentHealth,
+                 detector: DetectorSlot, narrator: Narrator | None = None,
+                 budget: Budget | None = None) -> None:
+        self.settings, self.store, self.detector = settings, store, detector
+        self.narrator, self.budget = narrator, budget
+        s = settings
         # Declared by the advisor plugin: disabling that plugin disables the advisor.
         self.enabled = "ADVISOR_INTERVAL_SECONDS" in s.declared
         self.interval = float(s.get("ADVISOR_INTERVAL_SECONDS", 900.0))
         self.window = float(s.get("ADVISOR_WINDOW_HOURS", 24.0)) * 3600
         self.backlog = Backlog(backlog_path(s))
-        self.health = daemon.health.get("advisor")
+        self.health = health
         self.entries: list[Entry] = []
         self.report: logic.Report | None = None
         self.latest: list[str] = []
@@ -171,7 +202,7 @@ class Advisor:
         async with self._lock:
             self.state = "running"
             try:
-                detector = self.d.extras["detector"]
+                detector = self.detector.current()
                 report = await trio.to_thread.run_sync(self._compute, detector)
                 suggestions = [s.as_dict() for s in report.suggestions]
                 for item in suggestions:
@@ -195,7 +226,7 @@ class Advisor:
     def _compute(self, detector: Any) -> logic.Report:
         end = time.time()
         start = end - self.window
-        store = self.d.store
+        store = self.store
         past = logic.past_signals(store.signals_between(start, end))
         outcomes = {logic.key_of(o.market_id, o.created_at): o
                     for o in scored_signals(store, start, end)}
@@ -206,10 +237,8 @@ class Advisor:
     async def _narrate(self, item: dict[str, Any]) -> str:
         """Perplexity phrases the evidence when configured and the budget allows; the
         numbers shown are always the replay's (they are in ``evidence``)."""
-        provider = self.d.components.get("perplexity")
-        analysts = self.d.analysts
-        if provider is None or not hasattr(provider, "narrate") or analysts is None \
-                or not analysts.budget.take():
+        provider, budget = self.narrator, self.budget
+        if provider is None or budget is None or not budget.take():
             return ""
         facts = (f"Change {item['knob']} from {item['from']:g} to {item['to']:g}. Pattern: "
                  f"{item['why']}. Replay of the stored events: {item['evidence']}.")
@@ -233,23 +262,18 @@ class Advisor:
             if entry is None:
                 raise RpcError(f"tuning.apply: no suggestion {entry_id} in "
                                f"{self.backlog.path}")
-            pipeline, detector = self.d.pipeline, self.d.extras["detector"]
+            detector = self.detector.current()
             if entry.knob not in detector.thresholds:
                 raise RpcError(f"tuning.apply: {entry.knob} is not a threshold of the "
                                f"{detector.name} detector")
             previous = detector.thresholds[entry.knob]
-            overrides = await trio.to_thread.run_sync(load_overrides, self.d.store)
+            overrides = await trio.to_thread.run_sync(load_overrides, self.store)
             overrides[entry.knob] = {"value": entry.proposed, "id": entry.id,
-                                     "setting": self.d.settings.get(entry.knob),
+                                     "setting": self.settings.get(entry.knob),
                                      "applied_at": time.time()}
-            await self.d.store.run(_save(overrides))  # persisted before it takes effect
+            await self.store.run(_save(overrides))  # persisted before it takes effect
             tuned = detector.with_thresholds(**{entry.knob: entry.proposed})
-            if pipeline is not None:
-                pipeline.set_detector(tuned)
-            self.d.extras["detector"] = tuned
-            for name, component in list(self.d.components.items()):
-                if component is detector:
-                    self.d.components[name] = tuned
+            self.detector.install(tuned)
             stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
             await trio.to_thread.run_sync(lambda: self.backlog.mark(entry.id, "applied",
                                                                     applied=stamp))
@@ -267,7 +291,7 @@ class Advisor:
     def summary(self) -> dict[str, Any]:
         """The Tuning Advisor panel (``/api/state`` key ``tuning``); memory only."""
         report = self.report
-        detector = self.d.extras.get("detector")
+        detector = self.detector.current()
         newest = sorted(self.entries, key=lambda e: e.number, reverse=True)[:SHOWN]
         if not self.enabled:
             detail = "The tuning advisor is off: its plugin is not loaded."

@@ -21,8 +21,8 @@ import logging
 import sqlite3
 import time
 from collections import deque
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 
@@ -32,7 +32,8 @@ from trade_hunter.plugins.models import Alert, AnalystRead, SpikeSignal, from_js
 from .store import write_read
 
 if TYPE_CHECKING:
-    from .app import Daemon
+    from .store import Store
+    from .supervisor import ComponentHealth
 
 log = logging.getLogger(__name__)
 QUEUE_SIZE = 200
@@ -71,16 +72,44 @@ def metered(provider: Any) -> bool:
     return bool(getattr(provider, "metered", True))
 
 
+Write = Callable[[sqlite3.Connection], Any]  # a store write
+
+
+class Batches(Protocol):
+    """The pipeline, as the analyst queue sees it."""
+
+    async def settled(self) -> None:
+        """Return once everything handed over before the call has committed."""
+
+    def submit_after(self, write: Write) -> None:
+        """Queue ``write`` behind the batch that holds the signals handed over so far."""
+
+
+class FollowUps(Protocol):
+    """The outbox: a read's notifications, committed with the read."""
+
+    def rows_for(self, alert: Alert) -> list[Write]: ...
+
+    def wake(self, signal: Any = None) -> None: ...
+
+
+class ReadBoard(Protocol):
+    """The live view, which shows each signal's latest read."""
+
+    def set_read(self, read: AnalystRead) -> None: ...
+
+
 class AnalystService:
-    def __init__(self, daemon: Daemon, providers: list[tuple[str, Any]], *,
-                 queue_size: int | None = None) -> None:
-        self.d = daemon
+    def __init__(self, providers: list[tuple[str, Any]], *, settings: Any, store: Store,
+                 health: ComponentHealth, live: ReadBoard, batches: Batches | None,
+                 follow_ups: FollowUps | None, queue_size: int | None = None) -> None:
         self.providers = providers
-        s = daemon.settings
+        self.store, self.live, self.batches, self.follow_ups = store, live, batches, follow_ups
+        s = settings
         self.timeout = float(s.get("ANALYST_TIMEOUT_SECONDS", CALL_TIMEOUT))
         self.concurrency = int(s.get("ANALYST_CONCURRENCY", CONCURRENCY))
         self.budget = Budget(int(s.get("ANALYST_MAX_CALLS_PER_HOUR", MAX_CALLS_PER_HOUR)))
-        self.health = daemon.health.get("analysts")
+        self.health = health
         self._send, self._receive = trio.open_memory_channel[SpikeSignal](
             queue_size or QUEUE_SIZE)
         self._claimed: set[int] = set()
@@ -89,6 +118,8 @@ class AnalystService:
         self._done: dict[int, None] = {}
         """Recently finished signals (insertion-ordered, bounded): a signal handed over
         again after its read is not analysed twice."""
+        self.read_listeners: list[Callable[[AnalystRead], None]] = []
+        """Called with every final read once recorded (metrics, the log line)."""
 
     # ------------------------------------------------------------------ intake (hot path)
     def submit(self, signal: SpikeSignal) -> None:
@@ -104,8 +135,8 @@ class AnalystService:
             return
         self._claimed.add(sid)
         pending = AnalystRead(signal_id=sid, status="pending", created_at=time.time())
-        self.d.store.submit(write_read(pending))
-        self.d.live.set_read(pending)
+        self.store.submit(write_read(pending))
+        self.live.set_read(pending)
 
     # ------------------------------------------------------------------ the workers
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
@@ -193,7 +224,7 @@ class AnalystService:
     # ------------------------------------------------------------------ recording
     def _writes(self, signal: SpikeSignal, read: AnalystRead) -> Any:
         """One store write: the read and its notifier follow-up, committed together."""
-        outbox = self.d.outbox
+        outbox = self.follow_ups
         follow_up: Iterable[Any] = outbox.rows_for(Alert(kind="analyst", signal=signal,
                                                          read=read)) if outbox else ()
         writes = [write_read(read), *follow_up]
@@ -206,34 +237,36 @@ class AnalystService:
     async def _finish(self, signal: SpikeSignal, read: AnalystRead) -> None:
         # The follow-up's outbox row must come after the signal's own (lanes deliver in id
         # order), and the signal's batch may still be held back by the pipeline.
-        if self.d.pipeline is not None:
-            await self.d.pipeline.settled()
-        await self.d.store.run(self._writes(signal, read))
+        if self.batches is not None:
+            await self.batches.settled()
+        await self.store.run(self._writes(signal, read))
         self._published(read)
 
     def _finish_nowait(self, signal: SpikeSignal, read: AnalystRead) -> None:
-        if self.d.pipeline is not None:
-            self.d.pipeline.submit_after(self._writes(signal, read))
+        if self.batches is not None:
+            self.batches.submit_after(self._writes(signal, read))
         else:
-            self.d.store.submit(self._writes(signal, read))
+            self.store.submit(self._writes(signal, read))
         self._published(read)
 
     def _published(self, read: AnalystRead) -> None:
         self._done[read.signal_id] = None
         while len(self._done) > DONE_KEPT:
             del self._done[next(iter(self._done))]
-        self.d.live.set_read(read)
-        if self.d.outbox is not None:
-            self.d.outbox.wake()
+        self.live.set_read(read)
+        if self.follow_ups is not None:
+            self.follow_ups.wake()
         self.health.put("budget_left", self.budget.available())
         self.health.put("last_read_at", read.created_at)
+        for listener in self.read_listeners:
+            listener(read)
 
     # ------------------------------------------------------------------ restart recovery
     async def _recover(self) -> None:
         """Queue the signals stored without a final read (pending when we stopped)."""
-        boundary = self.d.store.next_signal_id  # later ids arrive through submit()
+        boundary = self.store.next_signal_id  # later ids arrive through submit()
         since = time.time() - RECOVER_SECONDS
-        rows = await self.d.store.aquery(
+        rows = await self.store.aquery(
             "SELECT s.id, s.stored_at, s.payload FROM signals s"
             " LEFT JOIN analyst_reads r ON r.signal_id = s.id"
             " WHERE s.id < ? AND (r.signal_id IS NULL OR r.status = 'pending')"

@@ -20,10 +20,12 @@ from trade_hunter.plugins.registry import PluginContext
 
 from .advisor import Advisor, tuned_detector
 from .analysis import AnalystService
-from .control import serve_control
+from .control import ControlServer, serve_control
 from .grader import Grader
 from .host import PluginHost, Registries, _version
 from .live import Live
+from .logs import STARTUP_LOGGER, log_signal
+from .metrics import Tally
 from .outbox import Outbox
 from .pipeline import INGEST_BUFFER, Pipeline
 from .retention import Retention
@@ -46,6 +48,7 @@ class Daemon:
         self.pid = os.getpid()
         self.store = Store(settings.home / "trade-hunter.db")
         self.live = Live()
+        self.tally = Tally()  # per-signal/per-read counts for /metrics
         self.health = HealthBook()
         self.tickers = TickerBook(self.store)
         self.retention = Retention(self.store, settings.RETENTION_DAYS)
@@ -127,24 +130,39 @@ class Daemon:
         detectors = self._create("detector", self.registries.detectors)
         if not detectors:
             raise RuntimeError("no detector plugin is loaded")
-        self.extras["detector"] = await tuned_detector(self, *detectors[0])  # applied tuning
-        self.pipeline = pipeline = Pipeline(self.extras["detector"], self.store, self.live)
+        name, detector = detectors[0]
+        detector = await tuned_detector(self.store, s, detector)  # applied tuning
+        self.components[name] = self.extras["detector"] = detector
+        show_detector(self.health.get(name, "detector"), detector)
+        self.pipeline = pipeline = Pipeline(detector, self.store, self.live)
         await trio.to_thread.run_sync(pipeline.load_states)
         await trio.to_thread.run_sync(self.live.restore, self.store)
         await trio.to_thread.run_sync(self.tickers.load, s.KALSHI_MARKETS)
-        self.analysts = AnalystService(self, self._create("analyst", self.registries.analysts))
-        self.outbox = Outbox(self, self._create("notifier", self.registries.notifiers))
-        self.advisor = Advisor(self)
+        providers = self._create("analyst", self.registries.analysts)
+        self.outbox = Outbox(self._create("notifier", self.registries.notifiers),
+                             store=self.store, health=self.health, batches=pipeline)
+        self.analysts = AnalystService(providers, settings=s, store=self.store,
+                                       health=self.health.get("analysts"), live=self.live,
+                                       batches=pipeline, follow_ups=self.outbox)
+        # The first provider that can phrase a suggestion (Perplexity among the built-ins).
+        narrator = next((p for _, p in providers if hasattr(p, "narrate")), None)
+        self.advisor = Advisor(settings=s, store=self.store, health=self.health.get("advisor"),
+                               detector=RunningDetector(self.components, self.extras, pipeline,
+                                                        self.health.get(name, "detector")),
+                               narrator=narrator, budget=self.analysts.budget)
+        pipeline.signal_writes.append(self.outbox.rows_for_signal)
+        pipeline.signal_handoffs.append(self.outbox.wake)
+        pipeline.signal_handoffs.append(self.analysts.submit)
+        pipeline.signal_handoffs.append(self.tally.signal)
+        pipeline.signal_handoffs.append(log_signal)
         self.grader = Grader(self.store, self.health.get("outcomes"),
                              k=s.OUTCOME_BASELINE_K, band=s.OUTCOME_FLAT_BAND,
                              published=self.live.set_outcomes,
                              settle=Settler(self.store, capable(feeds_made),
                                             self.health.get("outcomes")),
                              warm=self.scorecards.warm)
-        pipeline.signal_writes.append(self.outbox.rows_for_signal)
-        pipeline.signal_handoffs.append(self.outbox.wake)
-        pipeline.signal_handoffs.append(self.analysts.submit)
         pipeline.signal_handoffs.append(self.grader.submit)
+        self.analysts.read_listeners.append(self.tally.read)
         send, receive = trio.open_memory_channel[Any](INGEST_BUFFER)
         self._send = send
 
@@ -165,14 +183,20 @@ class Daemon:
                 binds = await services.start(serve_web, self, s.APP_HOST, s.APP_PORT)
                 self.dashboard_url = binds[0] if binds else ""
                 self.health.get("web").set("running", self.dashboard_url)
-                await services.start(serve_control, self)  # th-ctl works once we are ready
+                about = {"pid": self.pid, "version": self.version,
+                         "dashboard": self.dashboard_url}
+                control = ControlServer(self.service.call, lambda: self.stop_reason)
+                await services.start(serve_control, s.home, s.get("CONTROL_TRANSPORT", "auto"),
+                                     about, control, self.health.get("control"))  # th-ctl last
                 async with trio.open_nursery() as feeds:
                     for name, feed in feeds_made:
                         await feeds.start(supervise, self.health.get(name, "feed"),
                                           _bind(feed, send))
                     task_status.started()
-                    log.info("trade hunter %s ready at %s (%s mode)", self.version,
-                             self.dashboard_url, s.active_mode)
+                    # its own logger: QUIET_MODE keeps this line (the dashboard's address)
+                    logging.getLogger(STARTUP_LOGGER).info(
+                        "trade hunter %s ready at %s (%s mode)", self.version,
+                        self.dashboard_url, s.active_mode)
                     await self._shutdown.wait()
                     log.info("stopping: %s", self.stop_reason)
                     feeds.cancel_scope.cancel()
@@ -193,6 +217,36 @@ class Daemon:
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
             async for signum in signals:
                 self.request_shutdown(signal.Signals(signum).name)
+
+
+class RunningDetector:
+    """The advisor's view of the detector: where it runs (the pipeline), where the web and
+    the plugins find it (``extras["detector"]``, ``components``)."""
+
+    def __init__(self, components: dict[str, Any], extras: dict[str, Any],
+                 pipeline: Pipeline, health: Any) -> None:
+        self.components, self.extras, self.pipeline = components, extras, pipeline
+        self.health = health
+
+    def current(self) -> Any:
+        return self.extras.get("detector")
+
+    def install(self, detector: Any) -> None:
+        old = self.extras.get("detector")
+        self.pipeline.set_detector(detector)
+        self.extras["detector"] = detector
+        for name, component in list(self.components.items()):
+            if component is old:
+                self.components[name] = detector
+        show_detector(self.health, detector)
+
+
+def show_detector(health: Any, detector: Any) -> None:
+    """The detector's pill, /api/health and th-ctl status: running, with its profile and
+    settings (a detector that can describe itself says so in words)."""
+    describe = getattr(detector, "describe", None)
+    health.set("running", describe() if callable(describe) else "")
+    health.put("thresholds", dict(getattr(detector, "thresholds", {}) or {}))
 
 
 def _bind(feed: Any, send: trio.MemorySendChannel[Any]) -> Any:

@@ -45,7 +45,12 @@ CORE: tuple[tuple[Any, ...], ...] = (
     ("OUTCOME_BASELINE_K", "int", 20, "Outcomes: random moved trades of the same market and day graded as each signal's baseline", {"minimum": 0, "maximum": 1000}),
     ("OUTCOME_FLAT_BAND", "float", 0.005, "Outcomes: a price change within this many dollars either way is flat", {"minimum": 0, "maximum": 0.5}),
     ("RETENTION_DAYS", "float", 7.0, "Rows older than this are deleted (start-up and hourly)", {"minimum": 0.01}),
-    ("QUIET_MODE", "bool", False, "Log warnings only", {}),
+    ("QUIET_MODE", "bool", False, "Log warnings and errors only (the start-up line with the dashboard address is kept)", {}),
+    ("LOG_LEVEL", "choice", "info", "Least severe log level written", {"choices": ("debug", "info", "warning", "error")}),
+    ("LOG_FORMAT", "choice", "text", "Log line format: text, or json (one JSON object per line)", {"choices": ("text", "json")}),
+    ("LOG_FILE", "path", "", "Also log to this file, rotated by size (unset: stderr only)", {}),
+    ("LOG_FILE_MAX_BYTES", "int", 10485760, "Size at which LOG_FILE is rotated (bytes)", {"minimum": 1024}),
+    ("LOG_FILE_BACKUPS", "int", 5, "Rotated LOG_FILE copies kept (.1, .2, …)", {"minimum": 0, "maximum": 100}),
     ("FRESHNESS_WINDOW_SECONDS", "float", 600.0, "Live mode: the tape shows events this recent", {"minimum": 1}),
     ("TRADE_HUNTER_HOME", "path", "", "State folder: database, lock, control socket (default: per-user data folder)", {}),
     ("CONTROL_TRANSPORT", "choice", "auto", "Control socket: unix (POSIX), tcp (loopback + token; the Windows default) or auto", {"choices": ("auto", "unix", "tcp")}),
@@ -162,29 +167,59 @@ class Settings:
         return Settings({**self._values, **changes}, self._declared)
 
 
+class ConfigErrors(ConfigError):
+    """Several bad settings, reported together: one ``VARIABLE='value': expected …`` line
+    each (``errors``)."""
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        first = errors[0]
+        super().__init__(first.variable, first.value, first.expected)
+        self.errors = errors
+        self.args = ("\n".join(str(e) for e in errors),)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def read_layers(environ: Mapping[str, str] | None = None, dotenv: Path | None = None
+                ) -> tuple[dict[str, str], dict[str, str]]:
+    """``(.env of the working directory, the environment)``, kept apart so that
+    ``trade-hunter config`` can say where each value came from."""
+    env = dict(os.environ if environ is None else environ)
+    path = dotenv if dotenv is not None else Path.cwd() / ".env"
+    file_values: dict[str, str] = {}
+    if path.is_file():
+        file_values = {k: v or "" for k, v in dotenv_values(path).items()}
+    return file_values, env
+
+
 def read_sources(environ: Mapping[str, str] | None = None,
                  dotenv: Path | None = None) -> dict[str, str]:
     """The raw values: ``.env`` of the working directory, overridden by the environment."""
-    env = dict(os.environ if environ is None else environ)
-    path = dotenv if dotenv is not None else Path.cwd() / ".env"
-    raw: dict[str, str] = {}
-    if path.is_file():
-        raw.update({k: v or "" for k, v in dotenv_values(path).items()})
-    raw.update(env)
-    return raw
+    file_values, env = read_layers(environ, dotenv)
+    return {**file_values, **env}
 
 
 def load_settings(declared: Iterable[Setting], raw: Mapping[str, str]) -> Settings:
-    """Validate every declared setting; the first bad one raises ``ConfigError``."""
+    """Validate every declared setting. Every bad one is reported at once: one bad value
+    raises its ``ConfigError``, several raise ``ConfigErrors``."""
     values: dict[str, Any] = {}
+    errors: list[ConfigError] = []
     table = {s.name: s for s in declared}
     for setting in table.values():
-        if setting.name in raw:
-            values[setting.name] = parse_value(setting, raw[setting.name])
-        elif setting.kind == "list" and isinstance(setting.default, str):
-            values[setting.name] = parse_value(setting, setting.default)
-        else:
-            values[setting.name] = setting.default
+        try:
+            if setting.name in raw:
+                values[setting.name] = parse_value(setting, raw[setting.name])
+            elif setting.kind == "list" and isinstance(setting.default, str):
+                values[setting.name] = parse_value(setting, setting.default)
+            else:
+                values[setting.name] = setting.default
+        except ConfigError as exc:
+            errors.append(exc)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise ConfigErrors(errors)
     if not values.get("TRADE_HUNTER_HOME"):
         values["TRADE_HUNTER_HOME"] = Path(platformdirs.user_data_dir("trade-hunter", False))
     return Settings(values, table)

@@ -4,7 +4,8 @@ Transports (``CONTROL_TRANSPORT``): ``unix`` — a socket of mode 0600 in the 07
 ``<home>/control`` folder, bound under umask 077 (POSIX default); ``tcp`` — 127.0.0.1 on a
 free port, every request carrying ``"auth": <token>`` from the user-only endpoint file (the
 Windows default, and testable anywhere). Either way ``<home>/control/endpoint.json`` tells
-clients where to connect (see ``trade_hunter.ctl.client``).
+clients where to connect. The wire format, its encoding and the endpoint conventions are
+``trade_hunter.daemon.protocol``'s; this module only binds, reads and writes.
 
 One task per connection; a line must arrive within ``READ_TIMEOUT``; a line over
 ``protocol.MAX_LINE`` is answered ``line_too_long`` and the connection closed. Every error is a
@@ -16,28 +17,29 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import hmac
 import json
 import logging
 import os
-import secrets
 import socket
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import trio
 
-from trade_hunter.ctl.client import SOCKET_NAME, control_dir, endpoint_path
 from trade_hunter.plugins.errors import RpcError
 from trade_hunter.plugins.models import to_builtins
 
 from . import protocol
+from .protocol import SOCKET_NAME, control_dir, encode_error, endpoint_path
 
 if TYPE_CHECKING:
-    from .app import Daemon
+    from .supervisor import ComponentHealth
+
+# The method table's handler (``Service.call``): name and params in, a JSON-able result out.
+Call = Callable[[str, dict[str, Any]], Awaitable[Any]]
 
 log = logging.getLogger(__name__)
 
@@ -134,10 +136,12 @@ def bind_tcp() -> socket.socket:
 
 # ---------------------------------------------------------------------- the server
 class ControlServer:
-    """Parses JSON-RPC lines and calls ``daemon.service.call``; one instance per daemon."""
+    """Parses JSON-RPC lines and hands each request to ``call`` (the daemon's method table);
+    ``stopping()`` is the reason the daemon is stopping, or ``""``."""
 
-    def __init__(self, daemon: Daemon, *, token: str | None = None) -> None:
-        self.d = daemon
+    def __init__(self, call: Call, stopping: Callable[[], str], *,
+                 token: str | None = None) -> None:
+        self.call_method, self.stopping = call, stopping
         self.token = token  # None: no auth (the Unix socket's permissions guard it)
         self.connections = 0
 
@@ -175,19 +179,18 @@ class ControlServer:
 
     async def _read_line(self, stream: trio.abc.Stream, buffer: bytearray) -> bytes | None:
         while True:
-            end = buffer.find(b"\n")
-            if end >= 0 and end <= protocol.MAX_LINE:
-                line = bytes(buffer[:end])
-                del buffer[:end + 1]
-                return line
-            if end > protocol.MAX_LINE or (end < 0 and len(buffer) > protocol.MAX_LINE):
+            try:
+                line = protocol.take_line(buffer, protocol.MAX_LINE)
+            except protocol.LineTooLong:
                 # Answer once, then close: the rest of the stream cannot be trusted to
                 # line up with request boundaries.
                 with trio.move_on_after(WRITE_TIMEOUT):
-                    await stream.send_all(_error(None, "line_too_long",
-                                                 f"request line longer than "
-                                                 f"{protocol.MAX_LINE} bytes"))
+                    await stream.send_all(encode_error(None, "line_too_long",
+                                                       f"request line longer than "
+                                                       f"{protocol.MAX_LINE} bytes"))
                 return None
+            if line is not None:
+                return line
             chunk = await stream.receive_some(RECEIVE_CHUNK)
             if not chunk:
                 return None
@@ -199,68 +202,47 @@ class ControlServer:
         if not line.strip():
             return None, False
         try:
-            message = json.loads(line)
-        except (ValueError, UnicodeDecodeError) as exc:
-            return _error(None, "parse_error", f"not JSON: {exc}"), False
-        except RecursionError:  # "[[[[…" nested deeper than the parser's stack
-            return _error(None, "parse_error", "not JSON: nested too deeply"), False
-        if isinstance(message, list):  # a JSON-RPC batch
-            if not message:
-                return _error(None, "invalid_request", "empty batch"), False
-            answers: list[bytes] = []
-            close = False
-            for item in message:
-                reply, stop = await self._dispatch(item)
-                close = close or stop
-                if reply is not None:
-                    answers.append(reply.rstrip(b"\n"))
-            return (b"[" + b",".join(answers) + b"]\n" if answers else None), close
-        return await self._dispatch(message)
-
-    async def _dispatch(self, message: Any) -> tuple[bytes | None, bool]:
-        request_id = message.get("id") if isinstance(message, dict) else None
-        if not _valid_id(request_id):
-            request_id = None
-        if not isinstance(message, dict) or message.get("jsonrpc") != "2.0" or \
-                not isinstance(message.get("method"), str) or not _valid_id(message.get("id")):
-            return _error(request_id, "invalid_request",
-                          "expected a JSON-RPC 2.0 request object"), False
-        if self.token is not None:
-            given = message.get("auth")
-            if not isinstance(given, str) or not hmac.compare_digest(
-                    given.encode(), self.token.encode()):
-                return _error(request_id, "unauthorized", "missing or wrong token"), True
-        notification = "id" not in message
-        params = message.get("params", {})
-        if params is None:
-            params = {}
-        if not isinstance(params, dict):
-            reply = _error(request_id, "invalid_params", "params must be an object "
-                                                         "(named parameters)")
-            return (None if notification else reply), False
-        reply = await self.call(request_id, message["method"], params)
-        return (None if notification else reply), False
+            messages, batch = protocol.decode_line(line)
+        except protocol.RequestError as refused:
+            return refused.answer, refused.close
+        answers: list[bytes] = []
+        close = False
+        for message in messages:
+            try:
+                request = protocol.decode_request(message, self.token)
+            except protocol.RequestError as refused:
+                reply, close = refused.answer, close or refused.close
+            else:
+                reply = await self.call(request.id, request.method, request.params)
+                if request.notification:
+                    reply = None
+            if reply is not None:
+                answers.append(reply)
+        if batch:
+            return protocol.encode_batch(answers), close
+        return (answers[0] if answers else None), close
 
     async def call(self, request_id: Any, name: str, params: dict[str, Any]) -> bytes:
         method = protocol.BY_NAME.get(name)
-        if self.d.stop_reason and method is not None and method.mutating \
-                and name != "shutdown":
-            return _error(request_id, "shutting_down",
-                          f"the daemon is stopping ({self.d.stop_reason})")
+        reason = self.stopping()
+        if reason and method is not None and method.mutating and name != "shutdown":
+            return encode_error(request_id, "shutting_down",
+                                f"the daemon is stopping ({reason})")
         try:
-            result = await self.d.service.call(name, params)
-            return _encode({"jsonrpc": "2.0", "id": request_id, "result": result})
+            result = await self.call_method(name, params)
         except RpcError as exc:
             code = exc.code if exc.code in protocol.ERRORS else "internal_error"
-            return _error(request_id, code, str(exc), exc.data)
+            return encode_error(request_id, code, str(exc), exc.data)
         except Exception:
             log.exception("control method %s failed", name)
-            return _error(request_id, "internal_error",
-                          f"{name} failed inside the daemon (its log has the details)")
-
-
-def _valid_id(value: Any) -> bool:
-    return value is None or (isinstance(value, int | float | str) and not isinstance(value, bool))
+            return encode_error(request_id, "internal_error",
+                                f"{name} failed inside the daemon (its log has the details)")
+        try:
+            return protocol.encode_result(request_id, result, default=_json_default)
+        except (TypeError, ValueError):
+            log.exception("control answer is not JSON-serialisable")
+            return encode_error(request_id, "internal_error",
+                                "the answer could not be encoded")
 
 
 def _json_default(value: Any) -> Any:
@@ -271,40 +253,17 @@ def _json_default(value: Any) -> Any:
     return to_builtins(value)
 
 
-def _encode(reply: dict[str, Any]) -> bytes:
-    try:
-        text = json.dumps(reply, separators=(",", ":"), default=_json_default)
-    except (TypeError, ValueError):
-        log.exception("control answer is not JSON-serialisable")
-        return _error(reply.get("id"), "internal_error", "the answer could not be encoded")
-    return text.encode() + b"\n"
-
-
-def _error(request_id: Any, name: str, message: str, data: Any = None) -> bytes:
-    payload: dict[str, Any] = {"name": name}
-    if isinstance(data, dict):
-        payload.update(data)
-    elif data is not None:
-        payload["detail"] = data
-    reply = {"jsonrpc": "2.0", "id": request_id,
-             "error": {"code": protocol.ERRORS[name], "message": message, "data": payload}}
-    try:
-        return json.dumps(reply, separators=(",", ":"), default=str).encode() + b"\n"
-    except (TypeError, ValueError):  # pragma: no cover - data was not serialisable
-        reply["error"]["data"] = {"name": name}
-        return json.dumps(reply).encode() + b"\n"
-
-
 # ---------------------------------------------------------------------- serve
-async def serve_control(daemon: Daemon, *,
+async def serve_control(home: Path, transport_setting: str, about: dict[str, Any],
+                        server: ControlServer, health: ComponentHealth, *,
                         task_status: trio.TaskStatus[dict[str, Any]] = trio.TASK_STATUS_IGNORED
                         ) -> None:
     """Listen until cancelled; ``task_status.started(endpoint)`` once clients can connect.
-    The endpoint file and the socket are removed when the server stops."""
-    home = daemon.settings.home
-    transport = transport_for(daemon.settings.get("CONTROL_TRANSPORT", "auto"))
-    endpoint: dict[str, Any] = {"transport": transport, "pid": daemon.pid, "home": str(home),
-                                "version": daemon.version, "dashboard": daemon.dashboard_url}
+    ``about`` (pid, version, dashboard) goes into the endpoint file, whose ``pid`` must be
+    ours. The endpoint file and the socket are removed when the server stops."""
+    transport = transport_for(transport_setting)
+    endpoint: dict[str, Any] = {"transport": transport, **about, "home": str(home)}
+    pid = int(about["pid"])
     token = None
     try:
         private_dir(control_dir(home))
@@ -313,14 +272,13 @@ async def serve_control(daemon: Daemon, *,
             raw = bind_unix(path)
             endpoint["path"] = str(path)
         else:
-            token = secrets.token_urlsafe(32)
+            token = protocol.new_token()
             raw = bind_tcp()
             endpoint.update(host="127.0.0.1", port=raw.getsockname()[1], token=token)
     except OSError as exc:
         raise ControlSetupError(f"{type(exc).__name__}: {exc}") from exc
     listener = trio.SocketListener(trio.socket.from_stdlib_socket(raw))
-    server = ControlServer(daemon, token=token)
-    health = daemon.health.get("control")
+    server.token = token
     try:
         write_private(endpoint_path(home), endpoint)
         async with trio.open_nursery() as nursery:
@@ -332,7 +290,7 @@ async def serve_control(daemon: Daemon, *,
         health.set("stopped")
         with contextlib.suppress(OSError):
             raw.close()
-        _remove_own(endpoint_path(home), daemon.pid)
+        _remove_own(endpoint_path(home), pid)
         if transport == "unix":
             with contextlib.suppress(FileNotFoundError):
                 Path(endpoint["path"]).unlink()

@@ -34,6 +34,7 @@ BUILTINS: tuple[str, ...] = (
     "trade_hunter.plugins.notifiers.discord",
     "trade_hunter.plugins.relays.ingest",
     "trade_hunter.plugins.relays.polyalerthub",
+    "trade_hunter.plugins.relays.relays",
     "trade_hunter.plugins.kalshi",
 )
 ENTRY_POINT_GROUP = "trade_hunter"

@@ -5,8 +5,8 @@ The lock is ``<home>/trade-hunter.lock``, held with ``flock`` (POSIX) or ``LockF
 ``kill -9``, so a stale lock never blocks a start — no pidfile guessing.
 
 When the lock is taken, the starting process talks to the holder over the control socket
-(``trade_hunter.ctl.client``): it must answer ``status`` with our home and the pid of the
-endpoint file — only then is it a verified Trade Hunter instance. Replace: ask that pid to
+(the wire format of ``trade_hunter.daemon.protocol``): it must answer ``status`` with our home
+and the pid of the endpoint file — only then is it a verified Trade Hunter instance. Replace: ask that pid to
 ``shutdown`` and wait for the lock. ``--no-replace``: report it and stop. Nothing is ever
 signalled or killed.
 """
@@ -24,7 +24,7 @@ from typing import Any
 
 from filelock import lock_descriptor, unlock_descriptor
 
-from trade_hunter.ctl import client as ctl
+from . import protocol
 
 LOCK_FILE = "trade-hunter.lock"
 REPLACE_DEADLINE = 30.0   # the old instance drains for up to 5 s; this leaves ample margin
@@ -88,13 +88,45 @@ def same_home(a: str | Path, b: str | Path) -> bool:
         return Path(a).resolve() == Path(b).resolve()
 
 
+# What a call to a daemon that is gone, or is not a daemon, raises (ValueError, KeyError,
+# TypeError: a bad endpoint file; LineTooLong is a ValueError).
+CALL_FAILED = (protocol.ProtocolError, protocol.CallError, OSError, ValueError, KeyError,
+               TypeError)
+
+
+def ask(home: Path, method: str, params: dict[str, Any] | None = None, *,
+        timeout: float) -> Any:
+    """One blocking JSON-RPC call to the daemon published on ``home``; raises one of
+    ``CALL_FAILED`` (th-ctl's client is ``trade_hunter.ctl.client``; the daemon does not
+    import it)."""
+    endpoint = protocol.parse_endpoint(protocol.endpoint_path(home).read_text("utf-8"))
+    token = None
+    if endpoint["transport"] == "unix":
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        address: Any = str(endpoint["path"])
+    else:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        address, token = (str(endpoint["host"]), int(endpoint["port"])), endpoint.get("token")
+    with sock:
+        sock.settimeout(timeout)
+        sock.connect(address)
+        sock.sendall(protocol.encode_request(1, method, params, token))
+        buffer = bytearray()
+        while (line := protocol.take_line(buffer, protocol.MAX_RESPONSE)) is None:
+            chunk = sock.recv(64 * 1024)
+            if not chunk:
+                raise protocol.ProtocolError("closed without answering")
+            buffer += chunk
+    return protocol.decode_response(line, 1)
+
+
 def probe(home: Path, *, timeout: float = 2.0) -> dict[str, Any] | None:
     """The ``status`` of the verified Trade Hunter instance on ``home``, or ``None`` when
     nothing (or something else) answers there."""
     try:
-        endpoint = ctl.read_endpoint(home)
-        status = ctl.Client(home, timeout=timeout).call("status")
-    except (ctl.NotRunning, ctl.ProtocolError, ctl.CallError, OSError):
+        endpoint = protocol.parse_endpoint(protocol.endpoint_path(home).read_text("utf-8"))
+        status = ask(home, "status", timeout=timeout)
+    except CALL_FAILED:
         return None
     if not isinstance(status, dict) or not isinstance(status.get("pid"), int):
         return None
@@ -127,10 +159,9 @@ def acquire(home: Path, *, replace: bool, deadline: float = REPLACE_DEADLINE,
                     raise InstanceRunning(info)
                 say(f"replacing the instance running on {home} (pid {info['pid']}, "
                     f"dashboard {info.get('dashboard') or '-'})")
-                with contextlib.suppress(ctl.NotRunning, ctl.ProtocolError, ctl.CallError,
-                                         OSError):
+                with contextlib.suppress(*CALL_FAILED):
                     # Scoped: the daemon refuses unless it is this very pid.
-                    ctl.Client(home, timeout=5).call("shutdown", {"pid": info["pid"]})
+                    ask(home, "shutdown", {"pid": info["pid"]}, timeout=5)
                 asked = info
         if time.monotonic() - started > deadline:
             if asked is not None:

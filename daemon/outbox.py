@@ -32,7 +32,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec
 import trio
@@ -43,7 +43,8 @@ from trade_hunter.plugins.models import Alert, SpikeSignal, from_json, to_json
 from .supervisor import backoff
 
 if TYPE_CHECKING:
-    from .app import Daemon
+    from .store import Store
+    from .supervisor import HealthBook
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 12          # failed attempts (rate limits excluded) before a row is given up
@@ -89,9 +90,17 @@ class _Notifier:
     start before the mark commits): never dispatched again."""
 
 
+class Batches(Protocol):
+    """The pipeline, as the outbox sees it: a signal's rows ride in its store batch."""
+
+    async def settled(self) -> None:
+        """Return once everything handed over before the call has committed."""
+
+
 class Outbox:
-    def __init__(self, daemon: Daemon, notifiers: list[tuple[str, Any]]) -> None:
-        self.d = daemon
+    def __init__(self, notifiers: list[tuple[str, Any]], *, store: Store, health: HealthBook,
+                 batches: Batches | None) -> None:
+        self.store, self.health, self.batches = store, health, batches
         self.notifiers = dict(notifiers)
         self._state = {n: _Notifier(n, c) for n, c in self.notifiers.items()}
         self._anchor: tuple[float, float] | None = None
@@ -120,6 +129,8 @@ class Outbox:
         return [fn]
 
     def rows_for_signal(self, signal: SpikeSignal) -> Iterable[Write]:
+        if not signal.notify:  # a quiet signal (gated: volume without a move) is only stored
+            return []
         return self.rows_for(Alert(kind="detector", signal=signal))
 
     def wake(self, signal: Any = None) -> None:
@@ -137,11 +148,11 @@ class Outbox:
                 nursery.start_soon(self._serve, self._state[name])
             task_status.started()
             if not self.notifiers:
-                self.d.health.get("outbox").put("notifiers", 0)
+                self.health.get("outbox").put("notifiers", 0)
                 await trio.sleep_forever()
 
     async def _serve(self, st: _Notifier) -> None:
-        health = self.d.health.get(st.name, "notifier")
+        health = self.health.get(st.name, "notifier")
         if health.state in ("starting", "restarting"):
             health.set("running", "ready")
         # Rows picked earlier by a crashed run of this task are picked again.
@@ -156,13 +167,13 @@ class Outbox:
                 now = self.now()
                 # Every pending row (ids and times only, oldest first), so a lane with a
                 # backlog can never hide the rows of another; payloads only for new rows.
-                rows = await self.d.store.aquery(
+                rows = await self.store.aquery(
                     "SELECT id, attempts, created_at, next_at FROM outbox WHERE notifier=?"
                     " AND status='pending' ORDER BY id LIMIT ?", (st.name, SCAN_LIMIT))
                 st.finished.intersection_update(r[0] for r in rows)  # the rest are gone
                 fresh = [r[0] for r in rows if r[0] not in st.known and r[0] not in st.inflight
                          and r[0] not in st.finished]
-                payloads = dict(await self.d.store.aquery(
+                payloads = dict(await self.store.aquery(
                     "SELECT id, payload FROM outbox WHERE id IN"
                     " (SELECT value FROM json_each(?))", (json.dumps(fresh),))) if fresh else {}
                 dispatched = await self._dispatch(st, nursery, rows, payloads, now)
@@ -181,9 +192,9 @@ class Outbox:
     async def _settled(self) -> None:
         """Rows queued before wake() have committed: a signal's ride with its events (the
         pipeline's batch, not hurried), an analyst follow-up is a store write of its own."""
-        if self.d.pipeline is not None:
-            await self.d.pipeline.settled()
-        await self.d.store.run(_nothing)
+        if self.batches is not None:
+            await self.batches.settled()
+        await self.store.run(_nothing)
 
     async def _dispatch(self, st: _Notifier, nursery: trio.Nursery,
                         rows: list[tuple[Any, ...]], payloads: dict[int, bytes],
@@ -254,7 +265,7 @@ class Outbox:
 
     async def _send_one(self, st: _Notifier, lane: _Lane, row: _Row) -> bool:
         """Deliver one row; returns False when the lane must pause."""
-        health = self.d.health.get(st.name, "notifier")
+        health = self.health.get(st.name, "notifier")
         if self.now() - row.created_at >= MAX_AGE:  # e.g. queued before a long stop
             await self._mark(row.id, "dead", row.attempts, self.now(), "expired before sending")
             health.count("dropped")
@@ -277,7 +288,7 @@ class Outbox:
         return True
 
     async def _failed(self, st: _Notifier, lane: _Lane, row: _Row, exc: Exception) -> bool:
-        health = self.d.health.get(st.name, "notifier")
+        health = self.health.get(st.name, "notifier")
         now = self.now()
         retry_after = exc.retry_after if isinstance(exc, NotifyError) else None
         if isinstance(exc, trio.TooSlowError):
@@ -308,7 +319,7 @@ class Outbox:
 
     def _lane_state(self, st: _Notifier, lane: _Lane, state: str, detail: str) -> None:
         lane.state, lane.detail = state, detail[:300]
-        health = self.d.health.get(st.name, "notifier")
+        health = self.health.get(st.name, "notifier")
         health.put("lanes", {n: {"state": ln.state, "detail": ln.detail}
                              for n, ln in st.lanes.items()})
         used = [ln for ln in st.lanes.values() if ln.state != "idle"]
@@ -330,7 +341,7 @@ class Outbox:
                     error: str) -> None:
         # Shielded: once notify() returned, the mark must commit even during shutdown.
         with trio.CancelScope(shield=True):
-            await self.d.store.run(lambda conn: conn.execute(
+            await self.store.run(lambda conn: conn.execute(
                 "UPDATE outbox SET status=?, attempts=?, next_at=?, last_error=? WHERE id=?",
                 (status, attempts, next_at, error[:500], row_id)))
 

@@ -45,6 +45,7 @@ from trade_hunter.plugins.topics import topic_of
 
 from .live import Live
 from .store import Store, write_batch
+from .vendor import vendor_signal
 
 log = logging.getLogger(__name__)
 DRAIN_LIMIT = 5000        # items taken from the channel per batch
@@ -242,6 +243,11 @@ class Pipeline:
                 signal.id = self.store.allocate_signal_id()
                 signal.demo = e.source == "demo"
                 signals.append(signal)
+            if e.metadata:  # only relayed events carry any: a vendor alert is a signal too
+                vendor = vendor_signal(e)
+                if vendor is not None:
+                    vendor.id = self.store.allocate_signal_id()
+                    signals.append(vendor)
         self.processed += len(events)
         self._events.extend(events)
         if signals:
@@ -302,7 +308,7 @@ class Pipeline:
         return [(name, m, view[a:b], as_of[m]) for m, a, b in spans]
 
     def _due_states(self, now: float, *, everything: bool = False) -> list[str]:
-        dirty, due = self._dirty, []
+        dirty, due = self._dirty, list[str]()
         horizon = self.store.next_event_id - STATE_EVENTS
         while dirty and len(due) < STATE_CHUNK:
             market, (first_id, since) = next(iter(dirty.items()))

@@ -15,8 +15,13 @@ Wire format: newline-delimited JSON-RPC 2.0 over the control socket (one request
 at most ``MAX_LINE`` bytes; one answer line per request; batches and notifications as in the
 JSON-RPC spec). Parameters are named (an object). Errors carry a numeric ``code`` and
 ``data.name`` from :data:`ERRORS`. On the TCP transport every request also carries
-``"auth": "<token>"`` (the token is in the daemon's user-only endpoint file). Where to connect:
-``trade_hunter.ctl.client``; the server: ``trade_hunter.daemon.control``.
+``"auth": "<token>"`` (the token is in the daemon's user-only endpoint file).
+
+This module is the whole protocol and nothing else: the method table, the encoding and
+decoding of requests and answers, the line framing, and where a daemon publishes its endpoint
+(``<home>/control/endpoint.json``). It does no I/O; the sockets are the server's
+(``trade_hunter.daemon.control``) and the clients' (``trade_hunter.ctl.client``, and
+``trade_hunter.daemon.instance`` asking a running daemon to step down).
 
 Adding a method: append a :class:`Method` to :data:`METHODS` and write
 ``Service.<handler_name>``; ``th-ctl`` gets the command and its help from the entry, and
@@ -26,10 +31,16 @@ Adding a method: append a :class:`Method` to :data:`METHODS` and write
 
 from __future__ import annotations
 
+import hmac
+import json
+import secrets
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-MAX_LINE = 64 * 1024
+MAX_LINE = 64 * 1024                # a request line (the server answers line_too_long)
+MAX_RESPONSE = 64 * 1024 * 1024     # an answer line this large is a bug, not data
 
 ERRORS: dict[str, int] = {
     "parse_error": -32700,        # the line is not JSON
@@ -167,3 +178,212 @@ def _convert(method: Method, p: Param, value: Any) -> Any:
     if p.choices and value not in p.choices:
         raise ParamError(f"{where} must be one of {', '.join(p.choices)}")
     return value
+
+
+# ---------------------------------------------------------------------- the endpoint
+# A running daemon describes its control endpoint in <home>/control/endpoint.json (mode 0600,
+# inside the 0700 control folder):
+#     {"transport": "unix", "path": "<socket>", "pid": 123, "home": "...", ...}
+#     {"transport": "tcp", "host": "127.0.0.1", "port": 50123, "token": "...", "pid": 123, ...}
+# The file can outlive a daemon killed with kill -9: a refused connection then means "not
+# running", and the next daemon on that home replaces the file.
+CONTROL_DIR = "control"
+ENDPOINT_FILE = "endpoint.json"
+SOCKET_NAME = "control.sock"   # in the control folder, unless that path is too long
+TOKEN_MEMBER = "auth"          # the request member carrying the TCP transport's token
+
+
+def control_dir(home: Path) -> Path:
+    return home / CONTROL_DIR
+
+
+def endpoint_path(home: Path) -> Path:
+    return control_dir(home) / ENDPOINT_FILE
+
+
+def parse_endpoint(text: str) -> dict[str, Any]:
+    """The endpoint file's content; ``ValueError`` saying what is wrong with it."""
+    data = json.loads(text)
+    if not isinstance(data, dict) or data.get("transport") not in ("unix", "tcp"):
+        raise ValueError("not a control endpoint (no unix/tcp transport)")
+    return data
+
+
+def new_token() -> str:
+    """A fresh 256-bit token for the TCP transport."""
+    return secrets.token_urlsafe(32)
+
+
+def token_matches(given: Any, token: str) -> bool:
+    return isinstance(given, str) and hmac.compare_digest(given.encode(), token.encode())
+
+
+# ---------------------------------------------------------------------- framing
+class LineTooLong(ValueError):
+    """More than the allowed bytes arrived without a newline."""
+
+
+def take_line(buffer: bytearray, limit: int) -> bytes | None:
+    """Remove and return the first complete line of ``buffer`` (without its newline), or
+    ``None`` while it has none; ``LineTooLong`` once it cannot fit in ``limit`` bytes."""
+    end = buffer.find(b"\n")
+    if 0 <= end <= limit:
+        line = bytes(buffer[:end])
+        del buffer[:end + 1]
+        return line
+    if end > limit or len(buffer) > limit:
+        raise LineTooLong(f"line longer than {limit} bytes")
+    return None
+
+
+# ---------------------------------------------------------------------- the client's side
+class CallError(Exception):
+    """The daemon answered with a JSON-RPC error; ``name`` is a key of :data:`ERRORS`."""
+
+    def __init__(self, code: int, name: str, message: str, data: Any = None) -> None:
+        self.code, self.name, self.message, self.data = code, name, message, data
+        super().__init__(message)
+
+
+class ProtocolError(Exception):
+    """The peer did not answer like a Trade Hunter daemon (closed early, not JSON, timeout)."""
+
+
+def encode_request(request_id: int, method: str, params: Mapping[str, Any] | None = None,
+                   token: str | None = None) -> bytes:
+    """One request line; ``CallError(line_too_long)`` if the daemon would refuse it."""
+    request: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method,
+                               "params": dict(params or {})}
+    if token is not None:
+        request[TOKEN_MEMBER] = token
+    line = json.dumps(request, separators=(",", ":")).encode() + b"\n"
+    if len(line) > MAX_LINE:
+        raise CallError(ERRORS["line_too_long"], "line_too_long",
+                        f"the request is longer than {MAX_LINE} bytes")
+    return line
+
+
+def decode_response(raw: bytes, request_id: int) -> Any:
+    """The result of an answer line; ``CallError`` for an error answer, ``ProtocolError``
+    for anything that is not a JSON-RPC 2.0 answer to ``request_id``."""
+    try:
+        reply = json.loads(raw)
+    except ValueError:
+        raise ProtocolError("the answer is not JSON") from None
+    if not isinstance(reply, dict) or reply.get("jsonrpc") != "2.0":
+        raise ProtocolError("the answer is not a JSON-RPC 2.0 response")
+    error = reply.get("error")
+    if error is not None:
+        if not isinstance(error, dict):
+            raise ProtocolError("malformed error object")
+        data = error.get("data")
+        name = data.get("name") if isinstance(data, dict) else None
+        code = error.get("code")
+        if not isinstance(code, int) or isinstance(code, bool):
+            code = ERRORS["internal_error"]
+        raise CallError(code, name or _name_of(code), str(error.get("message", "")), data)
+    if reply.get("id") != request_id:
+        raise ProtocolError("the answer does not match the request id")
+    return reply.get("result")
+
+
+def _name_of(code: int) -> str:
+    for name, value in ERRORS.items():
+        if value == code:
+            return name
+    return "error"
+
+
+# ---------------------------------------------------------------------- the server's side
+@dataclass(frozen=True)
+class Request:
+    id: Any
+    method: str
+    params: dict[str, Any]
+    notification: bool   # no "id": nothing is answered
+
+
+class RequestError(Exception):
+    """A request answered with an error instead of a call.
+
+    ``answer`` is ``None`` for a notification (never answered); ``close``: the connection must
+    be closed after the answer (a wrong token)."""
+
+    def __init__(self, answer: bytes | None, close: bool = False) -> None:
+        self.answer, self.close = answer, close
+        super().__init__("request refused")
+
+
+def decode_line(line: bytes) -> tuple[list[Any], bool]:
+    """A request line → its messages and whether they came as a batch; ``RequestError`` when
+    the line is not JSON or is an empty batch."""
+    try:
+        message = json.loads(line)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RequestError(encode_error(None, "parse_error", f"not JSON: {exc}")) from None
+    except RecursionError:  # "[[[[…" nested deeper than the parser's stack
+        raise RequestError(encode_error(None, "parse_error",
+                                        "not JSON: nested too deeply")) from None
+    if isinstance(message, list):  # a JSON-RPC batch
+        if not message:
+            raise RequestError(encode_error(None, "invalid_request", "empty batch"))
+        return message, True
+    return [message], False
+
+
+def decode_request(message: Any, token: str | None) -> Request:
+    """One decoded message → a :class:`Request`, or ``RequestError`` with the answer."""
+    request_id = message.get("id") if isinstance(message, dict) else None
+    if not _valid_id(request_id):
+        request_id = None
+    if not isinstance(message, dict) or message.get("jsonrpc") != "2.0" or \
+            not isinstance(message.get("method"), str) or not _valid_id(message.get("id")):
+        raise RequestError(encode_error(request_id, "invalid_request",
+                                        "expected a JSON-RPC 2.0 request object"))
+    if token is not None and not token_matches(message.get(TOKEN_MEMBER), token):
+        raise RequestError(encode_error(request_id, "unauthorized", "missing or wrong token"),
+                           close=True)
+    notification = "id" not in message
+    params = message.get("params", {})
+    if params is None:
+        params = {}
+    if not isinstance(params, dict):
+        raise RequestError(None if notification else encode_error(
+            request_id, "invalid_params", "params must be an object (named parameters)"))
+    return Request(request_id, message["method"], params, notification)
+
+
+def _valid_id(value: Any) -> bool:
+    return value is None or (isinstance(value, int | float | str) and not isinstance(value, bool))
+
+
+def encode_result(request_id: Any, result: Any,
+                  default: Callable[[Any], Any] | None = None) -> bytes:
+    """An answer line; ``default`` converts what JSON cannot hold (``TypeError`` if it
+    cannot either)."""
+    reply = {"jsonrpc": "2.0", "id": request_id, "result": result}
+    return json.dumps(reply, separators=(",", ":"), default=default).encode() + b"\n"
+
+
+def encode_error(request_id: Any, name: str, message: str, data: Any = None) -> bytes:
+    """An error answer line: ``code`` from :data:`ERRORS`, ``data.name`` the error's name
+    (a mapping ``data`` is merged into it, anything else becomes ``data.detail``)."""
+    payload: dict[str, Any] = {"name": name}
+    if isinstance(data, dict):
+        payload.update(data)
+    elif data is not None:
+        payload["detail"] = data
+    reply = {"jsonrpc": "2.0", "id": request_id,
+             "error": {"code": ERRORS[name], "message": message, "data": payload}}
+    try:
+        return json.dumps(reply, separators=(",", ":"), default=str).encode() + b"\n"
+    except (TypeError, ValueError):  # pragma: no cover - data was not serialisable
+        reply["error"]["data"] = {"name": name}
+        return json.dumps(reply).encode() + b"\n"
+
+
+def encode_batch(answers: list[bytes]) -> bytes | None:
+    """The answer line of a batch (``None`` when every member was a notification)."""
+    if not answers:
+        return None
+    return b"[" + b",".join(a.rstrip(b"\n") for a in answers) + b"]\n"

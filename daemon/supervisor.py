@@ -39,6 +39,8 @@ class ComponentHealth:
     def set(self, state: str, detail: str = "") -> None:
         if state != self.state:
             self.since = time.time()
+            if self.kind == "feed":
+                _log_feed_change(self.name, self.state, state, detail)
         self.state, self.detail = state, detail
 
     def count(self, name: str, n: int = 1) -> None:
@@ -54,6 +56,16 @@ class ComponentHealth:
             "last_error_at": self.last_error_at, "since": self.since,
             "counters": dict(self.counters), "info": dict(self.info),
         }
+
+
+GOOD_FEED_STATES = frozenset({"connected", "running"})
+
+
+def _log_feed_change(feed: str, old: str, new: str, detail: str) -> None:
+    """A warning for each feed state change; only the first start (starting → up) is info."""
+    level = logging.INFO if old == "starting" and new in GOOD_FEED_STATES else logging.WARNING
+    log.log(level, "feed %s: %s → %s%s", feed, old, new, f" ({detail})" if detail else "",
+            extra={"feed": feed, "state": new})
 
 
 class HealthBook:

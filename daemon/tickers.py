@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import sqlite3
 import time
@@ -15,6 +16,7 @@ from trade_hunter.plugins.registry import TrackedTicker
 
 from .store import Store
 
+log = logging.getLogger(__name__)
 # Kalshi tickers: letters, digits, '-', '.', '_' (e.g. KXBTC15M, KXBTCD-26FEB1217-T67749.99)
 TICKER_RE = re.compile(r"^[A-Z0-9][A-Z0-9._-]{0,99}$")
 
@@ -64,6 +66,7 @@ class TickerBook:
         item = self.items[ticker] = TrackedTicker(ticker, time.time())
         await self.store.run(lambda conn: _upsert(conn, item))
         self._notify()
+        log.info("ticker %s: now tracked", ticker, extra={"ticker": ticker, "change": "added"})
         return item, True
 
     async def remove(self, ticker: str) -> bool:
@@ -73,6 +76,8 @@ class TickerBook:
         await self.store.run(lambda conn: conn.execute(
             "DELETE FROM tracked_tickers WHERE ticker=?", (ticker,)))
         self._notify()
+        log.info("ticker %s: no longer tracked", ticker,
+                 extra={"ticker": ticker, "change": "removed"})
         return True
 
     def set_status(self, ticker: str, status: str, detail: str = "",
@@ -80,6 +85,8 @@ class TickerBook:
         item = self.items.get(ticker)
         if item is None:
             return
+        if (item.status, item.markets) != (status, list(markets)):
+            _log_status(ticker, status, detail, markets)
         item.status, item.detail, item.markets = status, detail, list(markets)
         self.store.submit(lambda conn: _upsert(conn, item))
 
@@ -95,6 +102,15 @@ class TickerBook:
         for t in self.items.values():
             counts[t.status] = counts.get(t.status, 0) + 1
         return {"total": len(self.items), **counts}
+
+
+def _log_status(ticker: str, status: str, detail: str, markets: Sequence[str]) -> None:
+    """One line per change of a ticker's resolution (a rollover names the new market)."""
+    following = f" → {', '.join(markets[:5])}{' …' if len(markets) > 5 else ''}" \
+        if markets else ""
+    log.log(logging.WARNING if status == "unresolved" else logging.INFO,
+            "ticker %s: %s%s%s", ticker, status, following, f" ({detail})" if detail else "",
+            extra={"ticker": ticker, "change": status, "markets": list(markets)})
 
 
 def _upsert(conn: sqlite3.Connection, t: TrackedTicker) -> None:

@@ -53,7 +53,7 @@ class PricePath:
     """One market's priced events in time order, with each event's move and whether it was a
     trade (the baseline draws from moved trades)."""
 
-    __slots__ = ("times", "prices", "moves", "trades")
+    __slots__ = ("moves", "prices", "times", "trades")
 
     def __init__(self) -> None:
         self.times: list[float] = []

@@ -82,9 +82,9 @@ def grade(direction: str, t0: float, p0: float, times: Sequence[float],
     best = worst = 0.0
     for h in horizons:
         end = t0 + h
-        capped = close_time is not None and close_time < end
-        if capped:
-            end = max(close_time, t0)  # type: ignore[type-var]
+        capped = False
+        if close_time is not None and close_time < end:
+            end, capped = max(close_time, t0), True
         if end > data_end:
             out.append(HorizonOutcome(horizon=h))
             continue
@@ -101,5 +101,5 @@ def grade(direction: str, t0: float, p0: float, times: Sequence[float],
         change = round(price - p0, 6)
         out.append(HorizonOutcome(
             horizon=h, outcome=classify(direction, change, band), price=price, change=change,
-            favorable=round(best, 6), adverse=round(-worst, 6), capped=capped))
+            favorable=round(best, 6), adverse=round(-worst, 6) + 0.0, capped=capped))
     return out

@@ -85,7 +85,7 @@ def render(card: dict[str, Any], title: str = "", horizons: tuple[str, ...] | No
     settled = settlement_lines(card)
     if settled:
         parts += ["", "Settlement:", *settled]
-    parts += ["", "cont = continued / (continued + reversed) among moves beyond the flat band; "
+    parts += ["", ("cont = continued / (continued + reversed) among moves beyond the flat band; "
               "base = the same for random moved trades of the same market and day; "
-              "lift = cont - base in points (95% bootstrap interval). Informational only."]
+              "lift = cont - base in points (95% bootstrap interval). Informational only.")]
     return "\n".join(parts)

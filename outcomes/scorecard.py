@@ -141,15 +141,16 @@ def _order(group_by: str, name: str) -> int:
 def score_group(name: str, rows: list[ScoredSignal], hours: float,
                 rounds: int = stats.BOOTSTRAP) -> GroupScore:
     directed = [s for s in rows if s.direction in ("up", "down")]
-    settled = [s for s in directed if s.result in ("yes", "no") and s.yes_price is not None]
-    hits = [(s.direction == "up") == (s.result == "yes") for s in settled]
-    implied = [s.yes_price if s.direction == "up" else 1 - s.yes_price  # type: ignore[operator]
-               for s in settled]
-    scored = [s for s in rows if s.probability_yes is not None and s.result in ("yes", "no")
+    settled = [(s, s.yes_price) for s in directed
+               if s.result in ("yes", "no") and s.yes_price is not None]
+    hits = [float((s.direction == "up") == (s.result == "yes")) for s, _ in settled]
+    implied = [p if s.direction == "up" else 1 - p for s, p in settled]
+    scored = [(s.probability_yes, s.yes_price, 1 if s.result == "yes" else 0) for s in rows
+              if s.probability_yes is not None and s.result in ("yes", "no")
               and s.yes_price is not None]
-    results = [1 if s.result == "yes" else 0 for s in scored]
-    brier = stats.brier([s.probability_yes for s in scored], results)  # type: ignore[misc]
-    brier_market = stats.brier([s.yes_price for s in scored], results)  # type: ignore[misc]
+    results = [r for _, _, r in scored]
+    brier = stats.brier([p for p, _, _ in scored], results)
+    brier_market = stats.brier([m for _, m, _ in scored], results)
     return GroupScore(
         group=name, signals=len(rows), directed=len(directed),
         per_market_hour=round(len(rows) / hours, 4) if hours else None,
@@ -204,7 +205,7 @@ def _ratio(n: int, d: int) -> float | None:
     return round(n / d, 4) if d else None
 
 
-def _mean(values: list[float] | list[bool]) -> float | None:
+def _mean(values: list[float]) -> float | None:
     return round(sum(values) / len(values), 4) if values else None
 
 

@@ -23,7 +23,7 @@ VolumeKind = Literal["cumulative", "delta"]
 EventKind = Literal["trade", "quote"]
 Side = Literal["yes", "no"]
 Tier = Literal["high conviction flow", "notable", "watch"]
-Rule = Literal["hard", "outlier"]
+Rule = Literal["hard", "outlier", "vendor"]
 Direction = Literal["up", "down", "flat"]
 Label = Literal["signal", "noise", "uncertain"]
 Confidence = Literal["low", "medium", "high"]
@@ -99,6 +99,26 @@ class SignalContext(msgspec.Struct, kw_only=True, omit_defaults=True):
     """The yes/no taker mix of recent trades."""
     spread: float | None = None
     """Bid/ask spread of the triggering event (or the last quote) when known."""
+    flow_share: float | None = None
+    """Gated profile: share of the last 20 trades' taker volume on the move's side."""
+    large_trade_cluster_p: float | None = None
+    """Gated profile: how likely the recent run of large trades is by chance (small: a
+    cluster), from the market's own trade-size distribution."""
+    seconds_to_close: float | None = None
+    """Gated profile: time left until the market closes, when known."""
+    baseline_points: int | None = None
+    """Gated profile: volume deltas the baseline was computed from."""
+
+
+class VendorAlert(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """What a relayed alert service said, on a vendor signal (``SpikeSignal.vendor``)."""
+
+    alert_type: str = ""
+    """The service's kind of alert: ``whale_trade``, ``price_alert`` …"""
+    trader: str | None = None
+    """The wallet or name it is about, when it says."""
+    metadata: dict[str, Any] = {}
+    """Everything else it sent (alert details, unknown fields, the given side)."""
 
 
 class SpikeSignal(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -123,7 +143,7 @@ class SpikeSignal(msgspec.Struct, kw_only=True, omit_defaults=True):
     event: MarketEvent
     context: SignalContext = msgspec.field(default_factory=SignalContext)
     detector: str = "spike"
-    thresholds: dict[str, float] = {}
+    thresholds: dict[str, float | str] = {}
     """The detector settings in force when it fired (for the tuning advisor)."""
     created_at: float = 0.0
     """Event time of the triggering event."""
@@ -131,6 +151,18 @@ class SpikeSignal(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Assigned by the daemon when the signal is stored."""
     demo: bool = False
     """True for signals injected on purpose (the dashboard's demo button)."""
+    notify: bool = True
+    """False for a stored-but-quiet signal (gated profile: a volume spike without a price move):
+    shown and graded, not sent to notifiers."""
+    escalation: int = 0
+    """0 for a new signal; n for the n-th escalation of the market's signal created at
+    ``escalates`` (a bigger move during its cooldown: an update of that alert)."""
+    escalates: float | None = None
+    move_since_signal: float | None = None
+    """Escalations: the price change since just before the original signal (dollars)."""
+    vendor: VendorAlert | None = None
+    """Set on a *vendor signal*: an alert relayed from another service (``rule`` ``vendor``,
+    ``detector`` ``vendor``, ``source`` the relay), not raised by our detector."""
 
 
 class AnalystRead(msgspec.Struct, kw_only=True):  # every field shown: "done" too

@@ -217,6 +217,12 @@ class Relay:
     accepts: Any = None
     """A JSON schema (or example) of the accepted payloads, for the OpenAPI document."""
     plugin: str = ""
+    verify: Callable[[bytes, Mapping[str, str]], str | None] | None = None
+    """Optional: checks the request itself from its raw body and (lower-cased) headers, e.g.
+    an HMAC signature, instead of ``token_setting``. Returns ``None`` when authentic, else
+    why not (answered 401)."""
+    auth: str = ""
+    """How ``verify`` authenticates, for a person (``hmac X-Signature (MY_SECRET)``)."""
 
 
 class RelayRegistry:

@@ -10,7 +10,7 @@ from typing import Any
 
 import trio
 
-from . import hookimpl
+from . import ComponentRegistry, hookimpl
 from .models import MarketEvent
 
 MARKETS: tuple[tuple[str, str, str], ...] = (
@@ -54,6 +54,8 @@ MARKETS: tuple[tuple[str, str, str], ...] = (
 )
 
 TICK_SECONDS = 0.1
+HISTORY_TRADES = 12          # ordinary trades per market replayed at start (see history())
+HISTORY_SECONDS = 300.0
 FIRST_SPIKE_AFTER = 8.0      # seconds: the first signals appear well within a minute
 SPIKE_EVERY = (15.0, 45.0)   # then a genuine spike every so often
 
@@ -104,6 +106,25 @@ class SimulatedFeed:
                             volume_kind="cumulative", yes_bid=max(0.0, round(m.price - half, 2)),
                             yes_ask=min(1.0, round(m.price + half, 2)))]
 
+    def history(self) -> list[MarketEvent]:
+        """A few minutes of ordinary trades per market, timestamped in the past: a real feed
+        joins markets with a history, and the gated detector needs a warm baseline
+        (SPIKE_WARMUP_POINTS) before its outlier rule fires."""
+        now, rng = time.time(), self.rng
+        events = []
+        for m in self.markets:
+            for _ in range(HISTORY_TRADES):
+                # steadier than live flow: a history must not itself look like a spike
+                size = max(1.0, round(m.typical * rng.lognormvariate(0, 0.15)))
+                m.volume += size
+                e = self._event(m, event_kind="trade", yes_price=m.price, volume=size,
+                                volume_kind="delta", trade_size=size,
+                                trade_side=rng.choice(("yes", "no")))
+                e.timestamp = now - rng.uniform(0, HISTORY_SECONDS)
+                events.append(e)
+        events.sort(key=lambda e: e.timestamp)
+        return events
+
     def spike(self, market_id: str | None = None) -> list[MarketEvent]:
         """A genuine burst: a few large same-side trades moving the price several cents."""
         rng = self.rng
@@ -126,6 +147,7 @@ class SimulatedFeed:
         if self.health is not None:
             self.health.set("connected", f"{len(self.markets)} synthetic markets")
         task_status.started()
+        await send_channel.send(self.history())
         next_spike = trio.current_time() + FIRST_SPIKE_AFTER
         while True:
             await send_channel.send(self.step())
@@ -141,7 +163,7 @@ class SimulatedFeed:
 
 
 @hookimpl
-def th_register_feeds(registry: Any) -> None:
+def th_register_feeds(registry: ComponentRegistry) -> None:
     registry.add("simulated",
                  lambda ctx: SimulatedFeed(ctx.settings.SIMULATION_SEED, ctx.health),
                  enabled=lambda settings: settings.active_mode == "simulation",

@@ -20,7 +20,7 @@ from typing import Any
 
 import msgspec
 
-from . import hookimpl
+from . import ComponentRegistry, SettingsRegistry, hookimpl
 from .models import EventBrief, MarketEvent, SignalContext, SpikeSignal
 from .topics import topic_of
 
@@ -87,7 +87,7 @@ class SpikeDetector:
     name = "spike"
 
     def __init__(self, thresholds: Mapping[str, float] | None = None) -> None:
-        t = dict(DEFAULTS)
+        t: dict[str, Any] = dict(DEFAULTS)
         t.update({k: float(v) for k, v in (thresholds or {}).items() if k in DEFAULTS})
         self.thresholds = t
         self.min_volume = t["SPIKE_MIN_VOLUME_DELTA"]
@@ -98,6 +98,12 @@ class SpikeDetector:
 
     def with_thresholds(self, **overrides: float) -> SpikeDetector:
         return SpikeDetector({**self.thresholds, **overrides})
+
+    def describe(self) -> str:
+        """The profile and its settings in one line (the detector's health detail)."""
+        return (f"classic: volume ≥ {self.min_volume:g} with move ≥ {self.min_move * 100:g}¢, or "
+                f"score ≥ {self.threshold:g}; baseline {self.points} points; cooldown "
+                f"{self.cooldown:g} s")
 
     def new_state(self, market_id: str = "") -> SpikeState:
         return SpikeState()
@@ -154,6 +160,8 @@ class SpikeDetector:
         """The trigger rules for a positive volume delta outside the cooldown."""
         price, last_price = event.yes_price, state.last_price
         base = self.baseline(state)
+        if vd < self.min_volume and vd < OUTLIER_FACTOR * base:
+            return None  # neither rule can hold: skip the score (most events)
         # Rounded to a micro-dollar: prices are decimal cents (or sub-pennies) and float noise
         # must not decide a threshold (0.58 - 0.55 is 0.0299999… in binary).
         move = round(abs(price - last_price), 6) if price is not None and last_price is not None else 0.0
@@ -193,7 +201,7 @@ class SpikeDetector:
 
     def _context(self, event: MarketEvent, state: SpikeState) -> SignalContext:
         ts, price = event.timestamp, event.yes_price
-        changes: dict[str, float | None] = {}
+        changes: dict[str, Any] = {}
         prices = price_samples(state)
         for key, seconds in (("price_change_1m", 60), ("price_change_5m", 300),
                              ("price_change_30m", 1800)):
@@ -283,12 +291,52 @@ def _mean_volume(buckets: list[tuple[float, float, float]], since: float) -> flo
     return round(volume / events, 4) if events else None
 
 
-def thresholds_from(settings: Any) -> dict[str, float]:
-    return {name: float(settings[name]) for name in DEFAULTS}
+def thresholds_from(settings: Any) -> dict[str, Any]:
+    from .spike_gated import GATED_DEFAULTS
+    out: dict[str, Any] = {name: float(settings[name]) for name in DEFAULTS}
+    out["SPIKE_PROFILE"] = settings["SPIKE_PROFILE"]
+    out.update({name: settings[name] for name in GATED_DEFAULTS})
+    return out
+
+
+def make_detector(thresholds: Mapping[str, Any]) -> SpikeDetector:
+    """The profile the thresholds name: ``gated`` (the default) or ``classic``."""
+    if thresholds.get("SPIKE_PROFILE", "classic") == "gated":
+        from .spike_gated import GatedDetector
+        return GatedDetector(thresholds)
+    return SpikeDetector(thresholds)
 
 
 @hookimpl
-def th_register_detectors(registry: Any) -> None:
-    registry.add("spike", lambda ctx: SpikeDetector(ctx.extras.get("thresholds")
+def th_add_settings(settings: SettingsRegistry) -> None:
+    from .spike_gated import GATED_DEFAULTS as G
+    add = settings.add
+    add("SPIKE_PROFILE", "choice", "gated", "Detector profile: gated (noise gates, escalation, "
+        "trade flow) or classic (the seed's rules exactly); docs/detector.md",
+        choices=("gated", "classic"))
+    add("SPIKE_WARMUP_POINTS", "int", G["SPIKE_WARMUP_POINTS"], "Gated: baseline points a "
+        "market needs before the outlier rule (the hard rule needs a 2x move until then)",
+        minimum=0, maximum=10000)
+    add("SPIKE_PRICE_BAND", "float", G["SPIKE_PRICE_BAND"], "Gated: no signal while the price "
+        "stays below this or above 1 minus this (dollars)", minimum=0, maximum=0.5)
+    add("SPIKE_CLOSE_GUARD_SECONDS", "float", G["SPIKE_CLOSE_GUARD_SECONDS"], "Gated: no signal "
+        "this close to a known market close", minimum=0)
+    add("SPIKE_ESCALATE_FACTOR", "float", G["SPIKE_ESCALATE_FACTOR"], "Gated: during the "
+        "cooldown, a move scoring this many times the signal's score (or a higher tier) "
+        "escalates it", minimum=1)
+    add("SPIKE_VOLUME_ONLY", "choice", G["SPIKE_VOLUME_ONLY"], "Gated: a volume spike without "
+        "a price move is stored as watch but not notified (quiet), not raised (off), or "
+        "notified (notify)", choices=("quiet", "off", "notify"))
+    add("SPIKE_FLOW_ONE_SIDED", "float", G["SPIKE_FLOW_ONE_SIDED"], "Gated: taker-volume share "
+        "on the move's side that raises the tier one step (above 1: never)", minimum=0.5,
+        maximum=1.01)
+    add("SPIKE_FLOW_CHURN", "float", G["SPIKE_FLOW_CHURN"], "Gated: share at or below which "
+        "the tier drops one step (0: never)", minimum=0, maximum=0.5)
+
+
+@hookimpl
+def th_register_detectors(registry: ComponentRegistry) -> None:
+    registry.add("spike", lambda ctx: make_detector(ctx.extras.get("thresholds")
                                                     or thresholds_from(ctx.settings)),
-                 description="volume/price spike detector (docs/detector.md)")
+                 description="volume/price spike detector, gated or classic profile "
+                             "(docs/detector.md)")

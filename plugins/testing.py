@@ -19,7 +19,7 @@ from typing import Any
 
 import trio
 
-from . import hookimpl
+from . import ComponentRegistry, hookimpl
 from .errors import NotifyError
 from .models import Alert, MarketEvent
 
@@ -83,11 +83,11 @@ class FakesPlugin:
         self.feed, self.notifier, self.name = feed, notifier, name
 
     @hookimpl
-    def th_register_feeds(self, registry: Any) -> None:
+    def th_register_feeds(self, registry: ComponentRegistry) -> None:
         if self.feed is not None:
             registry.add(self.name, lambda ctx: self.feed)
 
     @hookimpl
-    def th_register_notifiers(self, registry: Any) -> None:
+    def th_register_notifiers(self, registry: ComponentRegistry) -> None:
         if self.notifier is not None:
             registry.add(self.name, lambda ctx: self.notifier)

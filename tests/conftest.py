@@ -13,14 +13,18 @@ from trade_hunter.daemon.app import Daemon
 from trade_hunter.daemon.cli import build
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+DATA = REPO / "tests" / "data"
 
 
 def base_env(home: Path, **env: str) -> dict[str, str]:
     """Raw settings for a test daemon: isolated home, free port, no simulation, no
-    third-party plugins (so an installed example plugin never leaks into other tests)."""
+    third-party plugins (so an installed example plugin never leaks into other tests), and the
+    classic detector profile, whose hand-computed numbers the daemon tests' histories were
+    built for (the gated default has its own tests: tests/plugins/test_spike_gated.py and
+    tests/daemon/test_gated_daemon.py)."""
     return {"TRADE_HUNTER_HOME": str(home), "APP_PORT": "0", "ENABLE_SIMULATION": "false",
-            "THIRD_PARTY_PLUGINS": "false", "QUIET_MODE": "true", **env}
+            "THIRD_PARTY_PLUGINS": "false", "QUIET_MODE": "true", "SPIKE_PROFILE": "classic",
+            **env}
 
 
 def make_daemon(home: Path, **env: str) -> Daemon:
@@ -63,12 +67,13 @@ async def start_daemon(tmp_path: Path) -> AsyncIterator[StartDaemon]:
 
 @pytest.fixture
 def frames_dir() -> Path:
-    """Real production Kalshi frames (../shared/data/kalshi-real-frames)."""
-    return SHARED / "data" / "kalshi-real-frames"
+    """Real production Kalshi frames, kept in the repository with their attribution
+    (tests/data/kalshi-real-frames/README.md): a fresh clone needs nothing beside it."""
+    return DATA / "kalshi-real-frames"
 
 
 def http_base(d: Daemon) -> str:
     return d.dashboard_url.rstrip("/")
 
 
-__all__ = ["REPO", "SHARED", "Any", "base_env", "http_base", "make_daemon"]
+__all__ = ["DATA", "REPO", "Any", "base_env", "http_base", "make_daemon"]

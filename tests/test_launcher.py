@@ -82,6 +82,14 @@ def test_extras_are_added_and_kept(tmp_path):
     assert run(checkout, env) == ["daemon "]                        # test extra is a superset
 
 
+def test_several_extras_install_once_in_any_order(tmp_path):
+    checkout, env = make_checkout(tmp_path)
+    calls = run(checkout, env, TH_EXTRAS="test dev", TH_SETUP_ONLY="1")
+    assert f"venv-python -m pip install --quiet -e {checkout}[dev,test]" in calls
+    for extras in ("test dev", "dev test", "test", "dev"):  # all installed already
+        assert run(checkout, env, TH_EXTRAS=extras, TH_SETUP_ONLY="1") == []
+
+
 def test_launcher_runs_the_real_daemon():
     """Through the repository's own launcher and .venv (set up by ./run-tests)."""
     result = subprocess.run([str(REPO / "trade-hunter"), "--smoke-test"], capture_output=True,
@@ -95,3 +103,4 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert "```sh\n./run-tests\n```" in readme
     ci = (REPO / ".ci" / "run").read_text().strip().splitlines()
     assert ci[-1] == "./run-tests"
+    assert ".ci/static-checks" in ci  # ruff, mypy and the import contracts

@@ -47,6 +47,7 @@ def test_built_wheel_contains_every_package(tmp_path):
         assert path in names, f"{folder} is missing from the wheel"
     assert "trade_hunter/plugins/py.typed" in names
     assert not any(n.startswith(("daemon/", "plugins/", "web/", "ctl/", "tests/")) for n in names)
+    assert not any("fake" in n for n in names)  # local test servers live in tests/ only
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "trade-hunter = trade_hunter.daemon.cli:main" in text

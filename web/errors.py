@@ -49,7 +49,7 @@ def json_error(status: int, error: str, detail: Any = None, code: str | None = N
 
 def wants_json() -> bool:
     path = request.path
-    return path.startswith("/api/") or path == "/openapi.json" or \
+    return path.startswith("/api/") or path in ("/openapi.json", "/metrics") or \
         request.accept_mimetypes.best == "application/json"
 
 

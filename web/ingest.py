@@ -2,7 +2,8 @@
 
 For each ``POST <relay.path>``:
 
-1. **Auth**: the relay's token setting (``INGEST_API_TOKEN``, ``POLYALERTHUB_TOKEN``) when set,
+1. **Auth**: the relay's own ``verify(body, headers)`` when it has one (an HMAC signature
+   of a ``RELAYS_FILE`` route, checked after the body is read), else its token setting (``INGEST_API_TOKEN``, ``POLYALERTHUB_TOKEN``) when set,
    else — only when the dashboard listens beyond loopback — ``DASHBOARD_TOKEN``; sent as
    ``Authorization: Bearer <token>``, compared in constant time; 401 otherwise. Unset on a
    loopback dashboard: open. (The security layer exempts these routes from the dashboard's
@@ -19,6 +20,10 @@ For each ``POST <relay.path>``:
    ``(source, ext_id)``) — is a duplicate: answered, not processed again.
 5. **Hand-off**: ``daemon.ingest(events)`` — the same pipeline as the feeds; a full buffer
    answers 503 with ``Retry-After``. Success: 202 ``{"accepted": n, "duplicates": m}``.
+
+Mounted: the relays plugins registered, then the routes of ``RELAYS_FILE``
+(``daemon.extras["relay_routes"]``). Every answer is counted per route in the
+:class:`RelayBook` (``daemon.extras["relay_book"]``), which ``th-ctl relays`` reads.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ from trade_hunter.daemon.schema import UNIQUE_EXT_ID
 from trade_hunter.plugins.errors import PayloadError
 from trade_hunter.plugins.models import MarketEvent
 from trade_hunter.plugins.registry import Relay
+
+from .relay_book import RelayBook, RouteStats
 
 if TYPE_CHECKING:
     from trade_hunter.daemon.app import Daemon
@@ -96,8 +103,17 @@ class RecentKeys:
 
 
 class RelayEndpoint:
-    def __init__(self, relay: Relay, daemon: Daemon, recent: RecentKeys) -> None:
+    def __init__(self, relay: Relay, daemon: Daemon, recent: RecentKeys,
+                 book: RelayBook) -> None:
         self.relay, self.d, self.recent = relay, daemon, recent
+        self.stats: RouteStats = book.route(relay.name, relay.path, self.auth_label(),
+                                            relay.plugin or "built-in")
+
+    def auth_label(self) -> str:
+        if self.relay.verify is not None:
+            return self.relay.auth or "custom"
+        token, which = self.token()
+        return f"bearer {which}" if token else "open"
 
     def token(self) -> tuple[str, str]:
         """The bearer token this relay requires now, and the setting it comes from."""
@@ -111,7 +127,17 @@ class RelayEndpoint:
         return "", ""
 
     async def __call__(self) -> Response:
-        token, which = self.token()
+        response = await self.handle()
+        if response.status_code == 202:
+            answer = json.loads(await response.get_data())
+            self.stats.delivered(answer["accepted"], answer["duplicates"])
+        else:
+            error = json.loads(await response.get_data())
+            self.stats.refused(error.get("code", str(response.status_code)), error["error"])
+        return response
+
+    async def handle(self) -> Response:
+        token, which = self.token() if self.relay.verify is None else ("", "")
         if token:
             auth = request.headers.get("Authorization", "")
             given = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
@@ -124,11 +150,16 @@ class RelayEndpoint:
         except RequestEntityTooLarge:
             return _error(413, "request body too large",
                           f"at most {request.max_content_length} bytes", "body_too_large")
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        if self.relay.verify is not None:
+            raw = body if isinstance(body, bytes) else body.encode()
+            refused = self.relay.verify(raw, headers)
+            if refused is not None:
+                return _error(401, "authentication required", refused, "unauthorized")
         try:
             payload = json.loads(body, parse_constant=float)  # NaN reaches the relay, named
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             return _error(400, "body is not valid JSON", str(exc)[:200], "parse_error")
-        headers = {k.lower(): v for k, v in request.headers.items()}
         try:
             events = self.relay.parse(payload, headers)
         except PayloadError as exc:
@@ -200,10 +231,21 @@ class RelayEndpoint:
 
 
 def register_ingest_routes(app: Any, daemon: Daemon) -> None:
-    """Mount each relay of ``daemon.registries.relays`` at its path (``POST``, JSON)."""
+    """Mount each relay of ``daemon.registries.relays``, then each route of ``RELAYS_FILE``,
+    at its path (``POST``, JSON)."""
     recent = RecentKeys()
-    for relay in daemon.registries.relays.items.values():
-        endpoint = RelayEndpoint(relay, daemon, recent)
+    book = daemon.extras.setdefault("relay_book", RelayBook())
+    relays = list(daemon.registries.relays.items.values())
+    taken = {r.path for r in relays}
+    for relay in daemon.extras.get("relay_routes", ()):
+        if relay.path in taken or any(r.name == relay.name for r in relays):
+            log.error("RELAYS_FILE route %s (%s) is already served by a relay plugin; "
+                      "not mounted", relay.name, relay.path)
+            continue
+        relays.append(relay)
+        app.config["TH_INGEST_PATHS"].add(relay.path)
+    for relay in relays:
+        endpoint = RelayEndpoint(relay, daemon, recent, book)
 
         async def view(endpoint: RelayEndpoint = endpoint) -> Response:
             return await endpoint()

@@ -71,7 +71,7 @@ class ComponentOut(Struct):
 class TickerOut(Struct):
     ticker: str
     added_at: float
-    status: Annotated[str, Meta(description="pending, active, unresolved or expired")]
+    status: Annotated[str, Meta(description="pending, active, paused, unresolved or expired")]
     detail: str
     markets: list[str]
 
@@ -125,8 +125,8 @@ class DemoSpikeResult(Struct):
 
 
 class CategoriesQuery(Struct, forbid_unknown_fields=True):
-    q: Annotated[str, Meta(min_length=1, max_length=100,
-                           description="a Kalshi category: Crypto, Elections, Sports, …")]
+    q: Annotated[str, Meta(max_length=100, description="a Kalshi category: Crypto, "
+                           "Elections, Sports, … (empty or absent: list the categories)")] = ""
 
 
 class LoginBody(Struct, forbid_unknown_fields=True):

@@ -31,11 +31,12 @@ import hashlib
 import hmac
 import json
 import logging
-import re
 from typing import TYPE_CHECKING, Any
 
 import trio
 from quart import Quart, Response, redirect, request
+
+from trade_hunter.daemon.logs import secret_strings
 
 from .bind import allowed_hosts, host_ok
 from .errors import json_error, wants_json
@@ -57,18 +58,8 @@ CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src '
 
 def secret_values(settings: Any) -> list[tuple[str, bytes]]:
     """Each secret setting's value, and its parts for list-like ones (``topic=url;…``), as
-    they would appear in JSON; too-short fragments are skipped (they would match anything)."""
-    out: list[tuple[str, bytes]] = []
-    for name, setting in settings.declared.items():
-        value = settings.get(name)
-        if not setting.secret or not value or not isinstance(value, str):
-            continue
-        pieces = {value, *re.split(r"[;,\s]+", value)}
-        pieces |= {p.split("=", 1)[1] for p in list(pieces) if "=" in p}
-        for piece in sorted(pieces, key=len, reverse=True):
-            if len(piece) >= 8:
-                out.append((name, json.dumps(piece)[1:-1].encode()))
-    return out
+    they would appear in JSON (the same list the log filter redacts)."""
+    return [(name, json.dumps(text)[1:-1].encode()) for name, text in secret_strings(settings)]
 
 
 def session_value(token: str) -> str:

@@ -103,8 +103,8 @@ def state_payload(d: Daemon) -> dict[str, Any]:
                      "volume": e.volume, "volume_kind": e.volume_kind, "side": e.trade_side,
                      "size": e.trade_size, "source": e.source})
         if e.market_id not in sparks:
-            entry = live.tape.get(e.market_id)
-            sparks[e.market_id] = list(entry.spark) if entry is not None else []
+            found = live.tape.get(e.market_id)
+            sparks[e.market_id] = list(found.spark) if found is not None else []
         if len(flow) >= STATE_FLOW:
             break
 
@@ -137,5 +137,6 @@ def state_payload(d: Daemon) -> dict[str, Any]:
         "feeds": [h for h in health if h["kind"] == "feed"],
         "components": [h for h in health if h["kind"] != "feed"],
         "counters": summary,
-        "filters": {"topics": list(TOPICS), "tiers": list(TIERS)},
+        "filters": {"topics": list(TOPICS), "tiers": list(TIERS),
+                    "sources": sorted({s["source"] for s in signals})},
     }

@@ -65,7 +65,7 @@ def pairs(items: list[str], flag: str) -> dict[str, str]:
     for item in items:
         name, sep, value = item.partition("=")
         if not sep or not name:
-            raise ConfigError(f"{flag} wants NAME=VALUE, got {item!r}")
+            raise InputError(f"{flag} wants NAME=VALUE, got {item!r}")
         out[name.strip()] = value.strip()
     return out
 
@@ -105,7 +105,8 @@ def describe(result: Run) -> str:
     changed = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
                         for k, v in result.settings.items())
     return (f"{result.events:,} events, {result.markets} markets, {day(result.first)} to "
-            f"{day(result.last)} UTC\nsettings: {changed}")
+            f"{day(result.last)} UTC; {result.escalations} escalations of the signals below\n"
+            f"settings: {changed}")
 
 
 def card(result: Run, by: str) -> dict[str, Any]:
@@ -114,7 +115,8 @@ def card(result: Run, by: str) -> dict[str, Any]:
     return msgspec.to_builtins(built)  # type: ignore[no-any-return]
 
 
-def main(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def main(argv: Sequence[str], out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out, err = out or sys.stdout, err or sys.stderr
     args = parse_args(argv)
     try:
         files = list(args.trades)
@@ -178,11 +180,10 @@ def difference(a: dict[str, Any], b: dict[str, Any]) -> str:
 
 def write_signals(path: Path, result: Run) -> None:
     with open(path, "w", encoding="utf-8") as f:
-        for signal, scored in zip(result.signals, result.scored, strict=True):
-            f.write(msgspec.json.encode({
+        f.writelines(msgspec.json.encode({
                 "market_id": signal.market_id, "created_at": signal.created_at,
                 "yes_price": signal.yes_price, "direction": signal.direction,
                 "tier": signal.tier, "rule": signal.rule, "score": signal.score,
                 "volume_delta": signal.volume_delta, "price_move": signal.price_move,
                 "outcomes": scored.horizons, "baseline": scored.baseline,
-                "result": scored.result}).decode() + "\n")
+                "result": scored.result}).decode() + "\n" for signal, scored in zip(result.signals, result.scored, strict=True))

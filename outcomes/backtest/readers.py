@@ -40,7 +40,7 @@ def _open(path: Path) -> IO[str]:
         raise InputError(f"{path}: no such file")
     if path.suffix == ".gz":
         return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
-    return open(path, encoding="utf-8", newline="")  # noqa: SIM115 (returned to a with)
+    return open(path, encoding="utf-8", newline="")
 
 
 def is_jsonl(path: Path) -> bool:

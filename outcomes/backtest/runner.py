@@ -29,11 +29,13 @@ def make_detector(overrides: Mapping[str, str], name: str = "spike") -> tuple[An
     raises ConfigError naming every bad value. Returns it with the settings in force."""
     from trade_hunter.daemon.cli import build  # the daemon's own plugin and settings loading
 
+    settings: Any
     settings, _host, registries = build({"THIRD_PARTY_PLUGINS": "false", **overrides})
     unknown = [k for k in overrides if k not in registries.settings.items]
     if unknown:
         from trade_hunter.plugins.errors import ConfigError
-        raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+        raise ConfigError(unknown[0], overrides[unknown[0]],
+                          "a setting the daemon declares (README, Configuration)")
     null = SimpleNamespace(set=lambda *a, **k: None, count=lambda *a, **k: None,
                            put=lambda *a, **k: None)
     ctx = PluginContext(settings=settings, health=null, tickers=None,  # type: ignore[arg-type]
@@ -49,6 +51,8 @@ class Run:
 
     scored: list[ScoredSignal]
     signals: list[SpikeSignal]
+    """New signals (graded); escalations of them are counted apart."""
+    escalations: int
     events: int
     markets: int
     market_hours: dict[str, float]
@@ -66,7 +70,7 @@ def run(events: Iterable[MarketEvent], detector: Any, markets: Mapping[str, Mark
     fired: list[tuple[SpikeSignal, int]] = []
     process, new_state = detector.process, detector.new_state
     first = last = None
-    n = 0
+    n = escalations = 0
     for e in events:
         market = e.market_id
         info = markets.get(market)
@@ -85,7 +89,10 @@ def run(events: Iterable[MarketEvent], detector: Any, markets: Mapping[str, Mark
         if e.event_kind == "trade":
             hours[market].add(int(e.timestamp // 3600))
         if signal is not None:
-            fired.append((signal, len(path.times) - 1))
+            if signal.escalation:
+                escalations += 1
+            else:
+                fired.append((signal, len(path.times) - 1))
         if first is None:
             first = e.timestamp
         last = e.timestamp
@@ -94,7 +101,7 @@ def run(events: Iterable[MarketEvent], detector: Any, markets: Mapping[str, Mark
             progress(n)
     scored = [score(s, i, paths[s.market_id], markets.get(s.market_id), data_end=last or 0.0,
                     k=k, band=band) for s, i in fired]
-    return Run(scored=scored, signals=[s for s, _ in fired], events=n, markets=len(states),
+    return Run(scored=scored, signals=[s for s, _ in fired], escalations=escalations, events=n, markets=len(states),
                market_hours={m: float(len(h)) for m, h in hours.items()}, first=first, last=last)
 
 

@@ -10,19 +10,17 @@ Each module is its own plugin, registered by the daemon like a third-party one:
 
 This package module is the ``analysts`` plugin: it declares the settings of the analyst queue
 the daemon runs in front of the providers. ``common`` holds what the providers share: the
-prompt, the answer schema and its validation. ``fakes`` has local stand-ins for the Anthropic
-and Perplexity APIs (tests and demos).
+prompt, the answer schema and its validation. The local stand-ins for the Anthropic and
+Perplexity APIs are test code: ``tests/fake_analysts.py``.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from trade_hunter.plugins import hookimpl
+from trade_hunter.plugins import SettingsRegistry, hookimpl
 
 
 @hookimpl
-def th_add_settings(settings: Any) -> None:
+def th_add_settings(settings: SettingsRegistry) -> None:
     settings.add("ANALYST_MAX_CALLS_PER_HOUR", "int", 60,
                  "Budget of paid analyst calls per hour; beyond it a signal gets a "
                  "'skipped: budget' read (0: no paid calls)", minimum=0, maximum=100000)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trade_hunter.outcomes.scorecard import ScoredSignal
-from trade_hunter.plugins import hookimpl
+from trade_hunter.plugins import SettingsRegistry, hookimpl
 from trade_hunter.plugins.models import AnalystRead, MarketEvent, SpikeSignal
 
 from . import advisor_outcomes
@@ -65,10 +65,11 @@ class Past:
 
 
 def past_signals(rows: Iterable[tuple[SpikeSignal, AnalystRead | None]]) -> list[Past]:
-    """Signals of the window with their labels; injected demo signals are left out."""
+    """Signals of the window with their labels; injected demo signals and relayed vendor
+    alerts (not the detector's) are left out."""
     out = []
     for signal, read in rows:
-        if signal.demo or signal.source == "demo":
+        if signal.demo or signal.source == "demo" or signal.vendor is not None:
             continue
         label = read.noise_or_signal if read is not None and read.status == "done" else None
         out.append(Past(signal, label))
@@ -400,13 +401,13 @@ def advise(detector: Any, past: list[Past],
 
 # ---------------------------------------------------------------------- settings
 @hookimpl
-def th_add_settings(settings: Any) -> None:
+def th_add_settings(settings: SettingsRegistry) -> None:
     settings.add("ADVISOR_INTERVAL_SECONDS", "float", 900.0,
                  "How often the tuning advisor looks at recent reads", minimum=10)
     settings.add("ADVISOR_WINDOW_HOURS", "float", 24.0,
                  "How far back the tuning advisor looks (and replays)", minimum=0.1,
                  maximum=24 * 30)
     settings.add("TUNING_BACKLOG_PATH", "path", "",
-                 "Tuning backlog file (default: docs/TUNING-BACKLOG.md under the working "
-                 "directory when it has a docs folder, else TUNING-BACKLOG.md in "
-                 "TRADE_HUNTER_HOME); relative paths are from the working directory")
+                 "Tuning backlog file (default: TUNING-BACKLOG.md in TRADE_HUNTER_HOME; "
+                 "docs/TUNING-BACKLOG.md when run in a Trade Hunter checkout); relative "
+                 "paths are from the working directory")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from trade_hunter.plugins import hookimpl
+from trade_hunter.plugins import ComponentRegistry, SettingsRegistry, hookimpl
 from trade_hunter.plugins.errors import AnalystError
 from trade_hunter.plugins.models import AnalystRead, SpikeSignal
 
@@ -111,7 +111,7 @@ def _error_type(exc: anthropic.APIStatusError) -> str:
 
 
 @hookimpl
-def th_add_settings(settings: Any) -> None:
+def th_add_settings(settings: SettingsRegistry) -> None:
     settings.add("ANTHROPIC_MODEL", "str", DEFAULT_MODEL, "Claude model of the analyst")
     settings.add("ANTHROPIC_BASE_URL", "str", DEFAULT_BASE_URL,
                  "Anthropic API endpoint (an Anthropic-compatible server)")
@@ -130,6 +130,6 @@ def _factory(ctx: Any) -> AnthropicAnalyst | None:
 
 
 @hookimpl
-def th_register_analysts(registry: Any) -> None:
+def th_register_analysts(registry: ComponentRegistry) -> None:
     registry.add("anthropic", _factory, priority=10,
                  description="Claude (ANTHROPIC_API_KEY), forced tool use")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trade_hunter.plugins import hookimpl
+from trade_hunter.plugins import ComponentRegistry, hookimpl
 from trade_hunter.plugins.models import AnalystRead, SpikeSignal
 
 from .common import ReadPayload, to_read
@@ -109,6 +109,6 @@ class HeuristicAnalyst:
 
 
 @hookimpl
-def th_register_analysts(registry: Any) -> None:
+def th_register_analysts(registry: ComponentRegistry) -> None:
     registry.add("heuristic", lambda ctx: HeuristicAnalyst(ctx.health), priority=1000,
                  description="local rules, no network (the last fallback)")

@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 import httpx
 import trio
 
-from trade_hunter.plugins import hookimpl
+from trade_hunter.plugins import ComponentRegistry, SettingsRegistry, hookimpl
 from trade_hunter.plugins.errors import AnalystError
 from trade_hunter.plugins.models import AnalystRead, SpikeSignal
 
@@ -192,7 +192,7 @@ def _error_text(response: httpx.Response) -> str:
 
 
 @hookimpl
-def th_add_settings(settings: Any) -> None:
+def th_add_settings(settings: SettingsRegistry) -> None:
     settings.add("PERPLEXITY_MODEL", "str", DEFAULT_MODEL, "Perplexity model of the analyst")
     settings.add("PERPLEXITY_BASE_URL", "str", DEFAULT_BASE_URL,
                  "Perplexity API endpoint (a Perplexity-compatible server)")
@@ -210,6 +210,6 @@ def _factory(ctx: Any) -> PerplexityAnalyst | None:
 
 
 @hookimpl
-def th_register_analysts(registry: Any) -> None:
+def th_register_analysts(registry: ComponentRegistry) -> None:
     registry.add("perplexity", _factory, priority=20,
                  description="Perplexity Sonar (PERPLEXITY_API_KEY), JSON-schema output")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trade_hunter.plugins import hookimpl
+from trade_hunter.plugins import ComponentRegistry, RpcRegistry, SettingsRegistry, hookimpl
 from trade_hunter.plugins.errors import ConfigError, RpcError
 
 from .auth import KEY_ID_VAR, Signer, load_private_key
@@ -28,7 +28,7 @@ __all__ = ["KalshiFeed", "categories_rpc", "create_feed"]
 
 
 @hookimpl
-def th_add_settings(settings: Any) -> None:
+def th_add_settings(settings: SettingsRegistry) -> None:
     for name, kind, default, help_, options in SETTINGS:
         settings.add(name, kind, default, help_, **options)
 
@@ -45,7 +45,7 @@ def create_feed(ctx: Any) -> KalshiFeed:
 
 
 @hookimpl
-def th_register_feeds(registry: Any) -> None:
+def th_register_feeds(registry: ComponentRegistry) -> None:
     registry.add("kalshi", create_feed, enabled=lambda s: s.active_mode == "live",
                  description="Kalshi live market data (signed WebSocket)")
 
@@ -76,7 +76,7 @@ async def categories_rpc(ctx: Any, q: str = "", limit: Any = DEFAULT_LIMIT) -> A
 
 
 @hookimpl
-def th_register_rpc_methods(registry: Any) -> None:
+def th_register_rpc_methods(registry: RpcRegistry) -> None:
     registry.add("kalshi.categories", categories_rpc,
                  params={"q": "category name, e.g. Crypto (empty: list the categories)",
                          "limit": f"most markets to return (default {DEFAULT_LIMIT})"},

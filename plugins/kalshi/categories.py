@@ -8,6 +8,8 @@ makes concurrent searches share a refresh instead of repeating it.
 
 Matching: a case-insensitive exact name wins; otherwise every category containing the query
 (``climate`` → ``Climate and Weather``). No match → :class:`RpcError` with the valid names.
+An empty query lists the categories. An exchange that cannot be reached fails at once, and
+429/5xx are retried only a few times, so the control socket answers well within its timeout.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from trade_hunter.plugins.errors import RpcError
 from .rest import Rest
 
 EVENT_PAGES = 50            # 50 × 200 open events
+RETRIES = 3                 # 429/5xx: a few seconds at most, then "not available"
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 
@@ -52,14 +55,15 @@ class CategorySearch:
 
     async def categories(self, rest: Rest) -> list[str]:
         async def load() -> list[str]:
-            body = await rest.get("/search/tags_by_categories")
+            body = await rest.get("/search/tags_by_categories", retries=RETRIES)
             return sorted(str(k) for k in (body.get("tags_by_categories") or {}))
         return await self._get("categories", load)  # type: ignore[no-any-return]
 
     async def _series(self, category: str, rest: Rest) -> dict[str, dict[str, Any]]:
         async def load() -> dict[str, dict[str, Any]]:
             found: dict[str, dict[str, Any]] = {}
-            async for s in rest.pages("/series", "series", {"category": category}):
+            async for s in rest.pages("/series", "series", {"category": category},
+                                      retries=RETRIES):
                 cats = [s.get("category"), *(s.get("categories") or ())]
                 if s.get("ticker") and category in cats:
                     found[str(s["ticker"])] = s
@@ -70,7 +74,8 @@ class CategorySearch:
         async def load() -> list[dict[str, Any]]:
             return [e async for e in rest.pages(
                 "/events", "events", {"status": "open", "with_nested_markets": "true",
-                                      "limit": 200}, max_pages=EVENT_PAGES)]
+                                      "limit": 200}, max_pages=EVENT_PAGES,
+                retries=RETRIES)]
         return await self._get("events", load)  # type: ignore[no-any-return]
 
     async def search(self, query: str, rest: Rest, limit: int = DEFAULT_LIMIT) -> dict[str, Any]:

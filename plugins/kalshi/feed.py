@@ -9,6 +9,10 @@ up to ``KALSHI_RECONNECT_MAX_SECONDS``), signing every handshake afresh and resu
 everything; the backoff resets only after a session stayed subscribed for a while, so a
 server that accepts and drops at once cannot make it spin.
 
+On shutdown (cancellation) the WebSocket is closed with a close frame, code 1000, inside a
+shielded scope bounded by ``DISCONNECT_TIMEOUT``: the exchange sees a clean goodbye, not a
+dropped connection.
+
 Events: quotes whose price, bid, ask and volume did not change are not repeated (ticker frames
 also fire on size-only changes and on every re-snapshot), and trades are de-duplicated by
 trade id, so a re-sync (REST backfill after a gap or a reconnect) never delivers one twice.
@@ -34,7 +38,7 @@ from .config import KalshiConfig
 from .resolve import Resolver
 from .rest import Rest, RestError, backoff
 from .settlement import market_result
-from .tracker import Tracker
+from .tracker import GROUPS, Tracker
 from .ws import Reconnect, Session
 
 log = logging.getLogger(__name__)
@@ -48,6 +52,13 @@ MAX_MESSAGE = 64 * 1024 * 1024
 SEEN_TRADES = 50_000
 BACKFILL_WINDOW = 900.0    # never backfill more than 15 minutes
 BACKFILL_MARKETS = 100
+
+
+def _cancelled(exc: BaseException) -> bool:
+    """``Cancelled``, or a group of nothing else (a cancelled nursery raises one)."""
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.split(trio.Cancelled)[1] is None
+    return isinstance(exc, trio.Cancelled)
 
 
 class KalshiFeed:
@@ -131,6 +142,13 @@ class KalshiFeed:
             session = Session(ws, self, first=self.sessions == 1)
             try:
                 await session.run()
+            except BaseException as exc:
+                if _cancelled(exc):
+                    # Shutting down: trio-websocket's own close would be cancelled before
+                    # its close frame went out, so say goodbye here, shielded and bounded.
+                    with trio.CancelScope(shield=True), trio.move_on_after(DISCONNECT_TIMEOUT):
+                        await ws.aclose(1000, "client shutting down")
+                raise
             finally:
                 self._last_reason = session.reason
 
@@ -155,7 +173,7 @@ class KalshiFeed:
 
     def _publish(self) -> None:
         summary = self.tracker.summary()
-        for group in ("active", "unresolved", "expired"):
+        for group in GROUPS:
             self.health.put(group, summary.get(group, {}))
         self.health.put("markets", sorted(self.tracker.markets))
         self.health.set(self.state, self._detail())
@@ -182,7 +200,8 @@ class KalshiFeed:
             del self._covered[m]
 
     async def emit(self, events: list[MarketEvent]) -> int:
-        """Send events on, minus repeats; titles and topics come from resolution."""
+        """Send events on, minus repeats; titles, topics and close times (the gated detector's
+        close guard) come from resolution."""
         out = []
         info_of = self.tracker.markets.get
         seen, order = self._seen, self._seen_order
@@ -192,7 +211,7 @@ class KalshiFeed:
             m = e.market_id
             if e.event_kind == "trade":
                 if e.ext_id is not None:
-                    key = hash(e.ext_id)
+                    key: Any = hash(e.ext_id)  # an int here, a quote tuple below
                     if key in seen:
                         duplicates += 1
                         continue
@@ -211,7 +230,7 @@ class KalshiFeed:
                 quotes[m] = key
             info = info_of(m)
             if info is not None:
-                e.title, e.topic = info.title, info.topic
+                e.title, e.topic, e.closes_at = info.title, info.topic, info.close_ts
             out.append(e)
         if duplicates:
             self.health.count("duplicates", duplicates)

@@ -3,15 +3,22 @@
 A tracked identifier is one of three kinds, tried in the order its shape suggests (0 hyphens:
 series first; 1: event first; more: market first) and always confirmed by the API:
 
-* a **market** ticker → that contract while it is open;
-* an **event** ticker → all its open sub-markets;
-* a **series** ticker → its current open market: the open market with the earliest future
-  close (rolling series such as KXBTC15M roll over by themselves).
+* a **market** ticker → that contract while it is open (or paused);
+* an **event** ticker → all its open (or paused) sub-markets;
+* a **series** ticker → its current market: the open or paused market with the earliest
+  future close (rolling series such as KXBTC15M roll over by themselves).
 
-Closed or settled identifiers are ``expired``; unknown ones ``unresolved`` (with the reason,
-re-checked now and then since markets can 404 for a moment after creation). Each identifier
-is re-resolved at its next close time, on lifecycle events that concern it, and every 15
-minutes as a safety net; a series between two windows is retried with backoff.
+A lookup answered 404 or 400 means "not this kind" (``GET /series/{ticker}`` documents 400,
+not 404, for a bad ticker); 429 and 5xx are retried once, then the tracker tries again later
+with backoff, so a lookup never holds one of the few lookup slots through a long outage.
+
+Statuses: ``active``; ``paused`` (the exchange halted trading; still subscribed: it resumes
+without notice); ``expired`` (closed or settled; ``expired (historical)`` when the market is
+only found under ``/historical/markets``, past the live-data cutoff); ``unresolved`` (with the
+reason, re-checked now and then since markets can 404 for a moment after creation);
+``pending`` (a rolling series between two windows). Each identifier is re-resolved at its next
+close time, on lifecycle events that concern it, and every 15 minutes as a safety net.
+See docs/kalshi-protocol.md for the documented behaviour each rule relies on.
 """
 
 from __future__ import annotations
@@ -31,6 +38,10 @@ from .rest import NotFound, Rest, RestError
 
 log = logging.getLogger(__name__)
 OPEN = {"active", "open", "inactive"}          # inactive = paused: still a live market
+PAUSED = "inactive"
+LIVE_FILTERS = ("open", "paused")  # GET /markets?status=open matches active markets only
+NOT_A_KIND = {400, 404}            # the identifier is not of the kind asked for
+LOOKUP_RETRIES = 1                 # then the tracker retries later, the slot freed
 NOT_YET = {"initialized", "unopened"}
 REFRESH_EVERY = 900.0      # safety net: new sub-markets, changed titles
 RETRY_CAP = 60.0           # a transient REST failure
@@ -57,12 +68,19 @@ class MarketInfo:
 class Tracked:
     ticker: str
     kind: str = ""                  # market | event | series, once known
-    status: str = "pending"         # pending | active | unresolved | expired
+    status: str = "pending"         # pending | active | paused | unresolved | expired
     detail: str = "looking up"
     markets: dict[str, MarketInfo] = field(default_factory=dict)
     next_check: float = 0.0         # wall-clock time of the next resolution
     retries: int = 0
     seen_open: bool = False         # it resolved to an open market once (a rolling series)
+    early: dict[str, MarketInfo] = field(default_factory=dict)
+    """Markets announced by a lifecycle ``created`` message, joined before their first
+    resolution (the next window of a rolling series, a new sub-market of an event)."""
+
+    @property
+    def live(self) -> bool:
+        return self.status in ("active", "paused")
 
 
 def hhmm(ts: float | None) -> str:
@@ -84,13 +102,20 @@ class Resolver:
         if hit is not None and hit[0] > now:
             return hit[1]
         try:
-            value = (await self.rest.get(path)).get(key) or {}
+            value = (await self.rest.get(path, retries=LOOKUP_RETRIES)).get(key) or {}
             ttl = META_TTL
         except RestError as exc:
             log.info("kalshi: %s unavailable (%s); titles fall back", path, exc)
             value, ttl = (hit[1] if hit else {}), META_FAILURE_TTL
         self._meta[path] = (now + ttl, value)
         return value
+
+    def cached_topic(self, series_ticker: str | None) -> str | None:
+        """The topic of a series already looked up (no request)."""
+        hit = self._meta.get(f"/series/{series_ticker}") if series_ticker else None
+        series = hit[1] if hit else {}
+        return normalize_category(series.get("category")
+                                  or next(iter(series.get("categories") or ()), None))
 
     def remember(self, path: str, value: dict[str, Any]) -> None:
         self._meta[path] = (self.now() + META_TTL, value)
@@ -122,15 +147,19 @@ class Resolver:
             for kind in order:
                 try:
                     await getattr(self, f"_as_{kind}")(t)
-                except NotFound:
-                    continue
+                except RestError as exc:
+                    if isinstance(exc, NotFound) or exc.status in NOT_A_KIND:
+                        continue
+                    raise
                 t.kind = kind
+                return
+            if await self._historical(t):
                 return
         except (RestError, KeyError, TypeError, ValueError) as exc:
             # Transient or odd answer: keep what we had, say why, try again soon.
             t.retries += 1
             t.detail = f"lookup failed ({exc}); retrying"
-            if t.status not in ("active",):
+            if not t.live:
                 t.status = "unresolved"
             t.next_check = self.now() + min(RETRY_CAP, 2.0 ** t.retries)
             return
@@ -146,21 +175,47 @@ class Resolver:
         t.next_check = next_check
         if status != "unresolved":
             t.retries = 0
-        t.seen_open = t.seen_open or status == "active"
+        t.seen_open = t.seen_open or t.live
+        for ticker in list(t.early):  # resolved for real now, or gone
+            info = t.early[ticker]
+            if ticker in t.markets or (info.close_ts or math.inf) <= self.now():
+                del t.early[ticker]
 
     def _after_close(self, markets: list[MarketInfo]) -> float:
         closes = [m.close_ts for m in markets if m.close_ts]
         now = self.now()
         return min([c + 1.0 for c in closes] + [now + REFRESH_EVERY])
 
+    async def _get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        return await self.rest.get(path, params, retries=LOOKUP_RETRIES)
+
+    async def _historical(self, t: Tracked) -> bool:
+        """A market settled before the live-data cutoff exists only in the historical tier:
+        ``expired (historical)`` instead of "unknown"."""
+        try:
+            market = (await self._get(f"/historical/markets/{t.ticker}")).get("market")
+        except RestError as exc:
+            if isinstance(exc, NotFound) or exc.status in NOT_A_KIND:
+                return False
+            raise
+        if not isinstance(market, dict):
+            return False
+        state = str(market.get("status") or "settled")
+        t.kind = "market"
+        self._set(t, "expired", f"expired (historical): market {state} before the live-data "
+                                "cutoff; skipped", [], math.inf)
+        return True
+
     async def _as_market(self, t: Tracked) -> None:
-        market = (await self.rest.get(f"/markets/{t.ticker}"))["market"]
+        market = (await self._get(f"/markets/{t.ticker}"))["market"]
         now = self.now()
         state = str(market.get("status") or "")
         if _is_open(market, now):
             info = await self.info(market)
-            self._set(t, "active", f"market, closes {hhmm(info.close_ts)}", [info],
-                      self._after_close([info]))
+            paused = state == PAUSED
+            self._set(t, "paused" if paused else "active",
+                      f"market{' paused by the exchange' if paused else ''}, closes "
+                      f"{hhmm(info.close_ts)}", [info], self._after_close([info]))
         elif state in NOT_YET or (_open(market) or 0) > now:
             opens = _open(market)
             self._set(t, "unresolved", f"market not open yet (opens {hhmm(opens)})", [],
@@ -169,18 +224,24 @@ class Resolver:
             self._set(t, "expired", f"market {state or 'closed'}: skipped", [], math.inf)
 
     async def _as_event(self, t: Tracked) -> None:
-        body = await self.rest.get(f"/events/{t.ticker}", {"with_nested_markets": "true"})
+        body = await self._get(f"/events/{t.ticker}", {"with_nested_markets": "true"})
         event = body.get("event") or {}
         markets = event.get("markets") or body.get("markets") or []
         self.remember(f"/events/{t.ticker}", {k: v for k, v in event.items() if k != "markets"})
         await self._pick(t, "event", markets, only_first=False)
 
     async def _as_series(self, t: Tracked) -> None:
-        series = (await self.rest.get(f"/series/{t.ticker}")).get("series") or {}
+        series = (await self._get(f"/series/{t.ticker}")).get("series") or {}
         self.remember(f"/series/{t.ticker}", series)
-        markets = [m async for m in self.rest.pages(
-            "/markets", "markets", {"series_ticker": t.ticker, "status": "open", "limit": 200})]
-        await self._pick(t, "series", markets, only_first=True)
+        # One status per query: "open" (active) and "paused" (inactive), so a series whose
+        # current market is paused keeps it.
+        markets: dict[str, dict[str, Any]] = {}
+        for status in LIVE_FILTERS:
+            async for m in self.rest.pages("/markets", "markets", {
+                    "series_ticker": t.ticker, "status": status, "limit": 200},
+                    retries=LOOKUP_RETRIES):
+                markets.setdefault(str(m.get("ticker")), m)
+        await self._pick(t, "series", list(markets.values()), only_first=True)
 
     async def _pick(self, t: Tracked, kind: str, markets: list[dict[str, Any]], *,
                     only_first: bool) -> None:
@@ -191,9 +252,13 @@ class Resolver:
             if only_first:  # the series' current window: earliest future close
                 live = [min(live, key=lambda m: (_close(m) or math.inf, m["ticker"]))]
             infos = [await self.info(m) for m in live]
+            paused = sum(1 for m in live if m.get("status") == PAUSED)
             what = f"→ {infos[0].ticker}" if only_first else f": {len(infos)} open markets"
+            if paused:
+                what += " (paused)" if only_first else f" ({paused} paused)"
             after = self._after_close(infos)
-            self._set(t, "active", f"{kind} {what}, next close {hhmm(after - 1)}", infos, after)
+            self._set(t, "paused" if paused == len(live) else "active",
+                      f"{kind} {what}, next close {hhmm(after - 1)}", infos, after)
             return
         upcoming = [o for m in markets if isinstance(m, dict) and (o := _open(m)) and o > now]
         if kind == "series" or upcoming:

@@ -1,5 +1,10 @@
 """Kalshi REST: an httpx client paced by a token bucket, with backoff on 429, 5xx and
-transport errors, cursor pagination, and the three error-body shapes the exchange uses."""
+transport errors, cursor pagination, and the three error-body shapes the exchange uses.
+
+A host that cannot be reached at all (its name does not resolve, or the connection is
+refused) fails at once with :class:`Unreachable`: retrying within the call only makes an
+offline user wait; callers that keep going (the resolver, the feed) retry on their own
+schedule."""
 
 from __future__ import annotations
 
@@ -31,6 +36,10 @@ class RestError(Exception):
 
 class NotFound(RestError):
     """404: no such market, event or series (or one created a moment ago)."""
+
+
+class Unreachable(RestError):
+    """The host cannot be reached: name resolution failed or the connection was refused."""
 
 
 def backoff(attempt: int, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP) -> float:
@@ -131,17 +140,25 @@ class Rest:
         if self.health is not None:
             self.health.count(name)
 
-    async def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        """GET ``path`` (relative to the base, e.g. ``/markets/KXBTC``) and return the JSON."""
+    async def get(self, path: str, params: dict[str, Any] | None = None, *,
+                  retries: int | None = None) -> dict[str, Any]:
+        """GET ``path`` (relative to the base, e.g. ``/markets/KXBTC``) and return the JSON.
+
+        429 and 5xx are retried with backoff (``retries`` times, default the client's); other
+        4xx and an unreachable host raise at once."""
         if self._client is None:
             raise RuntimeError("Rest is not open: use 'async with'")
         clean = {k: v for k, v in (params or {}).items() if v is not None}
         last = ""
-        for attempt in range(self.retries + 1):
+        retries = self.retries if retries is None else retries
+        for attempt in range(retries + 1):
             await self.bucket.take()
             self._count("rest_requests")
             try:
                 response = await self._client.get(path.lstrip("/"), params=clean)
+            except httpx.ConnectError as exc:  # DNS failure or connection refused
+                self._count("rest_errors")
+                raise Unreachable(f"GET {path}: cannot reach {self.base} ({exc})") from None
             except httpx.TransportError as exc:
                 last = f"{type(exc).__name__}: {exc}"
                 self._count("rest_errors")
@@ -166,17 +183,18 @@ class Rest:
                 self._count("rest_errors")
                 if status < 500:
                     raise RestError(f"GET {path}: {last}", status)
-            if attempt < self.retries:
+            if attempt < retries:
                 await trio.sleep(backoff(attempt))
-        raise RestError(f"GET {path}: gave up after {self.retries + 1} attempts ({last})")
+        raise RestError(f"GET {path}: gave up after {retries + 1} attempts ({last})")
 
     async def pages(self, path: str, key: str, params: dict[str, Any] | None = None,
-                    *, max_pages: int = MAX_PAGES) -> AsyncIterator[dict[str, Any]]:
+                    *, max_pages: int = MAX_PAGES, retries: int | None = None
+                    ) -> AsyncIterator[dict[str, Any]]:
         """Every item of a cursor-paginated list, following ``cursor`` to the end."""
         query = dict(params or {})
         seen: set[str] = set()
         for _ in range(max_pages):
-            body = await self.get(path, query)
+            body = await self.get(path, query, retries=retries)
             for item in body.get(key) or ():
                 if isinstance(item, dict):
                     yield item

@@ -15,7 +15,7 @@ from __future__ import annotations
 from importlib import metadata
 from typing import Any
 
-from trade_hunter.plugins import hookimpl
+from trade_hunter.plugins import ComponentRegistry, hookimpl
 from trade_hunter.plugins.errors import ConfigError, PermanentNotifyError
 from trade_hunter.plugins.models import CONFIDENCE_ORDER, TOPICS, Alert
 
@@ -128,6 +128,6 @@ def make_notifier(ctx: Any) -> DiscordNotifier | None:
 
 
 @hookimpl
-def th_register_notifiers(registry: Any) -> None:
+def th_register_notifiers(registry: ComponentRegistry) -> None:
     registry.add("discord", make_notifier,
                  description="Discord webhooks: detector alerts and analyst follow-ups")

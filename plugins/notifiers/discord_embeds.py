@@ -140,6 +140,10 @@ def detector_embed(signal: SpikeSignal) -> dict[str, Any]:
         {"name": "Tier", "value": signal.tier},
         {"name": "Topic", "value": signal.topic},
     ]
+    if signal.vendor is not None:  # relayed from another service, not our detector's
+        who = f" · by {signal.vendor.trader}" if signal.vendor.trader else ""
+        fields.insert(0, {"name": "Vendor alert",
+                          "value": f"{signal.source} · {signal.vendor.alert_type}{who}"})
     moves = [f"{label} {signed_cents(v)}" for label, v in (
         ("1m", ctx.price_change_1m), ("5m", ctx.price_change_5m),
         ("30m", ctx.price_change_30m)) if v is not None]
@@ -155,9 +159,11 @@ def detector_embed(signal: SpikeSignal) -> dict[str, Any]:
     embed: dict[str, Any] = {
         "type": "rich",
         "title": ("[DEMO] " if signal.demo else "") + (signal.title or signal.market_id),
-        "description": f"Unusual {signal.tier} activity: "
+        "description": _escalation(signal) + f"Unusual {signal.tier} activity: "
                        f"{signal.volume_multiple:.1f}× the usual volume, price "
-                       f"{signed_cents(signal.price_move)} ({signal.direction}).",
+                       f"{signed_cents(signal.price_move)} ({signal.direction})."
+        if signal.vendor is None else f"Alert relayed from {signal.source} "
+                                      f"({signal.vendor.alert_type}), not our detector's.",
         "color": TIER_COLOURS.get(signal.tier, 0x95A5A6),
         "timestamp": iso(signal.created_at or signal.event.timestamp),
         "fields": fields,
@@ -166,9 +172,20 @@ def detector_embed(signal: SpikeSignal) -> dict[str, Any]:
     return embed
 
 
+def _escalation(signal: SpikeSignal) -> str:
+    """An escalation is an update of an earlier alert (Discord webhooks cannot edit a message
+    sent without its id): it names that alert and the move since."""
+    if not signal.escalation:
+        return ""
+    since = f" · now {signed_cents(signal.move_since_signal)} since it" \
+        if signal.move_since_signal is not None else ""
+    first = int(signal.escalates or signal.created_at)
+    return f"**Escalated {signal.escalation}×** (update of the alert of <t:{first}:T>{since}). "
+
+
 def analyst_embed(signal: SpikeSignal, read: AnalystRead) -> dict[str, Any]:
     label = read.noise_or_signal or read.status
-    fields = [
+    fields: list[dict[str, Any]] = [
         {"name": "Label", "value": label},
         {"name": "Confidence", "value": read.confidence or "—"},
         {"name": "Direction", "value": read.direction or "—"},

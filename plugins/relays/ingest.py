@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from trade_hunter.plugins import hookimpl
+from trade_hunter.plugins import RelayRegistry, hookimpl
 from trade_hunter.plugins.kalshi.parse import PLATFORM as KALSHI
 from trade_hunter.plugins.models import TOPICS, MarketEvent
 from trade_hunter.plugins.registry import Relay
@@ -132,5 +132,5 @@ def relay() -> Relay:
 
 
 @hookimpl
-def th_register_relays(registry: Any) -> None:
+def th_register_relays(registry: RelayRegistry) -> None:
     registry.add(relay())

@@ -96,7 +96,8 @@ def test_generic_call(daemon):
     assert "limit must be from 1 to 500" in fails(daemon, 1, "call", "signals.list", "limit=0")
     procs, d = daemon
     done = procs.ctl(d.home, "call", "nosuch.method", "--json")
-    error = json.loads(done.stdout)["error"]
+    assert done.returncode == 1 and done.stdout == ""
+    error = json.loads(done.stderr)["error"]  # the error object alone, on stderr
     assert error["name"] == "method_not_found" and error["code"] == -32601
 
 

@@ -13,11 +13,11 @@ from trade_hunter.daemon.app import Daemon
 from trade_hunter.daemon.config import core_registry, load_settings
 from trade_hunter.daemon.host import BUILTINS, PluginHost, Registries
 from trade_hunter.plugins import hookimpl
-from trade_hunter.plugins.analysts.fakes import FakeAnthropic, FakePerplexity
 from trade_hunter.plugins.models import Alert
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from conftest import base_env
+from fake_analysts import FakeAnthropic, FakePerplexity
 
 PLUGIN = "th_test_analysis_recorder"
 

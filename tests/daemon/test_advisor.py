@@ -215,7 +215,7 @@ async def test_not_enough_reads_says_so_and_writes_nothing(tmp_path, nursery):
 
 
 async def test_perplexity_phrases_the_narrative_numbers_stay_the_replays(tmp_path, nursery):
-    from trade_hunter.plugins.analysts.fakes import FakePerplexity
+    from fake_analysts import FakePerplexity  # tests/, on the path through analyst_daemon
     perplexity = await nursery.start(FakePerplexity().serve)
     d = build(tmp_path / "home", disabled=("heuristic",), **keys(perplexity=perplexity))
     await nursery.start(d.run)

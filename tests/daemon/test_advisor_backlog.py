@@ -100,9 +100,13 @@ def test_where_the_backlog_lives(tmp_path, monkeypatch):
     home = tmp_path / "home"
     settings = SimpleNamespace(home=home, get=lambda name, default=None: None)
     monkeypatch.chdir(tmp_path)
-    # No docs folder here: the state folder, never a new docs/ in a random place.
+    # Not a checkout: the state folder, never a file in whatever directory we started from.
     assert backlog_path(settings) == home / "TUNING-BACKLOG.md"
-    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs").mkdir()  # a docs folder alone is somebody else's project
+    assert backlog_path(settings) == home / "TUNING-BACKLOG.md"
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "another"\n')
+    assert backlog_path(settings) == home / "TUNING-BACKLOG.md"
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "trade-hunter"\n')
     assert backlog_path(settings) == tmp_path / "docs" / "TUNING-BACKLOG.md"
     configured = SimpleNamespace(home=home, get=lambda name, default=None: Path("notes/tb.md"))
     assert backlog_path(configured) == tmp_path / "notes" / "tb.md"

@@ -18,11 +18,11 @@ import trio.testing
 
 from trade_hunter.daemon import analysis
 from trade_hunter.daemon.app import Daemon
-from trade_hunter.plugins.analysts.fakes import FakeAnthropic, FakePerplexity
 from trade_hunter.plugins.models import AnalystRead, MarketEvent, from_json
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from analyst_daemon import Recorder, build, keys
+from fake_analysts import FakeAnthropic, FakePerplexity  # on the path through analyst_daemon
 
 
 @pytest.fixture

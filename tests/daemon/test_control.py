@@ -242,19 +242,12 @@ async def test_scoped_shutdown_and_cleanup(start_daemon):
 
 
 # ---------------------------------------------------------------------- timeouts
-class _Service:
-    async def call(self, name: str, params: dict[str, Any]) -> Any:
-        return {"echo": name}
-
-
-class _Daemon:
-    """Just what ControlServer touches (the real daemon is exercised above)."""
-    stop_reason = ""
-    service = _Service()
+async def _echo(name: str, params: dict[str, Any]) -> Any:
+    return {"echo": name}
 
 
 async def test_a_silent_or_stuck_client_is_dropped_after_the_read_timeout(autojump_clock):
-    server = control.ControlServer(_Daemon())  # type: ignore[arg-type]
+    server = control.ControlServer(_echo, lambda: "")
     client, stream = trio.testing.memory_stream_pair()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(server.handle, stream)

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from trade_hunter.ctl import client as ctl
-from trade_hunter.daemon import instance
+from trade_hunter.daemon import instance, protocol
 
 
 def test_the_lock_is_exclusive_and_outlives_nothing(tmp_path):
@@ -58,7 +57,7 @@ async def test_replace_asks_the_verified_instance_to_stop_then_takes_the_lock(st
     async with trio.open_nursery() as nursery:
         nursery.start_soon(take_over)
         with trio.fail_after(15):  # the daemon stops: its control files disappear
-            while ctl.endpoint_path(home).exists():
+            while protocol.endpoint_path(home).exists():
                 await trio.sleep(0.05)
         assert d.stop_reason == "control request"
         held.release()  # what the old process does when its trio.run returns
@@ -74,7 +73,7 @@ async def test_an_unverified_endpoint_is_never_asked_to_stop(start_daemon, tmp_p
     other = tmp_path / "other-home"
     (other / "control").mkdir(parents=True)
     # Another home's endpoint file pointing at this daemon: its status names another home.
-    shutil.copy(ctl.endpoint_path(d.settings.home), ctl.endpoint_path(other))
+    shutil.copy(protocol.endpoint_path(d.settings.home), protocol.endpoint_path(other))
     held = instance.InstanceLock(other)
     assert held.try_acquire()
     try:
@@ -89,7 +88,7 @@ async def test_an_unverified_endpoint_is_never_asked_to_stop(start_daemon, tmp_p
 
 async def test_a_pid_mismatch_is_not_verified(start_daemon):
     d = await start_daemon()
-    path = ctl.endpoint_path(d.settings.home)
+    path = protocol.endpoint_path(d.settings.home)
     data = json.loads(path.read_text())
     path.write_text(json.dumps({**data, "pid": d.pid + 1}))
     assert await trio.to_thread.run_sync(instance.probe, d.settings.home) is None

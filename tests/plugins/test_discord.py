@@ -104,6 +104,18 @@ def test_detector_embed_shows_the_spike_at_a_glance():
     assert embed["timestamp"] == "2026-11-18T11:06:40.000Z"
 
 
+def test_an_escalation_is_an_update_naming_its_alert():
+    # Webhook messages can only be edited with the id of the message sent: the update is a
+    # new message that names the alert it escalates and the move since.
+    esc = signal(escalation=2, escalates=1_794_999_940.0, move_since_signal=-0.2)
+    [embed] = embeds.build_payload(Alert(kind="detector", signal=esc))["embeds"]
+    assert embed["description"].startswith(
+        "**Escalated 2×** (update of the alert of <t:1794999940:T> · now -20¢ since it). "
+        "Unusual high conviction flow activity")
+    [plain] = embeds.build_payload(Alert(kind="detector", signal=signal()))["embeds"]
+    assert plain["description"].startswith("Unusual high conviction flow activity")
+
+
 def test_follow_up_embed_carries_the_read():
     alert = Alert(kind="analyst", signal=signal(), read=read(model="h-1"))
     [embed] = embeds.build_payload(alert)["embeds"]

@@ -166,8 +166,10 @@ async def test_category_search_is_503_without_the_kalshi_plugin(web):
     assert response.status_code == 503
     body = await response.get_json()
     assert body["error"] == "the Kalshi plugin is not available" and body["detail"]
-    missing = await client.get("/api/kalshi/categories")
-    assert missing.status_code == 422 and "q" in str(await missing.get_json())
+    for listing in ("/api/kalshi/categories", "/api/kalshi/categories?q="):  # list them
+        assert (await client.get(listing)).status_code == 503
+    too_long = await client.get("/api/kalshi/categories?q=" + "x" * 101)
+    assert too_long.status_code == 422 and "q" in str(await too_long.get_json())
 
 
 async def test_category_search_calls_the_plugin_method(web):

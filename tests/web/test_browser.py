@@ -233,6 +233,27 @@ def test_topic_and_tier_filters(watched: Watched, daemon: DaemonProcess):
     page.select_option("#tier", "")
 
 
+def test_vendor_alerts_have_a_badge_and_a_source_filter(watched: Watched,
+                                                       daemon: DaemonProcess):
+    page = watched.page
+    spikes(daemon, 1)  # one of ours, to be filtered out
+    fixture = Path(__file__).parent / "fixtures" / "polyalerthub" / "whale_trade.json"
+    answer = daemon.post("/api/alerts/polyalerthub", json.loads(fixture.read_text()))
+    assert answer.status_code == 202, answer.text
+    vendor = page.locator('#signal-list .card.is-vendor[data-source="polyalerthub"]').first
+    expect(vendor).to_be_visible()
+    expect(vendor.locator(".vendor")).to_have_text("vendor · polyalerthub")
+    expect(vendor.locator(".volume")).to_contain_text("whale_trade · by 0x7c3a91d2")
+    expect(page.locator("#signal-list .card:not(.is-vendor) .vendor").first).to_be_hidden()
+    expect(page.locator('#source option[value="polyalerthub"]')).to_have_count(1)
+    page.select_option("#source", "polyalerthub")
+    expect(page.locator('#signal-list .card:not([data-source="polyalerthub"])')
+           ).to_have_count(0)
+    page.select_option("#source", "")
+    expect(page.locator("#signal-list .card:not(.is-vendor)").first).to_be_visible()
+    assert watched.errors == []
+
+
 def test_refresh_keeps_scroll_sort_filters_and_focus(watched: Watched, daemon: DaemonProcess):
     page = watched.page
     spikes(daemon, 10)

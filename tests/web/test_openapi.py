@@ -13,7 +13,7 @@ from trade_hunter.plugins.registry import Relay
 from trade_hunter.web import schemas
 from trade_hunter.web.app import create_app
 
-HIDDEN = {"/", "/login", "/favicon.ico", "/openapi.json", "/static/<path:filename>"}
+HIDDEN = {"/", "/login", "/favicon.ico", "/openapi.json", "/metrics", "/static/<path:filename>"}
 
 
 def refs(node: Any) -> list[str]:

@@ -3,16 +3,20 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 import trio
 import trio.testing
 
-from trade_hunter.plugins.analysts.fakes import FakeAnthropic, FakePerplexity
 from trade_hunter.plugins.models import MarketEvent, SpikeSignal
 from trade_hunter.plugins.spike import SpikeDetector
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from fake_analysts import FakeAnthropic, FakePerplexity
 
 
 @pytest.fixture

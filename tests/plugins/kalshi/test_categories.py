@@ -4,12 +4,14 @@ plugin methods (``handler(ctx, **params)``), against the fake exchange."""
 from __future__ import annotations
 
 import pytest
+import trio
 from th_kalshi_fake.helpers import crypto_book, virtual_now
 
 from trade_hunter.daemon.cli import build
 from trade_hunter.daemon.supervisor import ComponentHealth
 from trade_hunter.plugins.errors import RpcError
 from trade_hunter.plugins.kalshi import categories_rpc
+from trade_hunter.plugins.kalshi.categories import RETRIES
 from trade_hunter.plugins.registry import PluginContext
 
 
@@ -74,3 +76,19 @@ async def test_an_unreachable_exchange_is_not_available(start_fake, tmp_path, au
     with pytest.raises(RpcError) as err:
         await categories_rpc(context(tmp_path, fake), q="Crypto")
     assert err.value.code == "not_available" and "503" in str(err.value)
+    assert len(fake.requests) == RETRIES + 1  # 5xx retried a few times only
+
+
+async def test_offline_fails_at_once_with_the_same_error_for_every_query(start_fake, tmp_path,
+                                                                         autojump_clock):
+    fake = await start_fake(now=virtual_now)
+    with trio.socket.socket() as s:  # a port nobody listens on: connection refused
+        await s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    ctx = context(tmp_path, fake, KALSHI_API_BASE=f"http://127.0.0.1:{dead}/trade-api/v2")
+    began = trio.current_time()
+    for q in ("Crypto", ""):  # a search and the listing (empty q) answer alike
+        with pytest.raises(RpcError) as err:
+            await categories_rpc(ctx, q=q)
+        assert err.value.code == "not_available" and "cannot reach" in str(err.value)
+    assert trio.current_time() == began  # no retry, no backoff sleep

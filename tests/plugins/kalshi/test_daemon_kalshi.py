@@ -5,9 +5,12 @@ nothing but the configured endpoints is contacted, bad keys stop start-up with o
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
+from pathlib import Path
 
 import httpx
 import pytest
@@ -185,6 +188,10 @@ async def test_category_search_in_live_mode(start_daemon, start_fake, key_file):
     assert (top["last_price"], top["volume"], top["series_ticker"]) == (0.5, 900.0, "KXBTCD")
     listing = await d.service.call("kalshi.categories", {"q": ""})
     assert listing["categories"] == ["Crypto", "Elections"]
+    async with httpx.AsyncClient(base_url=d.dashboard_url) as client:
+        for query in ("?q=", ""):  # HTTP lists them too, as the README says
+            response = await client.get("/api/kalshi/categories" + query)
+            assert response.status_code == 200 and response.json() == listing
     with pytest.raises(RpcError) as err:
         await d.service.call("kalshi.categories", {"q": "Weather"})
     assert err.value.code == "invalid_params"
@@ -300,3 +307,36 @@ def test_demo_environment_switches_default_endpoints_only():
     assert DEMO_WS == "wss://external-api-ws.demo.kalshi.co/trade-api/ws/v2"
     mine = "ws://127.0.0.1:9/trade-api/ws/v2"
     assert endpoints(settings(KALSHI_ENV="demo", KALSHI_WS_URL=mine)) == (DEMO_API, mine)
+
+
+async def test_stop_closes_the_websocket_with_a_close_frame(start_daemon, start_fake, key_file):
+    fake = await start_fake()
+    d = await live(start_daemon, fake, key_file, tickers="KXPRES-28-DEM")
+    await fake.wait_for(lambda: fake.subscribed("trade", "KXPRES-28-DEM"))
+    await d.service.call("shutdown", {})  # what `th-ctl stop` asks for
+    await fake.wait_for(lambda: not fake.ws.live)
+    assert [c.close_code for c in fake.ws.conns] == [1000]  # a goodbye, not a dropped link
+
+
+async def test_offline_category_listing_answers_alike_over_http_and_th_ctl(start_daemon):
+    from trade_hunter.ctl.cli import parse_pairs
+    from trade_hunter.ctl.client import CallError, Client
+
+    with trio.socket.socket() as s:  # the exchange is unreachable: connection refused
+        await s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    short = Path(tempfile.mkdtemp(prefix="thk-", dir="/tmp"))  # room for the socket path
+    try:
+        d = await start_daemon(short / "home",
+                               KALSHI_API_BASE=f"http://127.0.0.1:{dead}/trade-api/v2")
+        async with httpx.AsyncClient(base_url=d.dashboard_url) as client:
+            response = await client.get("/api/kalshi/categories?q=")
+        assert response.status_code == 503
+        with pytest.raises(CallError) as err:  # `th-ctl call kalshi.categories q=`
+            await trio.to_thread.run_sync(lambda: Client(short / "home", timeout=10).call(
+                "kalshi.categories", parse_pairs(["q="])))
+        assert err.value.name == "not_available"
+        assert err.value.message == response.json()["error"]
+        assert "cannot reach" in err.value.message
+    finally:
+        shutil.rmtree(short, ignore_errors=True)

@@ -58,6 +58,8 @@ async def test_subscribes_resolved_markets_and_streams_events(nursery, start_fak
     assert (trade.yes_price, trade.volume, trade.trade_size) == (0.61, 25.0, 25.0)
     assert trade.title == "Who will win the 2028 presidential election? — Democratic party"
     assert trade.topic == "elections" and trade.source == "kalshi"
+    close = fake.markets["KXPRES-28-DEM"].close_ts
+    assert trade.closes_at == pytest.approx(close)  # for the detector's close guard
     await fake.ticker("KXBTCD-26APR0317-T66999.99", price="0.4500", volume="120.00")
     [quote] = await next_events(receive)
     assert (quote.yes_price, quote.volume, quote.topic) == (0.45, 120.0, "crypto")

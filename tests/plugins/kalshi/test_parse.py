@@ -1,4 +1,4 @@
-"""The frame parser on real production frames (../shared/data/kalshi-real-frames): only the
+"""The frame parser on real production frames (tests/data/kalshi-real-frames): only the
 fixed-point fields count, so the transitional shape (with legacy integer cents) and the
 current shape (fixed-point only) give identical events."""
 

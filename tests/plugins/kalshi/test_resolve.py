@@ -88,7 +88,7 @@ async def test_each_kind_resolves(start_fake):
     assert "not open yet" in got["KXPRES-28-IND"].detail
     # pagination: the series listing followed its cursors to the end
     pages = [r for r in fake.requests if r.path.endswith("/markets")
-             and r.query.get("series_ticker") == "KXWEEK"]
+             and r.query.get("series_ticker") == "KXWEEK" and r.query["status"] == "open"]
     assert len(pages) == 3 and [bool(r.query.get("cursor")) for r in pages] == [
         False, True, True]
     # the shape guided the order: a market ticker was asked for as a market first

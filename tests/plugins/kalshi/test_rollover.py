@@ -143,3 +143,90 @@ async def test_a_channel_that_keeps_failing_ends_the_session(nursery, start_fake
     await fake.wait_for(lambda: len(fake.ws.conns) == 2 and fake.subscribed("ticker", "S-1-A"))
     assert "times in a minute" in feed.health.info["last_disconnect"]
     assert feed.health.counters["resubscribes"] == ws_module.RESUB_LIMIT
+
+
+async def test_the_next_window_joins_on_its_created_message(nursery, start_fake, make_feed,
+                                                            autojump_clock):
+    fake = await start_fake(now=virtual_now)
+    w1, w2, *_ = rolling_exchange(fake)
+    book = MemoryBook(["KXBTC15M"])
+    feed = make_feed(fake, book, now=virtual_now)
+    send, receive = trio.open_memory_channel(1000)
+    await nursery.start(feed.run, send)
+    await next_events(receive)  # w1's snapshot
+    await trio.sleep(w1.close_ts - virtual_now() - 60)  # a minute before the rollover
+    assert not fake.subscribed("trade", w2.ticker)
+    await fake.lifecycle(w2.ticker, "created")
+    await fake.wait_for(lambda: fake.subscribed("trade", w2.ticker)
+                        and fake.subscribed("ticker", w2.ticker))
+    assert virtual_now() < w1.close_ts - 59  # joined at once, not at the close
+    assert fake.subscribed("trade", w1.ticker)  # the current window stays until it closes
+    # the first second of the new window is not lost
+    await trio.sleep(w2.open_ts - virtual_now())
+    first = await fake.trade(w2.ticker, price="0.52", count="3")
+    events = await next_events(receive, 2)  # w2's snapshot quote (on joining) and the trade
+    trade = next(e for e in events if e.event_kind == "trade")
+    assert trade.ext_id == first and trade.topic == "crypto"
+    assert trade.title.endswith(w2.yes_sub_title)
+    await fake.wait_for(lambda: not fake.subscribed("trade", w1.ticker), timeout=30)
+    assert book.items["KXBTC15M"].markets == [w2.ticker]
+    c = feed.health.counters
+    assert c["joined_on_created"] == 1
+    assert (c.get("gaps", 0), c.get("resubscribes", 0), c.get("reconnects", 0)) == (0, 0, 0)
+
+
+async def test_shutdown_closes_the_websocket_with_a_close_frame(nursery, start_fake, make_feed,
+                                                                autojump_clock):
+    fake = await start_fake(now=virtual_now)
+    rolling_exchange(fake)
+    feed = make_feed(fake, MemoryBook(["KXBTC15M"]), now=virtual_now)
+    send, _ = trio.open_memory_channel(1000)
+    scope = trio.CancelScope()
+
+    async def run_until_cancelled():
+        with scope:
+            await feed.run(send)
+    nursery.start_soon(run_until_cancelled)
+    await fake.wait_for(lambda: fake.subscribed("trade"))
+    scope.cancel()  # what a daemon shutdown does to its feeds
+    await fake.wait_for(lambda: not fake.ws.live)
+    [conn] = fake.ws.conns
+    assert conn.close_code == 1000
+
+
+async def test_a_refused_early_join_waits_for_the_rollover_without_penalty(
+        nursery, start_fake, make_feed, autojump_clock):
+    fake = await start_fake(now=virtual_now)
+    w1, w2, *_ = rolling_exchange(fake)
+    book = MemoryBook(["KXBTC15M"])
+    feed = make_feed(fake, book, now=virtual_now)
+    send, _ = trio.open_memory_channel(1000)
+    await nursery.start(feed.run, send)
+    await trio.sleep(w1.close_ts - virtual_now() - 60)
+    fake.ws.refuse = {w2.ticker}  # suppose the socket takes no market before it opens
+    await fake.lifecycle(w2.ticker, "created")
+    await eventually(lambda: feed.health.counters.get("error_16") == 2)  # ticker and trade
+    await trio.sleep(1)
+    assert w2.ticker not in feed.tracker.markets and not feed.tracker.refused
+    assert book.items["KXBTC15M"].status == "active"  # w1 goes on undisturbed
+    fake.ws.refuse.clear()  # open now: the rollover at w1's close brings w2 in as before
+    await fake.wait_for(lambda: fake.subscribed("trade", w2.ticker), timeout=90)
+    assert virtual_now() - w1.close_ts < 3
+    c = feed.health.counters
+    assert (c.get("gaps", 0), c.get("resubscribes", 0), c.get("reconnects", 0)) == (0, 0, 0)
+
+
+async def test_deleting_a_market_the_exchange_dropped_is_not_a_failure(
+        nursery, start_fake, make_feed, autojump_clock):
+    fake = await start_fake(now=virtual_now)
+    w1, w2, *_ = rolling_exchange(fake)
+    feed = make_feed(fake, MemoryBook(["KXBTC15M"]), now=virtual_now)
+    send, _ = trio.open_memory_channel(1000)
+    await nursery.start(feed.run, send)
+    await trio.sleep(w1.close_ts - virtual_now() - 1)
+    del fake.markets[w1.ticker]  # gone from the exchange at its close: delete answers 16
+    await fake.wait_for(lambda: fake.subscribed("trade", w2.ticker), timeout=30)
+    await trio.sleep(2)
+    c = feed.health.counters
+    assert c["error_16"] == 2  # the ticker and the trade channel's delete_markets
+    assert (c.get("gaps", 0), c.get("resubscribes", 0), c.get("reconnects", 0)) == (0, 0, 0)

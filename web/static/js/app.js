@@ -7,7 +7,7 @@ import { startScorecard } from "./scorecard.js";
 const REFRESH_MS = 3000;
 const QUICK_CATEGORIES = ["Crypto", "Elections", "Politics", "Economics", "Financials",
   "Sports", "Climate and Weather", "Companies", "World", "Science and Technology"];
-const ui = { sort: "newest", topic: "", tier: "" };
+const ui = { sort: "newest", topic: "", tier: "", source: "" };
 let last = null;          // the last /api/state payload
 let timer = null;
 let inflight = false;
@@ -151,7 +151,7 @@ function setup() {
   try {
     Object.assign(ui, JSON.parse(localStorage.getItem("th-ui") || "{}"));
   } catch (_) { /* a broken saved value just means defaults */ }
-  for (const id of ["sort", "topic", "tier"]) {
+  for (const id of ["sort", "topic", "tier", "source"]) {
     const sel = $(id);
     if (id !== "sort" && ui[id]) sel.append(h("option", { value: ui[id], text: ui[id] }));
     sel.value = ui[id];

@@ -8,7 +8,7 @@ import {
 import { patchOutcomes, scorecardPill } from "./scorecard.js";
 
 let last = null;     // the payload being rendered
-let ui = null;       // { sort, topic, tier }: the reader's choices
+let ui = null;       // { sort, topic, tier, source }: the reader's choices
 let actions = null;  // { removeTicker(ticker, button) }
 
 // ------------------------------------------------------------------ status pills
@@ -85,7 +85,7 @@ function renderPills(s) {
 function tickerSummaryText(sum) {
   const total = (sum && sum.total) || 0;
   if (!total) return "0 tickers";
-  const parts = ["active", "unresolved", "pending", "expired"]
+  const parts = ["active", "paused", "unresolved", "pending", "expired"]
     .filter((k) => sum[k]).map((k) => `${sum[k]} ${k}`);
   return `${total} ticker${total === 1 ? "" : "s"} · ${parts.join(", ")}`;
 }
@@ -93,7 +93,8 @@ function tickerSummaryText(sum) {
 // ------------------------------------------------------------------ signals
 function buildCard() {
   const p = {
-    tier: h("span", { class: "tier" }), score: h("span", { class: "score" }),
+    tier: h("span", { class: "tier" }), vendor: h("span", { class: "vendor", hidden: "" }),
+    score: h("span", { class: "score" }),
     title: h("span", { class: "title" }), time: timeEl(),
     market: h("span", { class: "market" }), topic: h("span", { class: "topic" }),
     price: h("span", { class: "price" }), volume: h("span", { class: "volume" }),
@@ -101,7 +102,7 @@ function buildCard() {
     outcomes: h("div", { class: "outcomes", hidden: true }),
   };
   const el = h("article", { class: "card" },
-    h("div", { class: "card-top" }, p.tier, p.score, p.title, p.time),
+    h("div", { class: "card-top" }, p.tier, p.vendor, p.score, p.title, p.time),
     h("div", { class: "card-mid" }, p.market, p.topic, p.price, p.volume, p.context),
     p.outcomes, p.read);
   el._p = p;
@@ -116,10 +117,16 @@ function analystState() {
 function patchCard(el, s) {
   const p = el._p;
   const tierCls = s.tier.replace(/\s+/g, "-");
-  setClass(el, `card t-${tierCls}${s.demo ? " demo" : ""}`);
+  setClass(el, `card t-${tierCls}${s.demo ? " demo" : ""}${s.vendor ? " is-vendor" : ""}`);
   el.dataset.score = s.score;
   el.dataset.topic = s.topic;
   el.dataset.tier = s.tier;
+  el.dataset.source = s.source;
+  // A vendor signal: an alert relayed from another service, not our detector's.
+  p.vendor.hidden = !s.vendor;
+  setText(p.vendor, s.vendor ? `vendor · ${s.source}` : "");
+  setAttr(p.vendor, "title", s.vendor ? `${s.source} alert: ${s.vendor.alert_type}` +
+    (s.vendor.trader ? ` by ${s.vendor.trader}` : "") : "");
   setText(p.tier, s.tier);
   setClass(p.tier, `tier t-${tierCls}`);
   setText(p.score, s.score.toFixed(1));
@@ -133,8 +140,9 @@ function patchCard(el, s) {
   setText(p.price, `${fmt.price(s.yes_price)} ${arrow} ${fmt.move(s.direction === "down"
     ? -Math.abs(s.price_move) : Math.abs(s.price_move))}`);
   setClass(p.price, "price " + s.direction);
-  setText(p.volume, `vol ${fmt.num(s.volume_delta)} vs ${fmt.num(s.baseline)} ` +
-    `(${s.volume_multiple.toFixed(1)}×)`);
+  setText(p.volume, s.vendor ? [s.vendor.alert_type, s.vendor.trader && `by ${s.vendor.trader}`,
+    s.volume_delta ? `vol ${fmt.num(s.volume_delta)}` : ""].filter(Boolean).join(" · ")
+    : `vol ${fmt.num(s.volume_delta)} vs ${fmt.num(s.baseline)} (${s.volume_multiple.toFixed(1)}×)`);
   const c = s.context || {};
   const changes = [["1m", c.price_change_1m], ["5m", c.price_change_5m],
     ["30m", c.price_change_30m]].filter(([, v]) => v != null);
@@ -176,7 +184,7 @@ function patchRead(el, r) {
 export function renderSignals() {
   if (!last) return;
   let items = last.signals.filter((s) => (!ui.topic || s.topic === ui.topic) &&
-    (!ui.tier || s.tier === ui.tier));
+    (!ui.tier || s.tier === ui.tier) && (!ui.source || s.source === ui.source));
   if (ui.sort === "score") items = items.slice().sort((a, b) => b.score - a.score || b.id - a.id);
   const list = $("signal-list");
   keepAnchor(list, list, () => reconcile(list, items, (s) => s.id, buildCard, patchCard));
@@ -189,7 +197,8 @@ export function renderSignals() {
       : "No signals yet: the detector raises one when a market's volume and price jump together" +
         (last.status.last_event_at == null ? " — and no event has arrived yet." : ".");
   } else if (!items.length) {
-    empty = `No signal matches ${[ui.topic && `topic “${ui.topic}”`, ui.tier && `tier “${ui.tier}”`]
+    empty = `No signal matches ${[ui.topic && `topic “${ui.topic}”`, ui.tier && `tier “${ui.tier}”`,
+      ui.source && `source “${ui.source}”`]
       .filter(Boolean).join(" and ")} (${last.signals.length} hidden by the filters).`;
   }
   showEmpty($("signals-empty"), empty);
@@ -377,7 +386,7 @@ function renderTickers() {
   const sum = t.summary || {};
   setText($("tickers-summary"), sum.total
     ? `${sum.active || 0} active, ${sum.unresolved || 0} unresolved` +
-      (sum.pending ? `, ${sum.pending} pending` : "") + (sum.expired ? `, ${sum.expired} expired` : "")
+      (sum.paused ? `, ${sum.paused} paused` : "") + (sum.pending ? `, ${sum.pending} pending` : "") + (sum.expired ? `, ${sum.expired} expired` : "")
     : "");
   const note = $("tickers-note");
   const off = !t.kalshi;
@@ -394,6 +403,7 @@ export function render(state, choices, handlers) {
   renderPills(last);
   fillSelect($("topic"), last.filters.topics);
   fillSelect($("tier"), last.filters.tiers);
+  fillSelect($("source"), last.filters.sources || []);
   renderSignals();
   renderFlow();
   renderTape();

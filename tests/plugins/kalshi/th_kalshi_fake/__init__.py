@@ -6,7 +6,10 @@ real clients (httpx, trio-websocket). It verifies RSA-PSS signatures and rejects
 paginates with cursors, serves what resolution needs, streams ticker and trade frames with
 ``seq``, and injects faults: abrupt drops, close codes, garbage frames, error 25, sequence
 gaps (lost frames), stalls, rejected handshakes, 429s and 5xx, markets closing and their
-successors opening, 404s just after creation (``Market.visible_at``). Every request is recorded.
+successors opening, 404s just after creation (``Market.visible_at``), paused markets
+(``state="inactive"``), a series endpoint answering 400 for unknown tickers
+(``unknown_series_status``), markets past the historical cutoff (``archive``), and the
+WebSocket scenario switches of :class:`~.ws.WsSide`. Every request is recorded.
 
 Time is ``now()`` (injectable: tests on trio's autojump clock pass a virtual wall clock).
 """
@@ -48,6 +51,9 @@ class FakeKalshi:
         self.require_auth = False       # REST: also refuse unsigned requests
         self.fail_next: list[int] = []  # statuses for the next REST requests
         self.max_page = 2               # small pages: pagination is always exercised
+        self.unknown_series_status = 404  # 400: what the documentation lists
+        self.historical: dict[str, Market] = {}
+        self.historical_cutoff = now() - 90 * 86400
         self.ws = WsSide(self)
         self.rest_port = self.ws_port = 0
         self._changed = trio.Event()
@@ -115,6 +121,14 @@ class FakeKalshi:
         market = Market(ticker, event, open_ts if open_ts is not None else now - 3600,
                         close_ts if close_ts is not None else now + 86400, subtitle, **fields)
         self.markets[ticker] = market
+        return market
+
+    def archive(self, ticker: str) -> Market:
+        """Settle ``ticker`` long ago: it moves past the cutoff to the historical tier."""
+        market = self.markets.pop(ticker)
+        market.state = "finalized"
+        market.close_ts = min(market.close_ts, self.historical_cutoff - 86400)
+        self.historical[ticker] = market
         return market
 
     def rolling(self, series: str, *, start: float, window: float = 900.0, count: int = 3,

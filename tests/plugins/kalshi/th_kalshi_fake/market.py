@@ -10,7 +10,7 @@ from typing import Any
 
 FINAL = {"closed", "determined", "finalized", "settled", "disputed", "amended"}
 # GET /markets?status= filter vocabulary → the statuses it selects
-STATUS_FILTER = {"open": {"active", "inactive"}, "unopened": {"initialized"},
+STATUS_FILTER = {"open": {"active"}, "unopened": {"initialized"},
                  "closed": {"closed", "determined", "disputed", "amended"},
                  "settled": {"finalized", "settled"}, "paused": {"inactive"}}
 

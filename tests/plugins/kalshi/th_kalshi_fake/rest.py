@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import h11
 import trio
 
-from .market import STATUS_FILTER
+from .market import STATUS_FILTER, iso
 
 if TYPE_CHECKING:
     from . import FakeKalshi
@@ -172,7 +172,20 @@ class RestRoutes:
             return 200, {"series": items, "cursor": cursor}
         if head == "series" and len(rest) == 1:
             s = fake.series.get(rest[0])
-            return (200, {"series": s.rest()}) if s else not_found(f"series {rest[0]}")
+            if s is not None:
+                return 200, {"series": s.rest()}
+            if fake.unknown_series_status == 400:  # what the documentation lists
+                return 400, {"code": "bad_request", "message": "invalid series ticker"}
+            return not_found(f"series {rest[0]}")
+        if head == "historical" and rest == ["cutoff"]:
+            return 200, {"market_settled_ts": iso(fake.historical_cutoff),
+                         "trades_created_ts": iso(fake.historical_cutoff),
+                         "orders_updated_ts": iso(fake.historical_cutoff)}
+        if head == "historical" and rest[:1] == ["markets"] and len(rest) == 2:
+            market = fake.historical.get(rest[1])
+            if market is None:
+                return not_found(f"historical market {rest[1]}")
+            return 200, {"market": market.rest(now)}
         if route == ["search", "tags_by_categories"]:
             cats: dict[str, list[str]] = {c: [] for c in fake.extra_categories}
             for s in fake.series.values():

@@ -1,6 +1,17 @@
 """The fake exchange's WebSocket side (trio-websocket server): signed handshakes, the
 subscribe / update_subscription / unsubscribe commands, ``seq`` per ``sid``, 10-second
-heartbeat pings, and the transport faults (abrupt drops, black-holed "stalled" links)."""
+heartbeat pings, and the transport faults (abrupt drops, black-holed "stalled" links).
+
+Scenario switches for what docs/kalshi-protocol.md leaves open:
+
+* ``reply_seq``: ``None`` (replies carry no ``seq``), ``"repeat"`` (an ``ok``/``unsubscribed``
+  reply carries the sid's last data ``seq``) or ``"consume"`` (it takes the next number);
+* ``refuse``: tickers the socket answers with error 16 although REST lists them, and
+  ``refuse_whole``: the whole command fails (no answer) instead of the other tickers being
+  taken;
+* ``hold``: per channel, delays before the next ``subscribed`` answers go out (late answers;
+  a repeated subscribe merges into the existing subscription and is answered with its sid).
+"""
 
 from __future__ import annotations
 
@@ -88,6 +99,8 @@ class Conn:
     commands: list[dict[str, Any]] = field(default_factory=list)
     next_sid: int = 1
     closed: bool = False
+    close_code: int | None = None      # the client's close frame, if it sent one
+    nursery: trio.Nursery | None = None
 
     def sid_of(self, channel: str) -> int | None:
         return next((sid for sid, s in self.subs.items() if s.channel == channel), None)
@@ -99,6 +112,10 @@ class WsSide:
         self.streams: dict[str, FaultyStream] = {}
         self.conns: list[Conn] = []
         self.reject: list[int] = []
+        self.reply_seq: str | None = None
+        self.refuse: set[str] = set()
+        self.refuse_whole = False
+        self.hold: dict[str, list[float]] = {}
 
     @property
     def live(self) -> list[Conn]:
@@ -130,11 +147,13 @@ class WsSide:
         fake.bump()
         try:
             async with trio.open_nursery() as nursery:
+                conn.nursery = nursery
                 nursery.start_soon(self._heartbeat, conn)
                 try:
                     while True:
                         await self._command(conn, await conn.ws.get_message())
-                except ConnectionClosed:
+                except ConnectionClosed as exc:
+                    conn.close_code = exc.reason.code if exc.reason else None
                     nursery.cancel_scope.cancel()
         finally:
             conn.closed = True
@@ -173,7 +192,8 @@ class WsSide:
                 if conn.subs.pop(sid, None) is None:
                     await self._error(conn, cid, 7, "Unknown subscription ID")
                 else:
-                    await self.send(conn, {"id": cid, "sid": sid, "type": "unsubscribed"})
+                    await self.send(conn, {"id": cid, "sid": sid, **self._seq(conn, sid),
+                                           "type": "unsubscribed"})
         elif name == "update_subscription":
             await self._update(conn, cid, params)
         elif name == "list_subscriptions":
@@ -182,6 +202,22 @@ class WsSide:
         else:
             await self._error(conn, cid, 5, "Unknown command")
         self.fake.bump()
+
+    def _seq(self, conn: Conn, sid: int) -> dict[str, int]:
+        """The ``seq`` a reply carries under the ``reply_seq`` model in force."""
+        if self.reply_seq == "consume":
+            conn.seq[sid] = conn.seq.get(sid, 0) + 1
+            return {"seq": conn.seq[sid]}
+        if self.reply_seq == "repeat":
+            return {"seq": conn.seq.get(sid, 0)}
+        return {}
+
+    async def _refused(self, conn: Conn, cid: Any, wanted: list[str]) -> list[str]:
+        """Error 16 for each ticker the socket does not know (or refuses); returns them."""
+        unknown = [m for m in wanted if m not in self.fake.markets or m in self.refuse]
+        for m in unknown:
+            await self._error(conn, cid, 16, "Market not found", market_ticker=m)
+        return unknown
 
     def _markets(self, params: dict[str, Any]) -> list[str] | None:
         if "market_tickers" in params:
@@ -202,9 +238,9 @@ class WsSide:
                 continue
             markets = None
             if channel in MARKET_CHANNELS and wanted is not None:
-                unknown = [m for m in wanted if m not in self.fake.markets]
-                for m in unknown:
-                    await self._error(conn, cid, 16, "Market not found", market_ticker=m)
+                unknown = await self._refused(conn, cid, wanted)
+                if unknown and self.refuse_whole:
+                    continue
                 markets = {m for m in wanted if m not in unknown}
             sid = conn.sid_of(channel)
             if sid is not None and markets is not None:   # idempotent: adds (CL 2025-09-25)
@@ -213,10 +249,24 @@ class WsSide:
             else:
                 sid, conn.next_sid = conn.next_sid, conn.next_sid + 1
                 conn.subs[sid] = Sub(channel, markets)
-            await self.send(conn, {"id": cid, "type": "subscribed",
-                                   "msg": {"channel": channel, "sid": sid}})
-            if channel == "ticker" and params.get("send_initial_snapshot"):
+            answer = {"id": cid, "type": "subscribed", "msg": {"channel": channel, "sid": sid}}
+            snapshot = channel == "ticker" and params.get("send_initial_snapshot")
+            delays = self.hold.get(channel)
+            if delays and conn.nursery is not None:
+                conn.nursery.start_soon(self._answer_later, conn, delays.pop(0), answer,
+                                        sid if snapshot else None, markets or ())
+                continue
+            await self.send(conn, answer)
+            if snapshot:
                 await self._snapshot(conn, sid, markets or ())
+
+    async def _answer_later(self, conn: Conn, delay: float, answer: dict[str, Any],
+                            snapshot_sid: int | None, markets: Any) -> None:
+        await trio.sleep(delay)
+        await self.send(conn, answer)
+        if snapshot_sid is not None:
+            await self._snapshot(conn, snapshot_sid, markets)
+        self.fake.bump()
 
     async def _update(self, conn: Conn, cid: Any, params: dict[str, Any]) -> None:
         sids = params.get("sids") or ([params["sid"]] if "sid" in params else [])
@@ -232,10 +282,19 @@ class WsSide:
         elif not markets:
             await self._error(conn, cid, 14, "Market ticker required")
         else:
+            if action == "add_markets":
+                unknown = await self._refused(conn, cid, markets)
+                if unknown and self.refuse_whole:
+                    return
+                markets = [m for m in markets if m not in unknown]
+            else:  # a market the exchange no longer has cannot be deleted either
+                unknown = [m for m in markets if m not in self.fake.markets]
+                for m in unknown:
+                    await self._error(conn, cid, 16, "Market not found", market_ticker=m)
             current = set(sub.markets or ())
             sub.markets = current | set(markets) if action == "add_markets" \
                 else current - set(markets)
-            await self.send(conn, {"id": cid, "sid": sid, "type": "ok",
+            await self.send(conn, {"id": cid, "sid": sid, **self._seq(conn, sid), "type": "ok",
                                    "msg": {"market_tickers": sorted(sub.markets)}})
             if action == "add_markets" and sub.channel == "ticker" and \
                     params.get("send_initial_snapshot"):

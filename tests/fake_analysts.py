@@ -1,10 +1,10 @@
 """Local stand-ins for the Anthropic Messages API and Perplexity chat completions.
 
-Real HTTP/1.1 servers (Trio + h11) on 127.0.0.1, speaking the wire formats of
-``docs/integrations.md`` of the shared design, for tests (driven by the real ``anthropic`` SDK
-and ``httpx``) and for trying the analyst without keys::
+Real HTTP/1.1 servers (Trio + h11) on 127.0.0.1, speaking the wire formats described in
+``docs/integrations.md``, for tests (driven by the real ``anthropic`` SDK and ``httpx``) and
+for trying the analyst without keys (needs the test extra, which ``./run-tests`` installs)::
 
-    python -m trade_hunter.plugins.analysts.fakes --anthropic-down
+    .venv/bin/python tests/fake_analysts.py --anthropic-down
     # prints ANTHROPIC_BASE_URL=… PERPLEXITY_BASE_URL=… and the keys they accept
 
 Each server records every request (``requests``) and answers from a ``script`` of replies,
@@ -35,6 +35,7 @@ ANSWER: dict[str, Any] = {
 ADVICE = dict(ANSWER, rationale="Strong inflow; you should buy YES before it moves further.")
 MALFORMED = dict(ANSWER, noise_or_signal="maybe", confidence=7)
 IMPROBABLE = dict(ANSWER, probability_yes=1.7)
+BAD_ANSWERS = {"malformed": MALFORMED, "advice": ADVICE, "improbable": IMPROBABLE}
 Reply = Any
 Response = tuple[int, list[tuple[str, str]], bytes]
 
@@ -184,7 +185,7 @@ class FakeAnthropic(FakeServer):
         reply = await self._delay(self.next_reply())
         if isinstance(reply, int):
             return self._error(reply, "Overloaded" if reply == 529 else f"error {reply}")
-        answer = {"malformed": MALFORMED, "advice": ADVICE, "improbable": IMPROBABLE}.get(reply, self.answer)
+        answer = BAD_ANSWERS.get(reply, self.answer)
         n = next(self._ids)
         choice = body.get("tool_choice") or {}
         if reply != "no-answer" and choice.get("type") == "tool":
@@ -248,7 +249,7 @@ class FakePerplexity(FakeServer):
         elif reply == "no-answer":
             content = "Looks informed to me [1]."
         else:
-            answer = {"malformed": MALFORMED, "advice": ADVICE, "improbable": IMPROBABLE}.get(reply, self.answer)
+            answer = BAD_ANSWERS.get(reply, self.answer)
             think = "<think>Weighing the volume against the spread.</think>\n" \
                 if reply == "think" else ""
             content = think + json.dumps(answer)
