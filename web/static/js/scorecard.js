@@ -38,11 +38,12 @@ function horizonOf(group) {
 }
 
 // The status pill: "5 m lift +2.1 pts [−0.8, +5.0], 214 graded" (null before the first answer).
+// Shown from the first render (a placeholder until the first answer), so the pill row does
+// not grow under the reader a moment after the page loads. Always +5 m, whatever the panel shows.
 export function scorecardPill() {
-  if (!card || !card.total) return null;
-  const hz = horizonOf(card.total);
+  const hz = (card && card.total && card.total.horizons || []).find((x) => x.horizon === "5m") || {};
   const ci = hz.lift_low != null ? ` [${pts(hz.lift_low)}, ${pts(hz.lift_high)}]` : "";
-  const text = `${horizon.replace("m", " m")} lift ${hz.lift != null ? pts(hz.lift) + " pts" : "—"}` +
+  const text = `5 m lift ${hz.lift != null ? pts(hz.lift) + " pts" : "—"}` +
     `${ci}, ${hz.graded || 0} graded`;
   const state = hz.lift_low != null && hz.lift_low > 0 ? "ok"
     : hz.lift_high != null && hz.lift_high < 0 ? "warn" : "info";
