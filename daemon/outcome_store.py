@@ -153,10 +153,16 @@ def settlements(store: Store) -> dict[str, tuple[str | None, float]]:
 
 
 # ---------------------------------------------------------------------- the scorecard's rows
-def scored_signals(store: Store, since: float | None, until: float | None
-                   ) -> list[ScoredSignal]:
-    """Every graded signal (demo spikes excluded) created in ``[since, until)``, with its
-    analyst read and the market's settlement: the scorecard's input, read, never re-graded."""
+VENDOR_GROUPS = ("rule", "source")
+"""Groupings that keep vendor signals (alerts relayed from other services, rule ``vendor``)
+apart; every other grouping leaves them out, so they never dilute the detector's figures."""
+
+
+def scored_signals(store: Store, since: float | None, until: float | None, *,
+                   vendor: bool = False) -> list[ScoredSignal]:
+    """Every graded signal (demo spikes, and vendor signals unless ``vendor``, excluded)
+    created in ``[since, until)``, with its analyst read and the market's settlement: the
+    scorecard's input, read, never re-graded."""
     rows = store.query(
         "SELECT o.signal_id, o.market_id, o.created_at, o.direction, o.yes_price, o.tier,"
         " o.rule, o.topic, o.source, o.horizons, o.baseline, r.label, r.confidence,"
@@ -164,8 +170,9 @@ def scored_signals(store: Store, since: float | None, until: float | None
         " FROM outcomes o LEFT JOIN analyst_reads r ON r.signal_id = o.signal_id"
         " AND r.status = 'done'"
         " LEFT JOIN settlements st ON st.market_id = o.market_id"
-        " WHERE o.demo = 0 AND o.created_at >= ? AND o.created_at < ? ORDER BY o.signal_id",
-        (_low(since), _high(until)))
+        " WHERE o.demo = 0 AND (? OR o.rule <> 'vendor')"
+        " AND o.created_at >= ? AND o.created_at < ? ORDER BY o.signal_id",
+        (int(vendor), _low(since), _high(until)))
     out = []
     for (sid, market, created, direction, price, tier, rule, topic, source, horizons,
          baseline, label, confidence, probability, result) in rows:
@@ -203,6 +210,7 @@ def scorecard(store: Store, since: float | None, until: float | None, group_by: 
               ) -> dict[str, Any]:
     """The scorecard of the stored outcomes as plain data (blocking: run it in a thread;
     the daemon serves it through ``daemon/scorecards.py``)."""
-    card = build(scored_signals(store, since, until), group_by,
+    card = build(scored_signals(store, since, until, vendor=group_by in VENDOR_GROUPS),
+                 group_by,
                  market_hours=market_hours(store, since, until), since=since, until=until)
     return msgspec.to_builtins(card)  # type: ignore[no-any-return]

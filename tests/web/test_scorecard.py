@@ -38,8 +38,12 @@ async def graded_daemon(start_daemon, tmp_path):
     home = tmp_path / "home"
     store = Store(home / "trade-hunter.db")
     store.open()
+    # Beside our signal, an alert relayed from another service on the same event (a vendor
+    # signal): graded too, but scored only when grouped by rule or source.
+    vendor = msgspec.structs.replace(signal(2, SIGNAL_EVENT, "flat"), rule="vendor",
+                                     detector="vendor", tier="watch")
     store_history(store, [*MORNING, SIGNAL_EVENT, *AFTER, clock(D0 + DAY + 3600)],
-                  [signal(1, SIGNAL_EVENT)])
+                  [signal(1, SIGNAL_EVENT), vendor])
     # The analyst's read with its estimate, and the market settled YES.
     store.submit(write_read(AnalystRead(signal_id=1, noise_or_signal="signal", direction="up",
                                         confidence="high", rationale="r", probability_yes=0.7,
@@ -48,7 +52,7 @@ async def graded_daemon(start_daemon, tmp_path):
     store.close()
     d = await start_daemon(home=home)
     with trio.fail_after(30):  # a guard against a hang, not a timing assertion
-        while d.grader is None or d.grader.graded < 1:
+        while d.grader is None or d.grader.graded < 2:
             await trio.sleep(0.05)
     return d, create_app(d).test_client()
 
@@ -90,7 +94,7 @@ async def test_scorecard_api_rpc_and_cards(start_daemon, tmp_path):
     later = await (await client.get(f"/api/scorecard?since={T0 + 1}")).get_json()
     assert later["signals"] == 0 and later["market_hours"] == 0
     iso = await (await client.get("/api/scorecard?since=2000-01-01&group_by=rule")).get_json()
-    assert [g["group"] for g in iso["groups"]] == ["hard"]
+    assert [(g["group"], g["signals"]) for g in iso["groups"]] == [("hard", 1), ("vendor", 1)]
 
     for query, name in (("group_by=weather", "group_by"), ("since=yesterday", "since"),
                         ("until=1e999x", "until"), ("bogus=1", "bogus")):
@@ -105,16 +109,17 @@ async def test_scorecard_api_rpc_and_cards(start_daemon, tmp_path):
     text = await trio.to_thread.run_sync(lambda: subprocess.run(
         [TH_CTL, "--home", str(d.settings.home), "scorecard", "--by", "rule"],
         capture_output=True, text=True, timeout=60, check=True).stdout)
-    assert text.startswith("Scorecard by rule: 1 signals over 2.0 market-hours")
+    assert text.startswith("Scorecard by rule: 2 signals over 2.0 market-hours")
     assert "-33.3 [n too small]" in text
     assert "analyst Brier 0.490 vs market 0.250 (skill -0.960, n=1)" in text  # settled NO
 
     # Each signal carries its outcomes: /api/signals, /api/state, th-ctl signals.
-    [item] = (await (await client.get("/api/signals")).get_json())["signals"]
+    vendor_item, item = (await (await client.get("/api/signals")).get_json())["signals"]
+    assert vendor_item["rule"] == "vendor" and vendor_item["outcomes"][0]["outcome"] == "moved"
     assert [(o["horizon"], o["outcome"], o["change"]) for o in item["outcomes"]] == [
         ("1m", "continued", 0.03), ("5m", "reversed", -0.02), ("15m", "flat", 0.0),
         ("60m", "reversed", -0.05)]
-    [card_item] = (await (await client.get("/api/state")).get_json())["signals"]
+    card_item = (await (await client.get("/api/state")).get_json())["signals"][1]
     assert card_item["outcomes"] == item["outcomes"]
     listing = await trio.to_thread.run_sync(lambda: subprocess.run(
         [TH_CTL, "--home", str(d.settings.home), "signals"],
