@@ -5,8 +5,10 @@ had signals settled, and stores the answers for the scorecard's hit rates and Br
 Polite by construction: only markets with graded signals, of a platform whose feed has the
 capability (the feed's plugin name is the events' platform, e.g. ``kalshi``), at most
 ``PER_PASS`` a pass (the grader's, every 10 s), each asked again no sooner than ``RECHECK``
-after its last answer, and never again once settled. A feed's call goes through its own
-client (Kalshi: the same token bucket as the rest of the feed's REST requests).
+after its last answer, and never again once settled; a call that raises or takes over
+``CALL_TIMEOUT`` is no answer (nothing is recorded) and pauses the rounds for ``PAUSE``. A
+feed's call goes through its own client (Kalshi: the same token bucket as the rest of the
+feed's REST requests).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 PER_PASS = 5
 RECHECK = 1800.0
 CALL_TIMEOUT = 30.0
+PAUSE = 60.0       # after a feed could not answer (not running yet, errors): rounds pause
 
 
 def capable(feeds: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -40,10 +43,11 @@ class Settler:
                  clock: Callable[[], float] = time.time) -> None:
         self.store, self.feeds, self.health = store, feeds, health
         self.per_pass, self.recheck, self.clock = per_pass, recheck, clock
+        self._paused_until = float("-inf")
 
     async def __call__(self) -> int:
         """One polite round; returns how many markets were found settled."""
-        if not self.feeds:
+        if not self.feeds or self.clock() < self._paused_until:
             return 0
         due = await trio.to_thread.run_sync(
             db.unsettled_markets, self.store, sorted(self.feeds),
@@ -52,11 +56,14 @@ class Settler:
         for market, platform in due:
             result: str | None = None
             try:
-                with trio.move_on_after(CALL_TIMEOUT):
+                with trio.fail_after(CALL_TIMEOUT):
                     result = await self.feeds[platform].settlement(market)
             except Exception as exc:  # noqa: BLE001 - a feed's failure is its own: ask later
-                log.debug("settlement of %s failed: %s", market, exc)
+                # Not an answer: nothing recorded, the market is asked again after a pause.
+                log.debug("settlement of %s: cannot ask now: %s", market, exc)
                 self.health.count("settlement_errors")
+                self._paused_until = self.clock() + PAUSE
+                break
             if result not in ("yes", "no"):
                 result = None
             settled += result is not None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from .rest import NotFound, Rest
+from .rest import NotFound, Rest, RestError
 
 SETTLED = {"determined", "finalized", "settled", "amended"}
 """Statuses at which ``result`` is final (``amended``: corrected after a dispute)."""
@@ -18,9 +18,11 @@ SETTLED = {"determined", "finalized", "settled", "amended"}
 
 async def market_result(rest: Rest, ticker: str) -> Literal["yes", "no"] | None:
     """``yes`` / ``no`` once the market has settled; None while it has not (or when the
-    exchange does not know it, or it settled as neither: a scalar or voided market)."""
-    if not rest.is_open:  # the feed is not running: nothing to ask with
-        return None
+    exchange does not know it, or it settled as neither: a scalar or voided market).
+    Raises :class:`RestError` when it cannot ask now (the feed is not running, or the
+    exchange keeps failing): the caller asks again later."""
+    if not rest.is_open:
+        raise RestError("the Kalshi feed is not running")
     try:
         body = await rest.get(f"/markets/{ticker}")
     except NotFound:

@@ -7,12 +7,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
 from th_kalshi_fake.helpers import MemoryBook, crypto_book
 
 from trade_hunter.daemon import outcome_store
 from trade_hunter.daemon.settlement import Settler, capable
 from trade_hunter.daemon.store import Store
 from trade_hunter.daemon.supervisor import ComponentHealth
+from trade_hunter.plugins.kalshi.rest import RestError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from outcome_history import T0, signal, store_history, trade
@@ -34,7 +36,8 @@ async def test_the_feed_reads_the_result_once_determined(start_fake, make_feed):
     fake = await start_fake()
     book(fake)
     feed = make_feed(fake, MemoryBook())
-    assert await feed.settlement(WON) is None  # the feed is not running: nothing to ask with
+    with pytest.raises(RestError, match="not running"):  # nothing to ask with: no answer
+        await feed.settlement(WON)
     async with feed.rest:
         assert await feed.settlement(WON) == "yes"
         assert await feed.settlement(LOST) == "no"
@@ -67,7 +70,13 @@ async def test_the_poller_stores_settlements_of_markets_with_signals(start_fake,
             assert await settler() == 0       # everything asked within RECHECK: nothing
             clock[0] += 601
             fake.markets[OPEN].state, fake.markets[OPEN].result = "finalized", "no"
-            assert await settler() == 1       # asked again after RECHECK: now settled
+        # The feed stopped: no answer, nothing recorded, the rounds pause for a minute.
+        assert await settler() == 0
+        assert health.counters["settlement_errors"] == 1
+        async with feed.rest:
+            assert await settler() == 0       # still paused
+            clock[0] += 61
+            assert await settler() == 1       # asked again: now settled
             assert await settler() == 0       # settled markets are never asked again
         assert health.counters["settlement_checks"] == 4
         stored = outcome_store.settlements(store)
