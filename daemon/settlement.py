@@ -30,6 +30,7 @@ PER_PASS = 5
 RECHECK = 1800.0
 CALL_TIMEOUT = 30.0
 PAUSE = 60.0       # after a feed could not answer (not running yet, errors): rounds pause
+GRACE = 20.0       # none in the first seconds: the feeds start after the grader
 
 
 def capable(feeds: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -39,11 +40,11 @@ def capable(feeds: list[tuple[str, Any]]) -> dict[str, Any]:
 
 class Settler:
     def __init__(self, store: Store, feeds: dict[str, Any], health: ComponentHealth, *,
-                 per_pass: int = PER_PASS, recheck: float = RECHECK,
+                 per_pass: int = PER_PASS, recheck: float = RECHECK, grace: float = GRACE,
                  clock: Callable[[], float] = time.time) -> None:
         self.store, self.feeds, self.health = store, feeds, health
         self.per_pass, self.recheck, self.clock = per_pass, recheck, clock
-        self._paused_until = float("-inf")
+        self._paused_until = clock() + grace
 
     async def __call__(self) -> int:
         """One polite round; returns how many markets were found settled."""

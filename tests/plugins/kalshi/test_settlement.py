@@ -60,10 +60,14 @@ async def test_the_poller_stores_settlements_of_markets_with_signals(start_fake,
         store.submit(outcome_store.write_outcomes(
             [outcome_store.outcome_row(s, [], [], True) for s in signals]))
         await store.flush()
+        # In the first seconds the feeds are still starting: nobody is asked.
+        early = ComponentHealth("outcomes", "component")
+        assert await Settler(store, capable([("kalshi", feed)]), early, clock=lambda: T0)() == 0
+        assert early.counters == {}
         health = ComponentHealth("outcomes", "component")
         clock = [T0]
         settler = Settler(store, capable([("kalshi", feed), ("simulated", object())]), health,
-                          per_pass=2, recheck=600, clock=lambda: clock[0])
+                          per_pass=2, recheck=600, grace=0, clock=lambda: clock[0])
         async with feed.rest:
             assert await settler() == 2       # two markets asked (per_pass), both settled
             assert await settler() == 0       # the third: still open
