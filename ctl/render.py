@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from trade_hunter.outcomes.render import render as render_scorecard
+
 MAX_CELL = 48  # ``cell()``'s default cut, for one-line summaries (tables size to the width)
 UNLIMITED = 10_000
 STATE_STYLES = {"running": "green", "connected": "green", "loaded": "green", "active": "green",
@@ -233,7 +235,26 @@ def signals_list(r: dict[str, Any]) -> str:
         rows.append((s.get("id"), ago(s.get("created_at")), s.get("tier"),
                      f"{s.get('score', 0):.2f}", f"{s.get('price_move', 0):+.2f}",
                      s.get("market_id"), s.get("title"), label))
-    return table(rows, ("id", "when", "tier", "score", "move", "market", "title", "analyst"))
+    lines = table(rows, ("id", "when", "tier", "score", "move", "market", "title",
+                         "analyst")).split("\n")
+    # Each row is one line (the header may have a rule under it): its outcomes go below it.
+    head, body = lines[:len(lines) - len(items)], lines[len(lines) - len(items):]
+    out = list(head)
+    for s, line in zip(items, body, strict=True):
+        out.append(line)
+        graded = [outcome_text(o) for o in s.get("outcomes") or ()
+                  if o.get("outcome", "no data") != "no data"]
+        if graded:
+            out.append("    " + " · ".join(graded))
+    return "\n".join(out)
+
+
+def outcome_text(o: dict[str, Any]) -> str:
+    """``+5m ▲ continued +3¢``: the horizon, the price's way, the class, the change."""
+    change = o.get("change") or 0.0
+    arrow = "▲" if change > 0 else "▼" if change < 0 else "="
+    text = f"+{o.get('horizon')} {arrow} {o.get('outcome')} {round(100 * change, 1):+g}¢"
+    return text + (" (at the close)" if o.get("capped") else "")
 
 
 def plugins_list(r: dict[str, Any]) -> str:
@@ -291,6 +312,16 @@ def demo_spike(r: dict[str, Any]) -> str:
     return f"injected a spike on {r.get('market_id')}: signal {ids}"
 
 
+def scorecard(r: dict[str, Any]) -> str:
+    text = render_scorecard(r)
+    if r.get("open"):
+        text += f"\n{r['open']} signal(s) still wait for a horizon."
+    if r.get("baseline_open"):
+        text += (f"\n{r['baseline_open']} signal(s) graded at every horizon; their baselines "
+                 "grow until the day is over.")
+    return text
+
+
 def shutdown(r: dict[str, Any]) -> str:
     return f"stopping Trade Hunter (pid {r.get('pid')})"
 
@@ -324,6 +355,7 @@ RENDERERS: dict[str, Callable[[Any], str]] = {
     "methods": methods,
     "demo.spike": demo_spike,
     "relays.list": relays_list,
+    "scorecard": scorecard,
     "shutdown": shutdown,
 }
 

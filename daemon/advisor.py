@@ -32,6 +32,7 @@ from trade_hunter.plugins.errors import AnalystError, RpcError
 from trade_hunter.plugins.models import MarketEvent
 
 from .backlog import Backlog, Entry
+from .outcome_store import scored_signals
 
 if TYPE_CHECKING:
     from .analysis import Budget
@@ -227,8 +228,11 @@ class Advisor:
         start = end - self.window
         store = self.store
         past = logic.past_signals(store.signals_between(start, end))
+        outcomes = {logic.key_of(o.market_id, o.created_at): o
+                    for o in scored_signals(store, start, end)}
         return logic.advise(detector, past,
-                            lambda m, a, b: market_events(store, m, a, b), start, end)
+                            lambda m, a, b: market_events(store, m, a, b), start, end,
+                            outcomes=outcomes)
 
     async def _narrate(self, item: dict[str, Any]) -> str:
         """Perplexity phrases the evidence when configured and the budget allows; the

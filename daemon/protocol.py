@@ -56,6 +56,11 @@ ERRORS: dict[str, int] = {
 }
 
 
+SCORECARD_GROUPS = ("tier", "rule", "topic", "source", "market", "analyst_label",
+                    "analyst_confidence", "all")
+"""``trade_hunter.outcomes.scorecard.GROUPS`` (repeated: this module is standard library only)."""
+
+
 @dataclass(frozen=True)
 class Param:
     name: str
@@ -64,6 +69,8 @@ class Param:
     help: str = ""
     choices: tuple[str, ...] = ()
     default: Any = None
+    aliases: tuple[str, ...] = ()
+    """Extra ``th-ctl`` flags for an option (``--by`` for ``--group-by``)."""
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,14 @@ METHODS: tuple[Method, ...] = (
     Method("tuning.apply", "Apply a tuning suggestion to the running detector (persisted)",
            (Param("id", required=True, help="a backlog id, e.g. TB-001"),),
            cli="tuning-apply", http=("POST", "/api/tuning/apply"), mutating=True),
+    Method("scorecard", "How the signals did: outcomes per horizon against the time-matched "
+                        "baseline, the lift with its bootstrap interval, settlement and analyst scores",
+           (Param("since", help="from this signal time: epoch seconds, an ISO date/time (UTC) "
+                                "or an age like 24h, 7d"),
+            Param("until", help="before this signal time (same forms as since)"),
+            Param("group_by", choices=SCORECARD_GROUPS, default="tier", aliases=("--by",),
+                  help="group the signals by")),
+           cli="scorecard", http=("GET", "/api/scorecard")),
     Method("shutdown", "Stop the daemon gracefully",
            (Param("pid", "int", help="only if the daemon's pid is this one (used by the "
                                      "replace path)"),),

@@ -3,22 +3,25 @@ JSON-RPC socket, th-ctl and the web API."""
 
 from __future__ import annotations
 
+import math
 import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from trade_hunter.plugins.errors import RpcError
 from trade_hunter.plugins.models import MarketEvent, SpikeSignal, to_builtins
 
-from . import protocol
+from . import outcome_store, protocol
 
 if TYPE_CHECKING:
     from .advisor import Advisor
     from .app import Daemon
 
 
-def signal_dict(signal: SpikeSignal, read: Any) -> dict[str, Any]:
+def signal_dict(signal: SpikeSignal, read: Any, outcomes: Any = None) -> dict[str, Any]:
     out = to_builtins(signal)
     out["read"] = to_builtins(read) if read is not None else None
+    out["outcomes"] = outcome_store.outcome_dicts(outcomes)
     return out
 
 
@@ -94,7 +97,8 @@ class Service:
             raise RpcError("signals.list: limit must be from 1 to 500", code="invalid_params")
         live = self.d.live
         items = live.recent_signals(sort=sort, limit=limit, topic=topic, tier=tier)
-        return {"signals": [signal_dict(s, live.reads.get(s.id or 0)) for s in items]}
+        return {"signals": [signal_dict(s, live.reads.get(s.id or 0), live.outcomes.get(s.id or 0))
+                            for s in items]}
 
     async def plugins_list(self) -> dict[str, Any]:
         return {"plugins": self.d.host.report()}
@@ -124,12 +128,50 @@ class Service:
     async def tuning_apply(self, id: str) -> dict[str, Any]:
         return await self._advisor().apply(id)
 
+    async def scorecard(self, since: str | None = None, until: str | None = None,
+                        group_by: str = "tier") -> dict[str, Any]:
+        """Reads the stored outcomes (never re-grades) in a worker thread."""
+        lo, hi = moment("since", since), moment("until", until)
+        return await self.d.scorecards.get(lo, hi, group_by)
+
     async def shutdown(self, pid: int | None = None) -> dict[str, Any]:
         if pid is not None and pid != self.d.pid:  # a scoped shutdown meant for another run
             raise RpcError(f"shutdown: this daemon is pid {self.d.pid}, not {pid}",
                            code="invalid_params")
         self.d.request_shutdown("control request")
         return {"stopping": True, "pid": self.d.pid}
+
+
+_AGES = {"m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def moment(name: str, text: str | None) -> float | None:
+    """A time parameter: epoch seconds, an ISO 8601 date or date-time (UTC unless it says
+    otherwise) or an age (``90m``, ``24h``, ``7d``) before now, to the whole minute (so
+    repeated asks share a cached scorecard)."""
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    try:
+        value = float(text)
+        if math.isfinite(value):
+            return value
+    except ValueError:
+        pass
+    if text[-1:] in _AGES:
+        try:
+            return (time.time() - float(text[:-1]) * _AGES[text[-1]]) // 60 * 60
+        except ValueError:
+            pass
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise RpcError(f"scorecard: parameter {name!r} must be epoch seconds, an ISO date or "
+                       f"date-time, or an age like 24h or 7d, not {text!r}",
+                       code="invalid_params") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp()
 
 
 def demo_events(market: str, last_price: float | None, thresholds: dict[str, float],

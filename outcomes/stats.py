@@ -17,6 +17,7 @@ import numpy as np
 
 BOOTSTRAP = 2000
 SEED = 20260101
+BLOCK_CELLS = 1_000_000
 
 
 def share(continued: float, reversed_: float) -> float | None:
@@ -38,11 +39,17 @@ def lift(sig_c: Sequence[int], sig_r: Sequence[int], base_c: Sequence[int],
     n = len(sc)
     if n < 2 or rounds <= 0:
         return point, None, None
-    idx = np.random.default_rng(seed).integers(0, n, size=(rounds, n))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        s_c, s_m = sc[idx].sum(1), (sc + sr)[idx].sum(1)
-        b_c, b_m = bc[idx].sum(1), (bc + br)[idx].sum(1)
-        draws = 100.0 * (s_c / s_m - b_c / b_m)
+    rng, sm, bm = np.random.default_rng(seed), sc + sr, bc + br
+    parts = []
+    # In blocks of rounds (the same draws as one block): memory stays ~BLOCK_CELLS per array
+    # however many signals a live scorecard covers.
+    step = max(1, BLOCK_CELLS // n)
+    for done in range(0, rounds, step):
+        idx = rng.integers(0, n, size=(min(step, rounds - done), n))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            parts.append(100.0 * (sc[idx].sum(1) / sm[idx].sum(1)
+                                  - bc[idx].sum(1) / bm[idx].sum(1)))
+    draws = np.concatenate(parts)
     draws = draws[np.isfinite(draws)]
     if len(draws) < rounds // 2:
         return point, None, None

@@ -10,6 +10,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from trade_hunter.daemon.outcome_store import outcome_dicts
 from trade_hunter.plugins.models import TIERS, TOPICS, to_builtins
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ def health_payload(d: Daemon) -> dict[str, Any]:
     }
 
 
-def signal_card(signal: Any, read: Any) -> dict[str, Any]:
+def signal_card(signal: Any, read: Any, outcomes: Any = None) -> dict[str, Any]:
     card = to_builtins(signal)
     card.pop("event", None)            # the card shows its fields; the raw event is in
     card.pop("thresholds", None)       # /api/signals for whoever needs it
@@ -43,6 +44,7 @@ def signal_card(signal: Any, read: Any) -> dict[str, Any]:
         card["read"]["status"] = read.status  # a default, so omitted by msgspec otherwise
     else:
         card["read"] = None
+    card["outcomes"] = outcome_dicts(outcomes)
     return card
 
 
@@ -73,7 +75,7 @@ def state_payload(d: Daemon) -> dict[str, Any]:
     window_applies = s.active_mode == "live"
     since = now - s.FRESHNESS_WINDOW_SECONDS if window_applies else None
 
-    signals = [signal_card(sig, live.reads.get(sig.id or 0))
+    signals = [signal_card(sig, live.reads.get(sig.id or 0), live.outcomes.get(sig.id or 0))
                for sig in live.recent_signals(limit=STATE_SIGNALS)]
 
     tape_entries = live.fresh_tape(since=since, limit=STATE_TAPE)

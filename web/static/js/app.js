@@ -2,6 +2,7 @@
 // (see panels.js); the actions (demo spike, tickers, category search) call the JSON API.
 import { $, fmt, h, setClass, showEmpty } from "./dom.js";
 import { render, renderSignals } from "./panels.js";
+import { startScorecard } from "./scorecard.js";
 
 const REFRESH_MS = 3000;
 const QUICK_CATEGORIES = ["Crypto", "Elections", "Politics", "Economics", "Financials",
@@ -199,6 +200,7 @@ function setup() {
     toast("Unexpected error: " + (ev.reason && ev.reason.message || ev.reason), true);
   });
   loop();
+  startScorecard();
 }
 
 document.addEventListener("DOMContentLoaded", setup);

@@ -5,6 +5,7 @@ import {
   $, fmt, h, keepAnchor, reconcile, setAttr, setClass, setSpark, setText, setTime,
   showEmpty, sparkEl, tickTimes, timeEl,
 } from "./dom.js";
+import { patchOutcomes, scorecardPill } from "./scorecard.js";
 
 let last = null;     // the payload being rendered
 let ui = null;       // { sort, topic, tier, source }: the reader's choices
@@ -42,6 +43,8 @@ function renderPills(s) {
       `${fmt.int(st.trades)} trades, ${fmt.int(st.quotes)} quotes over ${fmt.int(st.markets)} markets`),
     pill("tickers", tickerSummaryText(st.tickers), "info", "Tracked Kalshi tickers"),
   ];
+  const lift = scorecardPill();
+  if (lift) items.push(lift);
   for (const f of s.feeds) {
     const { total, detail } = feedText(f);
     const stateCls = { connected: "ok", running: "ok", stale: "warn", reconnecting: "warn",
@@ -96,11 +99,12 @@ function buildCard() {
     market: h("span", { class: "market" }), topic: h("span", { class: "topic" }),
     price: h("span", { class: "price" }), volume: h("span", { class: "volume" }),
     context: h("span", { class: "ctx" }), read: h("div", { class: "read" }),
+    outcomes: h("div", { class: "outcomes", hidden: true }),
   };
   const el = h("article", { class: "card" },
     h("div", { class: "card-top" }, p.tier, p.vendor, p.score, p.title, p.time),
     h("div", { class: "card-mid" }, p.market, p.topic, p.price, p.volume, p.context),
-    p.read);
+    p.outcomes, p.read);
   el._p = p;
   return el;
 }
@@ -146,6 +150,7 @@ function patchCard(el, s) {
     ? changes.map(([k, v]) => `${k} ${fmt.move(v)}`) : changes.length ? ["flat over 30m"] : [];
   if (c.yes_trades || c.no_trades) ctx.push(`yes/no ${c.yes_trades || 0}/${c.no_trades || 0}`);
   setText(p.context, ctx.join(" · "));
+  patchOutcomes(p.outcomes, s.outcomes);
   patchRead(p.read, s.read);
 }
 
