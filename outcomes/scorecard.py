@@ -97,7 +97,8 @@ def _key(group_by: str) -> Callable[[ScoredSignal], str]:
         raise ValueError(f"group_by must be one of {', '.join(GROUPS)}")
     if group_by == "all":
         return lambda s: "all"
-    return lambda s: str(getattr(s, group_by) or "—")
+    field = "market_id" if group_by == "market" else group_by
+    return lambda s: str(getattr(s, field) or "—")
 
 
 def build(rows: Iterable[ScoredSignal], group_by: str = "tier", *,

@@ -60,6 +60,9 @@ def test_scorecard_groups_shares_and_settlement():
     assert watch.settled == 1 and watch.hit_rate == 1.0
     assert watch.implied_hit_rate == pytest.approx(0.3)  # a down signal at 70¢: NO implied 30 %
     assert card.total is not None and card.total.signals == 4
+    by_market = build(rows, "market", market_hours={"M": 2.0, "N": 4.0}, rounds=0)
+    assert [(g.group, g.signals, g.per_market_hour) for g in by_market.groups] == [
+        ("M", 3, 1.5), ("N", 1, 0.25)]
     with pytest.raises(ValueError, match="group_by"):
         build(rows, "colour")
 
