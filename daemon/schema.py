@@ -120,6 +120,10 @@ MIGRATIONS: tuple[str, ...] = (
     DROP INDEX events_ext_id;
     CREATE UNIQUE INDEX events_ext_id ON events (source, ext_id) WHERE {UNIQUE_EXT_ID};
     """,
+    # 4: a market's signals by time (market page, History filtered by market)
+    """
+    CREATE INDEX signals_market_created ON signals (market_id, created_at);
+    """,
 )
 
 

@@ -5,6 +5,7 @@ import {
   $, fmt, h, keepAnchor, reconcile, setAttr, setClass, setSpark, setText, setTime,
   showEmpty, sparkEl, tickTimes, timeEl,
 } from "./dom.js";
+import { buildWhy, contextText, patchWhy } from "./why.js";
 
 let last = null;     // the payload being rendered
 let ui = null;       // { sort, topic, tier }: the reader's choices
@@ -94,10 +95,11 @@ function buildCard() {
     title: h("span", { class: "title" }), time: timeEl(),
     market: h("span", { class: "market" }), topic: h("span", { class: "topic" }),
     price: h("span", { class: "price" }), volume: h("span", { class: "volume" }),
-    context: h("span", { class: "ctx" }), read: h("div", { class: "read" }),
+    context: h("span", { class: "ctx" }), read: h("div", { class: "read" }), why: buildWhy(),
   };
   const el = h("article", { class: "card" },
     h("div", { class: "card-top" }, p.tier, p.score, p.title, p.time),
+    p.why,
     h("div", { class: "card-mid" }, p.market, p.topic, p.price, p.volume, p.context),
     p.read);
   el._p = p;
@@ -112,12 +114,13 @@ function analystState() {
 function patchCard(el, s) {
   const p = el._p;
   const tierCls = s.tier.replace(/\s+/g, "-");
-  setClass(el, `card t-${tierCls}${s.demo ? " demo" : ""}`);
+  setClass(el, `card t-${tierCls}${s.demo ? " demo" : ""}${s.notify === false ? " quiet" : ""}`);
   el.dataset.score = s.score;
   el.dataset.topic = s.topic;
   el.dataset.tier = s.tier;
   setText(p.tier, s.tier);
   setClass(p.tier, `tier t-${tierCls}`);
+  setAttr(p.tier, "title", s.explain ? `${s.tier}: ${s.explain.tier_meaning}` : s.tier);
   setText(p.score, s.score.toFixed(1));
   setAttr(p.score, "title", `score (${s.rule} rule)`);
   setText(p.title, s.title || s.market_id);
@@ -131,13 +134,10 @@ function patchCard(el, s) {
   setClass(p.price, "price " + s.direction);
   setText(p.volume, `vol ${fmt.num(s.volume_delta)} vs ${fmt.num(s.baseline)} ` +
     `(${s.volume_multiple.toFixed(1)}×)`);
-  const c = s.context || {};
-  const changes = [["1m", c.price_change_1m], ["5m", c.price_change_5m],
-    ["30m", c.price_change_30m]].filter(([, v]) => v != null);
-  const ctx = changes.some(([, v]) => Math.abs(v) >= 0.0005)
-    ? changes.map(([k, v]) => `${k} ${fmt.move(v)}`) : changes.length ? ["flat over 30m"] : [];
-  if (c.yes_trades || c.no_trades) ctx.push(`yes/no ${c.yes_trades || 0}/${c.no_trades || 0}`);
-  setText(p.context, ctx.join(" · "));
+  setText(p.context, contextText(s.explain, s.context || {}));
+  setAttr(p.context, "title", "price change over the last 1, 5 and 30 minutes; — when the " +
+    "market's known history is shorter than the window");
+  patchWhy(p.why, s);
   patchRead(p.read, s.read);
 }
 

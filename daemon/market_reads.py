@@ -1,0 +1,160 @@
+"""Read-only SQL for one market's page: its known history, chart series and trade flow.
+
+Every query is bounded by the market and a time range and walks ``events_market_ts``
+(market_id, ts) or ``signals_market_created``; the chart series is bucketed in SQL so a week of
+a busy market comes back as at most ``MAX_POINTS`` rows (``bench/market_series.py``). Runs in
+worker threads on the store's per-thread read connections (``Store.query``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from trade_hunter.plugins.models import AnalystRead, SpikeSignal, from_json, to_builtins
+
+from .store import Store
+
+MAX_POINTS = 2000
+RANGES: dict[str, float] = {"15m": 900.0, "1h": 3600.0, "6h": 21600.0, "1d": 86400.0,
+                            "1w": 604800.0}
+SIZE_EDGES = (1, 10, 100, 1000, 10000)  # trade-size histogram: 1–9, 10–99, … contracts
+SIGNAL_LIMIT = 200
+
+
+class FirstSeen:
+    """When each market's known history starts: its first stored event (cached; retention
+    only ever removes the oldest events, and then the history is days long anyway)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.known: dict[str, float] = {}
+
+    def lookup(self, markets: Iterable[str]) -> dict[str, float]:
+        """Blocking: the first event time of each market that has one stored."""
+        for market in set(markets) - self.known.keys():
+            row = self.store.query("SELECT MIN(ts) FROM events WHERE market_id = ?", (market,))
+            if row and row[0][0] is not None:
+                self.known[market] = float(row[0][0])
+        return {m: self.known[m] for m in markets if m in self.known}
+
+
+def _step(start: float, end: float, resolution: int) -> float:
+    """Bucket width: the range over ``resolution`` buckets, never under one second."""
+    return max((end - start) / max(min(resolution, MAX_POINTS), 1), 1.0)
+
+
+def series(store: Store, market: str, start: float, end: float,
+           resolution: int = 600) -> dict[str, Any]:
+    """The chart data of ``market`` over ``[start, end)``: the yes price (last in each
+    bucket), bid/ask where known, traded contracts per bucket, and the trades: each one when
+    they fit in ``MAX_POINTS``, else per bucket and taker side (contracts summed, price
+    volume-weighted)."""
+    step = _step(start, end, resolution)
+    where = "market_id = ? AND ts >= ? AND ts < ?"
+    args = (start, step, market, start, end)
+    # SQLite returns the bare columns of the row holding MAX(ts): the last value per bucket.
+    prices = store.query(
+        "SELECT CAST((ts - ?) / ? AS INTEGER) AS b, MAX(ts), yes_price FROM events"
+        f" WHERE {where} AND yes_price IS NOT NULL GROUP BY b ORDER BY b", args)
+    quotes = store.query(
+        "SELECT CAST((ts - ?) / ? AS INTEGER) AS b, MAX(ts), yes_bid, yes_ask FROM events"
+        f" WHERE {where} AND yes_bid IS NOT NULL AND yes_ask IS NOT NULL GROUP BY b"
+        " ORDER BY b", args)
+    volume = store.query(
+        "SELECT CAST((ts - ?) / ? AS INTEGER) AS b, SUM(COALESCE(trade_size, volume, 0)),"
+        f" COUNT(*) FROM events WHERE {where} AND kind = 'T' GROUP BY b ORDER BY b", args)
+    trade_count = sum(n for _, _, n in volume)
+    if trade_count <= MAX_POINTS:
+        rows = store.query(
+            "SELECT ts, yes_price, COALESCE(trade_size, volume, 0), trade_side FROM events"
+            f" WHERE {where} AND kind = 'T' ORDER BY ts, id", (market, start, end))
+        trades = [{"t": t, "price": p, "size": s, "side": side} for t, p, s, side in rows]
+        aggregated = False
+    else:
+        rows = store.query(
+            "SELECT CAST((ts - ?) / ? AS INTEGER) AS b, trade_side, MAX(ts),"
+            " SUM(COALESCE(trade_size, volume, 0)),"
+            " SUM(yes_price * COALESCE(trade_size, volume, 0)), COUNT(*) FROM events"
+            f" WHERE {where} AND kind = 'T' AND yes_price IS NOT NULL"
+            " GROUP BY b, trade_side ORDER BY b", args)
+        trades = [{"t": t, "price": round(pv / s, 6) if s else None, "size": s, "side": side,
+                   "trades": n} for _, side, t, s, pv, n in rows]
+        aggregated = True
+    return {
+        "market_id": market, "start": start, "end": end, "step": step,
+        "price": [[t, p] for _, t, p in prices],
+        "quotes": [[t, bid, ask] for _, t, bid, ask in quotes],
+        "volume": [[start + b * step, v] for b, v, _ in volume],
+        "trades": trades, "trades_aggregated": aggregated, "trade_count": trade_count,
+        "signals": market_signals(store, market, start, end),
+    }
+
+
+def market_signals(store: Store, market: str, start: float = 0.0, end: float = math.inf,
+                   limit: int = SIGNAL_LIMIT) -> list[dict[str, Any]]:
+    """The market's signals in ``[start, end)``, newest first, each with its analyst read."""
+    rows = store.query(
+        "SELECT s.payload, r.payload FROM signals s"
+        " LEFT JOIN analyst_reads r ON r.signal_id = s.id"
+        " WHERE s.market_id = ? AND s.created_at >= ? AND s.created_at < ?"
+        " ORDER BY s.created_at DESC, s.id DESC LIMIT ?",
+        (market, start, end if math.isfinite(end) else 1e18, limit))
+    out = []
+    for s, r in rows:
+        card = to_builtins(from_json(s, SpikeSignal))
+        card.pop("event", None)
+        card.get("context", {}).pop("recent_events", None)
+        card["read"] = to_builtins(from_json(r, AnalystRead)) if r else None
+        out.append(card)
+    return out
+
+
+def flow_stats(store: Store, market: str, start: float, end: float) -> dict[str, Any]:
+    """Taker share (contracts and trades by side) and the trade-size distribution."""
+    sides = store.query(
+        "SELECT trade_side, COUNT(*), SUM(COALESCE(trade_size, volume, 0)) FROM events"
+        " WHERE market_id = ? AND ts >= ? AND ts < ? AND kind = 'T' GROUP BY trade_side",
+        (market, start, end))
+    by_side = {str(side or "unknown"): {"trades": n, "contracts": v or 0.0}
+               for side, n, v in sides}
+    total = sum(s["contracts"] for s in by_side.values())
+    edges = SIZE_EDGES
+    cases = " ".join(f"WHEN size < {hi} THEN {i}" for i, hi in enumerate(edges[1:]))
+    hist = dict(store.query(
+        f"SELECT CASE {cases} ELSE {len(edges) - 1} END AS bin, COUNT(*) FROM"
+        " (SELECT COALESCE(trade_size, volume, 0) AS size FROM events"
+        "  WHERE market_id = ? AND ts >= ? AND ts < ? AND kind = 'T') GROUP BY bin",
+        (market, start, end)))
+    labels = [f"{lo}–{hi - 1}" for lo, hi in itertools.pairwise(edges)] + \
+        [f"{edges[-1]}+"]
+    return {
+        "trades": sum(s["trades"] for s in by_side.values()), "contracts": total,
+        "by_side": by_side,
+        "yes_share": round(by_side.get("yes", {}).get("contracts", 0.0) / total, 4)
+        if total else None,
+        "sizes": [{"bin": label, "trades": hist.get(i, 0)} for i, label in enumerate(labels)],
+    }
+
+
+def market_row(store: Store, market: str) -> dict[str, Any] | None:
+    """The market's stored facts: title, topic, platform, first and last event, last quote."""
+    rows = store.query("SELECT platform, title, topic, last_seen FROM markets"
+                       " WHERE market_id = ?", (market,))
+    first = store.query("SELECT MIN(ts), MAX(ts) FROM events WHERE market_id = ?", (market,))
+    if not rows and (not first or first[0][0] is None):
+        return None
+    platform, title, topic, last_seen = rows[0] if rows else (None, "", None, None)
+    last = store.query(
+        "SELECT ts, yes_price, yes_bid, yes_ask, source FROM events WHERE market_id = ?"
+        " ORDER BY ts DESC LIMIT 1", (market,))
+    out: dict[str, Any] = {
+        "market_id": market, "platform": platform, "title": title, "topic": topic,
+        "last_seen": last_seen, "first_event_at": first[0][0], "last_event_at": first[0][1],
+    }
+    if last:
+        _, price, bid, ask, source = last[0]
+        out.update(last_price=price, bid=bid, ask=ask, source=source)
+    return out

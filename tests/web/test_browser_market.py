@@ -1,0 +1,100 @@
+"""Signal cards that say why, and the market page's chart, in headless Debian chromium
+against the real ``trade-hunter`` console script in ingest-only mode: every event comes in
+through ``POST /api/events``, so each number on screen is known in advance."""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def _browser_helpers() -> Any:
+    """test_browser.py's daemon runner and chromium settings (one copy of them; the tests
+    import in importlib mode, so a sibling module is loaded by its path)."""
+    path = Path(__file__).with_name("test_browser.py")
+    spec = importlib.util.spec_from_file_location("th_test_browser", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_helpers = _browser_helpers()
+ARGS, ARTIFACTS, CHROMIUM = _helpers.ARGS, _helpers.ARTIFACTS, _helpers.CHROMIUM
+DaemonProcess = _helpers.DaemonProcess
+
+from playwright.sync_api import Browser, expect, sync_playwright  # noqa: E402
+
+MARKET = "KXUXTEST-26DEC06-B1"
+T0 = time.time() - 600  # twelve ordinary trades from here, one a second, then the spike
+
+
+def trades() -> list[dict[str, Any]]:
+    """Twelve 10-contract trades at 40¢ (taker yes), then 500 contracts at 50¢ (taker yes)."""
+    base = {"source": "uxtest", "platform": "kalshi", "market_id": MARKET,
+            "title": "Will the UX test pass?", "event_kind": "trade", "volume_kind": "delta"}
+    out = [{**base, "yes_price": 0.40, "volume": 10, "trade_size": 10,
+            "trade_side": "yes" if i % 3 else "no", "timestamp": T0 + i} for i in range(12)]
+    out.append({**base, "yes_price": 0.50, "volume": 500, "trade_size": 500,
+                "trade_side": "yes", "timestamp": T0 + 12})
+    return out
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
+    d = DaemonProcess(tmp_path_factory.mktemp("ux") / "home", ENABLE_SIMULATION="false")
+    try:
+        for e in trades():
+            r = d.post("/api/events", e)
+            assert r.status_code in (200, 202), r.text
+        deadline = time.monotonic() + 15
+        while not d.state()["signals"]:
+            assert time.monotonic() < deadline, "the spike raised no signal"
+            time.sleep(0.1)
+        yield d
+    finally:
+        d.stop()
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "browser-ux-daemon.log").write_bytes(Path(d.log).read_bytes())
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def test_the_card_says_why_it_fired(browser: Browser, daemon: DaemonProcess):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(daemon.url + "/")
+        card = page.locator("#signal-list .card").first
+        # 500 contracts against a minimum of 120, a 10¢ move against 3¢; the score is
+        # 0.75 × 500/10 + 1.25 × 0.10/0.03 = 41.7.
+        expect(card.locator(".why-line")).to_have_text(
+            "hard: 500 contracts ≥ 120 and 10¢ ≥ 3¢ — score 41.7")
+        assert "SPIKE_MIN_VOLUME_DELTA" in card.locator(".why-num").nth(1).get_attribute("title")
+        # 12 s of history: no 1, 5 or 30-minute change is claimed.
+        expect(card.locator(".ctx")).to_contain_text("1m — · 5m — · 30m — · (history 12 s)")
+        tier = card.locator(".tier")
+        assert "score ≥" in tier.get_attribute("title")
+        expect(card.locator("a.market-link")).to_have_attribute("href", f"/market/{MARKET}")
+        expect(card.locator("a.venue-link")).to_have_attribute(
+            "href", "https://kalshi.com/markets/kxuxtest")
+        page.locator("#tier-legend summary").click()
+        expect(page.locator("#tier-legend")).to_contain_text("high conviction flow")
+        assert errors == []
+    finally:
+        context.close()
