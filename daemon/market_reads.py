@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from trade_hunter.plugins.models import AnalystRead, SpikeSignal, from_json, to_builtins
+from trade_hunter.plugins.models import AnalystRead, SpikeSignal, from_json
 
 from .store import Store
 
@@ -89,12 +89,12 @@ def series(store: Store, market: str, start: float, end: float,
         "quotes": [[t, bid, ask] for _, t, bid, ask in quotes],
         "volume": [[start + b * step, v] for b, v, _ in volume],
         "trades": trades, "trades_aggregated": aggregated, "trade_count": trade_count,
-        "signals": market_signals(store, market, start, end),
+        "signals": signal_marks(store, market, start, end),
     }
 
 
 def market_signals(store: Store, market: str, start: float = 0.0, end: float = math.inf,
-                   limit: int = SIGNAL_LIMIT) -> list[dict[str, Any]]:
+                   limit: int = SIGNAL_LIMIT) -> list[tuple[SpikeSignal, AnalystRead | None]]:
     """The market's signals in ``[start, end)``, newest first, each with its analyst read."""
     rows = store.query(
         "SELECT s.payload, r.payload FROM signals s"
@@ -102,14 +102,16 @@ def market_signals(store: Store, market: str, start: float = 0.0, end: float = m
         " WHERE s.market_id = ? AND s.created_at >= ? AND s.created_at < ?"
         " ORDER BY s.created_at DESC, s.id DESC LIMIT ?",
         (market, start, end if math.isfinite(end) else 1e18, limit))
-    out = []
-    for s, r in rows:
-        card = to_builtins(from_json(s, SpikeSignal))
-        card.pop("event", None)
-        card.get("context", {}).pop("recent_events", None)
-        card["read"] = to_builtins(from_json(r, AnalystRead)) if r else None
-        out.append(card)
-    return out
+    return [(from_json(s, SpikeSignal), from_json(r, AnalystRead) if r else None)
+            for s, r in rows]
+
+
+def signal_marks(store: Store, market: str, start: float, end: float) -> list[dict[str, Any]]:
+    """The chart's signal markers: when, which tier, at what price, how strong."""
+    return [{"id": s.id, "t": s.created_at, "tier": s.tier, "price": s.yes_price,
+             "score": s.score, "rule": s.rule, "direction": s.direction, "notify": s.notify,
+             "escalation": s.escalation}
+            for s, _ in reversed(market_signals(store, market, start, end))]
 
 
 def flow_stats(store: Store, market: str, start: float, end: float) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from quart_trio import QuartTrio
 from .api import read_body, register_api
 from .errors import install_error_handlers
 from .ingest import register_ingest_routes
+from .market import register_market_routes
 from .openapi import install_openapi
 from .schemas import ErrorBody, LoginBody, LoginResult
 from .security import Guard, install_security
@@ -36,6 +37,7 @@ def create_app(d: Daemon) -> QuartTrio:
     register_api(app, d)
     register_pages(app, guard)
     register_ingest_routes(app, d)
+    register_market_routes(app, d)
     return app
 
 

@@ -30,7 +30,7 @@ _helpers = _browser_helpers()
 ARGS, ARTIFACTS, CHROMIUM = _helpers.ARGS, _helpers.ARTIFACTS, _helpers.CHROMIUM
 DaemonProcess = _helpers.DaemonProcess
 
-from playwright.sync_api import Browser, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, expect, sync_playwright
 
 MARKET = "KXUXTEST-26DEC06-B1"
 T0 = time.time() - 600  # twelve ordinary trades from here, one a second, then the spike
