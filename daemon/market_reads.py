@@ -15,6 +15,7 @@ from typing import Any
 
 from trade_hunter.plugins.models import AnalystRead, SpikeSignal, from_json
 
+from .market_rollup import MINUTE, RollupCache, buckets
 from .store import Store
 
 MAX_POINTS = 2000
@@ -22,6 +23,7 @@ RANGES: dict[str, float] = {"15m": 900.0, "1h": 3600.0, "6h": 21600.0, "1d": 864
                             "1w": 604800.0}
 SIZE_EDGES = (1, 10, 100, 1000, 10000)  # trade-size histogram: 1–9, 10–99, … contracts
 SIGNAL_LIMIT = 200
+ROLLUP_FROM = 10.0  # buckets this wide or wider are read from minute rollups (6 h and up)
 
 
 class FirstSeen:
@@ -47,12 +49,20 @@ def _step(start: float, end: float, resolution: int) -> float:
 
 
 def series(store: Store, market: str, start: float, end: float,
-           resolution: int = 600) -> dict[str, Any]:
+           resolution: int = 600, rollups: RollupCache | None = None) -> dict[str, Any]:
     """The chart data of ``market`` over ``[start, end)``: the yes price (last in each
     bucket), bid/ask where known, traded contracts per bucket, and the trades: each one when
     they fit in ``MAX_POINTS``, else per bucket and taker side (contracts summed, price
-    volume-weighted)."""
+    volume-weighted). Buckets of a minute or more come from ``rollups`` when given."""
     step = _step(start, end, resolution)
+    if rollups is not None and step >= ROLLUP_FROM:
+        step = math.ceil(step / MINUTE) * MINUTE  # whole minutes: a minute is never split
+        data = buckets(rollups.minutes(market, start, end), start, step)
+        if data["trade_count"] <= MAX_POINTS:  # few enough to send each one
+            data["trades"] = _raw_trades(store, market, start, end)
+        return {"market_id": market, "start": start, "end": end, "step": step, **data,
+                "trades_aggregated": data["trade_count"] > MAX_POINTS,
+                "signals": signal_marks(store, market, start, end)}
     where = "market_id = ? AND ts >= ? AND ts < ?"
     args = (start, step, market, start, end)
     # SQLite returns the bare columns of the row holding MAX(ts): the last value per bucket.
@@ -68,10 +78,7 @@ def series(store: Store, market: str, start: float, end: float,
         f" COUNT(*) FROM events WHERE {where} AND kind = 'T' GROUP BY b ORDER BY b", args)
     trade_count = sum(n for _, _, n in volume)
     if trade_count <= MAX_POINTS:
-        rows = store.query(
-            "SELECT ts, yes_price, COALESCE(trade_size, volume, 0), trade_side FROM events"
-            f" WHERE {where} AND kind = 'T' ORDER BY ts, id", (market, start, end))
-        trades = [{"t": t, "price": p, "size": s, "side": side} for t, p, s, side in rows]
+        trades = _raw_trades(store, market, start, end)
         aggregated = False
     else:
         rows = store.query(
@@ -91,6 +98,14 @@ def series(store: Store, market: str, start: float, end: float,
         "trades": trades, "trades_aggregated": aggregated, "trade_count": trade_count,
         "signals": signal_marks(store, market, start, end),
     }
+
+
+def _raw_trades(store: Store, market: str, start: float, end: float) -> list[dict[str, Any]]:
+    rows = store.query(
+        "SELECT ts, yes_price, COALESCE(trade_size, volume, 0), trade_side FROM events"
+        " WHERE market_id = ? AND ts >= ? AND ts < ? AND kind = 'T' ORDER BY ts, id",
+        (market, start, end))
+    return [{"t": t, "price": p, "size": s, "side": side} for t, p, s, side in rows]
 
 
 def market_signals(store: Store, market: str, start: float = 0.0, end: float = math.inf,
@@ -145,8 +160,9 @@ def market_row(store: Store, market: str) -> dict[str, Any] | None:
     """The market's stored facts: title, topic, platform, first and last event, last quote."""
     rows = store.query("SELECT platform, title, topic, last_seen FROM markets"
                        " WHERE market_id = ?", (market,))
-    first = store.query("SELECT MIN(ts), MAX(ts) FROM events WHERE market_id = ?", (market,))
-    if not rows and (not first or first[0][0] is None):
+    # Two queries: SQLite answers a lone MIN or MAX from the index, both together by a scan.
+    first = store.query("SELECT MIN(ts) FROM events WHERE market_id = ?", (market,))[0][0]
+    if not rows and first is None:
         return None
     platform, title, topic, last_seen = rows[0] if rows else (None, "", None, None)
     last = store.query(
@@ -154,7 +170,8 @@ def market_row(store: Store, market: str) -> dict[str, Any] | None:
         " ORDER BY ts DESC LIMIT 1", (market,))
     out: dict[str, Any] = {
         "market_id": market, "platform": platform, "title": title, "topic": topic,
-        "last_seen": last_seen, "first_event_at": first[0][0], "last_event_at": first[0][1],
+        "last_seen": last_seen, "first_event_at": first,
+        "last_event_at": last[0][0] if last else None,
     }
     if last:
         _, price, bid, ask, source = last[0]

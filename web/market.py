@@ -12,6 +12,7 @@ from quart import Quart, Response
 from quart_schema import document_querystring, document_response, hide
 
 from trade_hunter.daemon import market_reads as reads
+from trade_hunter.daemon.market_rollup import RollupCache
 
 from . import schemas
 from .api import read_query
@@ -21,6 +22,7 @@ from .state import signal_card
 if TYPE_CHECKING:
     from trade_hunter.daemon.app import Daemon
 
+PAGE_SIGNALS = 50
 Range = Literal["15m", "1h", "6h", "1d", "1w"]
 
 
@@ -56,7 +58,8 @@ def market_payload(d: Daemon, market: str, window: str) -> dict[str, Any] | None
         return None
     now = time.time()
     first = row["first_event_at"]
-    signals = [signal_card(s, r, first) for s, r in reads.market_signals(d.store, market)]
+    signals = [signal_card(s, r, first) for s, r in reads.market_signals(d.store, market,
+                                                                      limit=PAGE_SIGNALS)]
     return {
         **row,
         "flow": {"range": window, **reads.flow_stats(d.store, market,
@@ -66,6 +69,8 @@ def market_payload(d: Daemon, market: str, window: str) -> dict[str, Any] | None
 
 
 def register_market_routes(app: Quart, d: Daemon) -> None:
+    rollups = RollupCache(d.store)  # the long ranges of the last few charted markets
+
     @app.get("/market/<market_id>")
     @hide
     async def market_page(market_id: str) -> Any:
@@ -102,7 +107,7 @@ def register_market_routes(app: Quart, d: Daemon) -> None:
         end = query.end if query.end is not None else time.time() + 1
         start = end - reads.RANGES[query.range]
         data = await trio.to_thread.run_sync(reads.series, d.store, market_id, start, end,
-                                             query.resolution)
+                                             query.resolution, rollups)
         data["range"] = query.range
         return json_response(data)
 

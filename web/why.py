@@ -123,7 +123,7 @@ def gates(card: dict[str, Any], limits: dict[str, Any]) -> list[str]:
     out = []
     points, warmup = ctx.get("baseline_points"), limits.get("SPIKE_WARMUP_POINTS")
     if points is not None and warmup is not None:
-        out.append(f"warm-up {points} ≥ {warmup} points")
+        out.append(f"warm-up {points} ≥ {float(warmup):g} points")
     band = limits.get("SPIKE_PRICE_BAND")
     if band is not None:
         out.append(f"inside the {cents(float(band), signed=False)}–"

@@ -5,6 +5,7 @@ through ``POST /api/events``, so each number on screen is known in advance."""
 from __future__ import annotations
 
 import importlib.util
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,6 +96,54 @@ def test_the_card_says_why_it_fired(browser: Browser, daemon: DaemonProcess):
             "href", "https://kalshi.com/markets/kxuxtest")
         page.locator("#tier-legend summary").click()
         expect(page.locator("#tier-legend")).to_contain_text("high conviction flow")
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_market_page_charts_the_trades_and_the_signal(browser: Browser, daemon: DaemonProcess):
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    errors: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(daemon.url + "/")
+        page.locator("#signal-list .card a.market-link").first.click()
+        expect(page).to_have_url(f"{daemon.url}/market/{MARKET}")
+        expect(page.locator("#m-title")).to_have_text("Will the UX test pass?")
+        chart = page.locator("#chart")
+        expect(chart).to_have_attribute("data-trades-drawn", "13")
+        expect(chart).to_have_attribute("data-signals-drawn", "1")
+        drawn = page.evaluate("""() => ({
+            prices: window.thMarket.plot.data[1].filter(v => v != null),
+            volume: window.thMarket.plot.data[4].filter(v => v != null)
+                      .reduce((a, b) => a + b, 0),
+            trades: window.thMarket.series.trades.map(t => [t.size, t.side, t.price]),
+            signals: window.thMarket.series.signals.map(s => [s.tier, s.price]),
+        })""")
+        assert drawn["prices"][0] == 0.40 and drawn["prices"][-1] == 0.50
+        assert drawn["volume"] == 12 * 10 + 500
+        assert drawn["trades"][-1] == [500, "yes", 0.5]
+        assert [t[1] for t in drawn["trades"][:3]] == ["no", "yes", "yes"]
+        assert len(drawn["signals"]) == 1 and drawn["signals"][0][1] == 0.5
+        # The hover read-out names the spike's trade.
+        box = chart.locator(".u-over").bounding_box()  # the plotting area
+        assert box is not None
+        at = page.evaluate(f"window.thMarket.plot.valToPos({T0 + 12}, 'x')")
+        page.mouse.move(box["x"] + at, box["y"] + box["height"] / 2)
+        expect(page.locator("#readout")).to_contain_text(re.compile(r"(trade|biggest): 500 @ 50¢ taker yes"))
+        expect(page.locator("#m-signals .card .why-line")).to_have_text(
+            "hard: 500 contracts ≥ 120 and 10¢ ≥ 3¢ — score 41.7")
+        expect(page.locator("#m-flow")).to_contain_text("13 trades · 620 contracts")
+        page.locator("#ranges button[data-range='15m']").click()
+        expect(page.locator("#ranges button[data-range='15m']")).to_have_attribute(
+            "aria-pressed", "true")
+        expect(chart).to_have_attribute("data-trades-drawn", "13")
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / "market-page.png"
+        page.screenshot(path=str(path), full_page=True)
+        assert path.stat().st_size > 10_000
         assert errors == []
     finally:
         context.close()

@@ -71,6 +71,19 @@ async def test_series_is_bounded_and_downsampled(web):
     small = await (await client.get("/api/markets/M-WALK/series?range=15m")).get_json()
     assert not small["trades_aggregated"] and small["trade_count"] == len(small["trades"])
     assert {t["side"] for t in small["trades"]} == {"yes", "no"}
+    # A day in minute rollups (buckets of a minute or more): the same totals, and the
+    # rollups' tail follows new events.
+    day = await (await client.get("/api/markets/M-WALK/series?range=1d&resolution=100")
+                 ).get_json()
+    assert day["step"] % 60 == 0 and len(day["price"]) <= 100 and day["trade_count"] == 5000
+    assert sum(v for _, v in day["volume"]) == sum(v for _, v in body["volume"])
+    assert day["price"][-1][1] == body["price"][-1][1] and day["quotes"][-1][1:] == [0.39, 0.42]
+    assert sum(t["trades"] for t in day["trades"]) == 5000 and day["trades_aggregated"]
+    d.ingest(trades("M-WALK", 10, time.time() - 5, 0.1))
+    await stored(d, "M-WALK", 5010)
+    again = await (await client.get("/api/markets/M-WALK/series?range=1d&resolution=100")
+                   ).get_json()
+    assert again["trade_count"] == 5010
     # The past: an explicit end before any event is an empty, well-formed series.
     old = await (await client.get(f"/api/markets/M-WALK/series?range=15m&end={now - 4000}"
                                   )).get_json()
