@@ -15,6 +15,7 @@ from quart_trio import QuartTrio
 
 from .api import read_body, register_api
 from .errors import install_error_handlers
+from .history import register_history_routes
 from .ingest import register_ingest_routes
 from .market import register_market_routes
 from .openapi import install_openapi
@@ -38,6 +39,7 @@ def create_app(d: Daemon) -> QuartTrio:
     register_pages(app, guard)
     register_ingest_routes(app, d)
     register_market_routes(app, d)
+    register_history_routes(app, d)
     return app
 
 
