@@ -4,7 +4,9 @@ through ``POST /api/events``, so each number on screen is known in advance."""
 
 from __future__ import annotations
 
+import csv
 import importlib.util
+import io
 import re
 import time
 from collections.abc import Iterator
@@ -37,26 +39,33 @@ MARKET = "KXUXTEST-26DEC06-B1"
 T0 = time.time() - 600  # twelve ordinary trades from here, one a second, then the spike
 
 
-def trades() -> list[dict[str, Any]]:
+def trades(market: str = MARKET, t0: float = T0, topic: str = "crypto"
+           ) -> list[dict[str, Any]]:
     """Twelve 10-contract trades at 40¢ (taker yes), then 500 contracts at 50¢ (taker yes)."""
-    base = {"source": "uxtest", "platform": "kalshi", "market_id": MARKET,
-            "title": "Will the UX test pass?", "event_kind": "trade", "volume_kind": "delta"}
+    base = {"source": "uxtest", "platform": "kalshi", "market_id": market, "topic": topic,
+            "title": "Will the UX test pass?" if market == MARKET else f"Will {market} win?",
+            "event_kind": "trade", "volume_kind": "delta"}
     out = [{**base, "yes_price": 0.40, "volume": 10, "trade_size": 10,
-            "trade_side": "yes" if i % 3 else "no", "timestamp": T0 + i} for i in range(12)]
+            "trade_side": "yes" if i % 3 else "no", "timestamp": t0 + i} for i in range(12)]
     out.append({**base, "yes_price": 0.50, "volume": 500, "trade_size": 500,
-                "trade_side": "yes", "timestamp": T0 + 12})
+                "trade_side": "yes", "timestamp": t0 + 12})
     return out
+
+
+# Two older spikes on other markets (sports), for History's filters and cursor.
+OTHERS = [("KXUXSPORT-A", T0 - 3000), ("KXUXSPORT-B", T0 - 2000)]
 
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
     d = DaemonProcess(tmp_path_factory.mktemp("ux") / "home", ENABLE_SIMULATION="false")
     try:
-        for e in trades():
+        events = [e for market, t0 in OTHERS for e in trades(market, t0, "sports")] + trades()
+        for e in events:
             r = d.post("/api/events", e)
             assert r.status_code in (200, 202), r.text
         deadline = time.monotonic() + 15
-        while not d.state()["signals"]:
+        while len(d.state()["signals"]) < 3:
             assert time.monotonic() < deadline, "the spike raised no signal"
             time.sleep(0.1)
         yield d
@@ -144,6 +153,40 @@ def test_market_page_charts_the_trades_and_the_signal(browser: Browser, daemon: 
         path = ARTIFACTS / "market-page.png"
         page.screenshot(path=str(path), full_page=True)
         assert path.stat().st_size > 10_000
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_history_filters_pages_and_exports(browser: Browser, daemon: DaemonProcess):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(daemon.url + "/history?limit=2")
+        cards = page.locator("#h-list .card")
+        expect(cards).to_have_count(2)
+        expect(page.locator("#h-count")).to_have_text("2 of 3")
+        expect(cards.first.locator("a.market")).to_have_text(MARKET)  # newest first
+        page.locator("#h-more").click()  # the next page, by the API's cursor
+        expect(cards).to_have_count(3)
+        expect(page.locator("#h-more")).to_be_hidden()
+        assert cards.nth(2).locator("a.market").text_content() == "KXUXSPORT-A"
+        topic = page.locator("select[name=topic]")
+        expect(topic.locator("option[value=sports]")).to_have_text("sports (2)")
+        topic.select_option("sports")
+        expect(cards).to_have_count(2)
+        expect(page).to_have_url(f"{daemon.url}/history?topic=sports")
+        expect(page.locator("#h-count")).to_have_text("2 of 2")
+        expect(page.locator("select[name=topic] option[value=crypto]")).to_have_text(
+            "crypto (1)")
+        href = page.locator("#x-csv").get_attribute("href")
+        assert href == "/api/signals.csv?topic=sports"
+        rows = list(csv.DictReader(io.StringIO(daemon.http.get(href).text)))
+        assert sorted(r["market_id"] for r in rows) == ["KXUXSPORT-A", "KXUXSPORT-B"]
+        page.locator("select[name=sort]").select_option("oldest")
+        expect(cards.first.locator("a.market")).to_have_text("KXUXSPORT-A")
         assert errors == []
     finally:
         context.close()

@@ -3,7 +3,7 @@
 // its signals with their why-lines and reads, trade-flow statistics, feeds and tracking.
 import { $, fmt, h, setText, showEmpty } from "./dom.js";
 import { api, toast } from "./net.js";
-import { buildWhy, patchWhy } from "./why.js";
+import { signalCard } from "./cards.js";
 
 const REFRESH_MS = 10000;
 const market = decodeURIComponent(location.pathname.replace(/^\/market\//, ""));
@@ -180,26 +180,6 @@ async function loadSeries() {
 }
 
 // ------------------------------------------------------------------ the rest of the page
-function signalCard(s) {
-  const why = buildWhy();
-  patchWhy(why, s);
-  const arrow = s.direction === "up" ? "▲" : s.direction === "down" ? "▼" : "■";
-  const move = s.direction === "down" ? -Math.abs(s.price_move) : Math.abs(s.price_move);
-  const r = s.read;
-  const read = !r ? "no analyst read" : (r.status || "done") !== "done" ? `read ${r.status}`
-    : `analyst: ${r.noise_or_signal || "?"} · ${r.confidence || "?"} confidence` +
-      (r.rationale ? ` — ${r.rationale}` : "");
-  const tierCls = s.tier.replace(/\s+/g, "-");
-  return h("article", { class: `card t-${tierCls}${s.notify === false ? " quiet" : ""}`,
-    "data-id": s.id },
-  h("div", { class: "card-top" },
-    h("span", { class: `tier t-${tierCls}`, text: s.tier, title: s.explain.tier_meaning }),
-    h("span", { class: "score", text: s.score.toFixed(1) }),
-    h("span", { class: "title", text: `${fmt.price(s.yes_price)} ${arrow} ${fmt.move(move)}` }),
-    h("time", { title: fmt.full(s.created_at), text: fmt.full(s.created_at) })),
-  why, h("div", { class: "read", text: read }));
-}
-
 function renderFlow(f) {
   const box = $("m-flow");
   setText($("m-flow-range"), `last ${f.range}`);
