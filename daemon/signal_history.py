@@ -9,6 +9,7 @@ cursor across threads.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from trade_hunter.plugins.models import AnalystRead, SpikeSignal, from_json
@@ -24,6 +25,23 @@ SOURCE_SQL = "json_extract(CAST(s.payload AS TEXT), '$.source')"
 FACETS = {"tier": "s.tier", "topic": "s.topic", "rule": "s.rule",
           "label": "COALESCE(r.label, 'none')", "source": SOURCE_SQL}
 EVENT_PAGE = 2000
+
+
+def parse_time(name: str, value: str | float | None) -> float | None:
+    """Epoch seconds or an ISO 8601 date/time (naive: UTC) → epoch seconds; ``ValueError``
+    naming ``name`` for anything else."""
+    if value is None or isinstance(value, int | float):
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(value)  # 3.11: "Z" and offsets too
+    except ValueError:
+        raise ValueError(f"{name}: {value!r} is neither epoch seconds nor an ISO 8601 time"
+                         ) from None
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).timestamp()
 
 
 @dataclass(frozen=True)

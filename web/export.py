@@ -82,6 +82,11 @@ def _cell(column: str, value: Any) -> Any:
     return value
 
 
+def csv_cells(columns: Iterable[str], row: dict[str, Any]) -> list[Any]:
+    """One row's CSV cells: empty for null, true/false, formulas defused."""
+    return [_cell(c, row.get(c)) for c in columns]
+
+
 def csv_chunk(columns: Iterable[str], rows: Iterable[dict[str, Any]], *,
               header: bool = False) -> str:
     """Rows as CSV text (RFC 4180 quoting, CRLF line ends), with the header line first."""
@@ -91,5 +96,5 @@ def csv_chunk(columns: Iterable[str], rows: Iterable[dict[str, Any]], *,
     if header:
         writer.writerow(cols)
     for row in rows:
-        writer.writerow([_cell(c, row.get(c)) for c in cols])
+        writer.writerow(csv_cells(cols, row))
     return buffer.getvalue()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import trio
@@ -61,22 +60,10 @@ class EventExportQuery(Struct, forbid_unknown_fields=True):
 
 
 def parse_time(name: str, value: str | None) -> float | None:
-    """Epoch seconds or an ISO 8601 date/time (naive: UTC) → epoch seconds."""
-    if value is None:
-        return None
     try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(value)  # 3.11: "Z" too
-    except ValueError:
-        raise BadRequest(422, "invalid query string",
-                         f"{name}: {value!r} is neither epoch seconds nor an ISO 8601 time"
-                         ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
+        return sh.parse_time(name, value)
+    except ValueError as exc:
+        raise BadRequest(422, "invalid query string", str(exc)) from None
 
 
 def signal_filter(q: SignalQuery) -> sh.SignalFilter:
@@ -111,8 +98,9 @@ def register_history_routes(app: Quart, d: Daemon) -> None:
     @document_querystring(HistoryQuery)
     @document_response(schemas.ObjectResult)
     async def signal_history() -> Response:
-        """Stored signals over any time range, filtered, sorted, paged by a cursor, with the
-        counts per filter value."""
+        """Stored signals over any time range: filtered, sorted, cursor-paged, counted per filter.
+
+        The counts per value of each filter say how many signals choosing it would give."""
         q = read_query(HistoryQuery)
         flt = signal_filter(q)
         if q.cursor:

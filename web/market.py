@@ -81,8 +81,7 @@ def register_market_routes(app: Quart, d: Daemon) -> None:
     @document_response(schemas.ObjectResult)
     @document_response(schemas.ErrorBody, 404)
     async def market_detail(market_id: str) -> Response:
-        """One market: title, topic, last quote, its signals with reads, trade-flow stats,
-        feed and tracking status."""
+        """One market: facts, last quote, signals with reads, trade-flow stats, feeds, tracking."""
         if len(market_id) > 200:
             return json_error(422, "invalid market id", "at most 200 characters",
                               "invalid_params")
@@ -101,8 +100,9 @@ def register_market_routes(app: Quart, d: Daemon) -> None:
     @document_response(schemas.ObjectResult)
     @document_response(schemas.ErrorBody, 404)
     async def market_series(market_id: str) -> Response:
-        """A market's chart data over a range, bucketed server-side to at most 2,000 points:
-        yes price, bid/ask, volume, trades, signals."""
+        """A market's chart data over a range, downsampled server-side to at most 2,000 points.
+
+        Yes price, bid/ask, contracts traded per bucket, trades, signal markers."""
         query = read_query(SeriesQuery)
         end = query.end if query.end is not None else time.time() + 1
         start = end - reads.RANGES[query.range]

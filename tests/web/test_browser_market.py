@@ -190,3 +190,27 @@ def test_history_filters_pages_and_exports(browser: Browser, daemon: DaemonProce
         assert errors == []
     finally:
         context.close()
+
+
+def test_pills_go_stale_when_the_daemon_stops(browser: Browser, tmp_path: Path):
+    d = DaemonProcess(tmp_path / "home", ENABLE_SIMULATION="false")
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(d.url + "/")
+        pills = page.locator("#pills .pill")
+        expect(pills.first).to_have_text("INGEST-ONLY")
+        # A toast belongs to its action: a later action clears it.
+        page.locator("#ticker-form button[type=submit]").click()
+        expect(page.locator("#toast")).to_have_class("toast show bad")
+        page.get_by_role("button", name="Crypto").click()
+        expect(page.locator("#toast")).to_have_class("toast")
+        count = pills.count()
+        d.stop()
+        expect(page.locator("#pills .pill.stale")).to_have_count(count, timeout=15_000)
+        for text in pills.all_text_contents():
+            assert re.search(r" · stale since \d\d:\d\d:\d\d$", text), text
+        expect(page.locator("#banner")).to_contain_text("Cannot refresh")
+    finally:
+        context.close()
+        d.stop()

@@ -1,7 +1,7 @@
 // Trade Hunter dashboard: polls /api/state every 3 s and updates the page in place
 // (see panels.js); the actions (demo spike, tickers, category search) call the JSON API.
 import { $, fmt, h, setClass, showEmpty } from "./dom.js";
-import { render, renderSignals } from "./panels.js";
+import { markStale, render, renderSignals } from "./panels.js";
 
 const REFRESH_MS = 3000;
 const QUICK_CATEGORIES = ["Crypto", "Elections", "Politics", "Economics", "Financials",
@@ -37,6 +37,12 @@ async function api(path, body) {
   return data;
 }
 
+// A toast belongs to the action that raised it: each action clears the previous one first.
+function clearToast() {
+  clearTimeout(toast.t);
+  $("toast").className = "toast";
+}
+
 function toast(text, bad) {
   const el = $("toast");
   el.textContent = text;
@@ -47,6 +53,7 @@ function toast(text, bad) {
 
 // ------------------------------------------------------------------ tickers
 async function addTicker(ticker, button) {
+  clearToast();
   if (button) button.disabled = true;
   try {
     const res = await api("/api/kalshi/markets", { ticker });
@@ -62,6 +69,7 @@ async function addTicker(ticker, button) {
 }
 
 async function removeTicker(ticker, button) {
+  clearToast();
   button.disabled = true;
   try {
     await api("/api/kalshi/markets/remove", { ticker });
@@ -85,6 +93,7 @@ function resultItems(res) {
 async function searchCategory(q) {
   const status = $("category-status");
   const list = $("category-results");
+  clearToast();
   showEmpty(status, `Searching “${q}”…`);
   try {
     const res = await api(`/api/kalshi/categories?q=${encodeURIComponent(q)}`);
@@ -136,6 +145,7 @@ async function refresh() {
     banner.textContent = `Cannot refresh from the daemon (${err.message}). Retrying every ${REFRESH_MS / 1000} s; ` +
       "the last data stays on screen.";
     banner.hidden = false;
+    markStale(last ? last.generated_at : null);
   } finally {
     inflight = false;
   }
@@ -180,6 +190,7 @@ function setup() {
     } })));
   $("demo-spike").addEventListener("click", async (ev) => {
     const button = ev.currentTarget;
+    clearToast();
     button.disabled = true;
     try {
       const res = await api("/api/demo/spike", {});

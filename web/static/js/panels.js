@@ -80,6 +80,17 @@ function renderPills(s) {
   $("logout").hidden = !st.auth;
 }
 
+// A failed refresh: every pill turns grey and says since when its data is old (the next
+// good refresh re-renders them all).
+export function markStale(since) {
+  const at = since == null ? "the start" : fmt.clock(since);
+  for (const el of $("pills").children) {
+    const text = el.textContent.replace(/ · stale since .*$/, "");
+    setClass(el, "pill off stale");
+    setText(el, `${text} · stale since ${at}`);
+  }
+}
+
 function tickerSummaryText(sum) {
   const total = (sum && sum.total) || 0;
   if (!total) return "0 tickers";
