@@ -8,20 +8,18 @@ worker threads on the store's per-thread read connections (``Store.query``).
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Iterable
 from typing import Any
 
 from trade_hunter.plugins.models import AnalystRead, SpikeSignal, from_json
 
-from .market_rollup import MINUTE, RollupCache, buckets
+from .market_rollup import MINUTE, SIZE_EDGES, SIZE_SQL, RollupCache, flow_payload
 from .store import Store
 
 MAX_POINTS = 2000
 RANGES: dict[str, float] = {"15m": 900.0, "1h": 3600.0, "6h": 21600.0, "1d": 86400.0,
                             "1w": 604800.0}
-SIZE_EDGES = (1, 10, 100, 1000, 10000)  # trade-size histogram: 1–9, 10–99, … contracts
 SIGNAL_LIMIT = 200
 ROLLUP_FROM = 10.0  # buckets this wide or wider are read from minute rollups (6 h and up)
 
@@ -57,7 +55,7 @@ def series(store: Store, market: str, start: float, end: float,
     step = _step(start, end, resolution)
     if rollups is not None and step >= ROLLUP_FROM:
         step = math.ceil(step / MINUTE) * MINUTE  # whole minutes: a minute is never split
-        data = buckets(rollups.minutes(market, start, end), start, step)
+        data = rollups.buckets(market, start, end, step)
         if data["trade_count"] <= MAX_POINTS:  # few enough to send each one
             data["trades"] = _raw_trades(store, market, start, end)
         return {"market_id": market, "start": start, "end": end, "step": step, **data,
@@ -129,31 +127,21 @@ def signal_marks(store: Store, market: str, start: float, end: float) -> list[di
             for s, _ in reversed(market_signals(store, market, start, end))]
 
 
-def flow_stats(store: Store, market: str, start: float, end: float) -> dict[str, Any]:
-    """Taker share (contracts and trades by side) and the trade-size distribution."""
-    sides = store.query(
-        "SELECT trade_side, COUNT(*), SUM(COALESCE(trade_size, volume, 0)) FROM events"
-        " WHERE market_id = ? AND ts >= ? AND ts < ? AND kind = 'T' GROUP BY trade_side",
-        (market, start, end))
-    by_side = {str(side or "unknown"): {"trades": n, "contracts": v or 0.0}
-               for side, n, v in sides}
-    total = sum(s["contracts"] for s in by_side.values())
-    edges = SIZE_EDGES
-    cases = " ".join(f"WHEN size < {hi} THEN {i}" for i, hi in enumerate(edges[1:]))
-    hist = dict(store.query(
-        f"SELECT CASE {cases} ELSE {len(edges) - 1} END AS bin, COUNT(*) FROM"
-        " (SELECT COALESCE(trade_size, volume, 0) AS size FROM events"
-        "  WHERE market_id = ? AND ts >= ? AND ts < ? AND kind = 'T') GROUP BY bin",
-        (market, start, end)))
-    labels = [f"{lo}–{hi - 1}" for lo, hi in itertools.pairwise(edges)] + \
-        [f"{edges[-1]}+"]
-    return {
-        "trades": sum(s["trades"] for s in by_side.values()), "contracts": total,
-        "by_side": by_side,
-        "yes_share": round(by_side.get("yes", {}).get("contracts", 0.0) / total, 4)
-        if total else None,
-        "sizes": [{"bin": label, "trades": hist.get(i, 0)} for i, label in enumerate(labels)],
-    }
+def flow_stats(store: Store, market: str, start: float, end: float,
+               rollups: RollupCache | None = None) -> dict[str, Any]:
+    """Taker share (contracts and trades by side) and the trade-size distribution, from the
+    minute rollups when given (whole minutes), else from the events."""
+    if rollups is not None:
+        return rollups.flow(market, start, end)
+    where = "market_id = ? AND ts >= ? AND ts < ? AND kind = 'T'"
+    sides = store.query(f"SELECT trade_side, COUNT(*), SUM({SIZE_SQL}) FROM events WHERE {where}"
+                        " GROUP BY trade_side", (market, start, end))
+    at_least = store.query("SELECT COUNT(*), " + ", ".join(
+        f"SUM({SIZE_SQL} >= {edge})" for edge in SIZE_EDGES[1:]) + f" FROM events WHERE {where}",
+        (market, start, end))[0]
+    bounds = [c or 0 for c in at_least] + [0]
+    return flow_payload({str(side or "unknown"): (n, v or 0.0) for side, n, v in sides},
+                        [bounds[i] - bounds[i + 1] for i in range(len(SIZE_EDGES))])
 
 
 def market_row(store: Store, market: str) -> dict[str, Any] | None:

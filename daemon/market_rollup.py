@@ -10,6 +10,7 @@ market is dropped past ``MARKETS``.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
@@ -22,6 +23,7 @@ from .store import Store
 MARKETS = 8
 TAIL_SECONDS = 180.0
 MINUTE = 60.0
+SIZE_EDGES = (1, 10, 100, 1000, 10000)  # trade-size bins: 1–9, 10–99, … contracts
 
 
 @dataclass
@@ -35,6 +37,29 @@ class Minute:
     trades: int = 0
     # taker side → [contracts, price × contracts, trades, last trade time]
     sides: dict[str, list[float]] = field(default_factory=dict)
+    sizes: list[int] = field(default_factory=lambda: [0] * len(SIZE_EDGES))
+    """Trades per size bin (SIZE_EDGES)."""
+
+
+@dataclass
+class Bucket:
+    """A chart bucket folded from its minutes (the same fields, summed or last)."""
+
+    price_at: float = 0.0
+    price: float | None = None
+    quote_at: float = 0.0
+    bid: float | None = None
+    ask: float | None = None
+    volume: float = 0.0
+    trades: int = 0
+    sides: dict[str, list[float]] = field(default_factory=dict)
+
+
+@dataclass
+class Fold:
+    first: int                       # the first bucket folded
+    buckets: dict[int, Bucket]       # epoch-aligned: the next refresh reuses all but the newest
+    dirty: float | None = None       # redo the buckets from this minute's time on
 
 
 @dataclass
@@ -42,13 +67,17 @@ class Entry:
     since: float                     # minutes from here on are loaded ...
     until: float                     # ... up to the refresh at this wall-clock time
     minutes: dict[int, Minute] = field(default_factory=dict)
+    """Keyed by minute number (epoch minutes), kept in time order."""
+    folds: OrderedDict[float, Fold] = field(default_factory=OrderedDict)
+    """Per bucket width (the last few charted)."""
 
 
+SIZE_SQL = "COALESCE(trade_size, volume, 0)"
 SCAN_SQL = (
     "SELECT CAST(ts / 60 AS INTEGER) AS m, kind, trade_side, MAX(ts), yes_price, yes_bid,"
-    " yes_ask, SUM(COALESCE(trade_size, volume, 0)),"
-    " SUM(yes_price * COALESCE(trade_size, volume, 0)), COUNT(*) FROM events"
-    " WHERE market_id = ? AND ts >= ? AND ts < ? GROUP BY m, kind, trade_side"
+    f" yes_ask, SUM({SIZE_SQL}), SUM(yes_price * {SIZE_SQL}), COUNT(*), "
+    + ", ".join(f"SUM({SIZE_SQL} >= {edge})" for edge in SIZE_EDGES[1:]) + " FROM events"
+    " WHERE market_id = ? AND ts >= ? AND ts < ? GROUP BY m, kind, trade_side ORDER BY m"
 )
 
 
@@ -56,7 +85,7 @@ def scan(store: Store, market: str, start: float, end: float) -> dict[int, Minut
     """The minutes of ``[start, end)`` (minute-aligned bounds) in one grouped scan; SQLite
     returns the bare columns of each group's newest row (``MAX(ts)``)."""
     out: dict[int, Minute] = {}
-    for m, kind, side, last, price, bid, ask, size, pv, n in store.query(
+    for m, kind, side, last, price, bid, ask, size, pv, n, *at_least in store.query(
             SCAN_SQL, (market, start, end)):
         minute = out.get(m)
         if minute is None:
@@ -67,6 +96,9 @@ def scan(store: Store, market: str, start: float, end: float) -> dict[int, Minut
             minute.volume += size or 0.0
             minute.trades += n
             minute.sides[side or "unknown"] = [size or 0.0, pv or 0.0, n, last]
+            bounds = [n, *at_least, 0]  # trades at least as big as each edge
+            for i in range(len(SIZE_EDGES)):
+                minute.sizes[i] += bounds[i] - bounds[i + 1]
         if bid is not None and ask is not None and last >= minute.quote_at:
             minute.quote_at, minute.bid, minute.ask = last, bid, ask
     return out
@@ -77,69 +109,131 @@ class RollupCache:
         self.store, self.limit = store, markets
         self.entries: OrderedDict[str, Entry] = OrderedDict()
         self.lock = threading.Lock()  # series requests run in worker threads
-        self.scanned_rows = 0
 
-    def minutes(self, market: str, start: float, end: float) -> list[tuple[int, Minute]]:
-        """Blocking: the minutes of ``market`` in ``[start, end)``, oldest first."""
-        first = int(start // MINUTE) * MINUTE
+    def _refresh(self, market: str, first: float) -> Entry:
+        """The market's minutes from ``first`` on, refreshed (under the lock). Each fold
+        learns from which minute on its buckets must be redone (``Fold.dirty``)."""
         now = time.time()
+        entry = self.entries.get(market)
+        if entry is None:
+            entry = self.entries[market] = Entry(
+                since=first, until=now, minutes=scan(self.store, market, first, now + 86400))
+        else:
+            if first < entry.since:  # a longer range than charted so far
+                older = scan(self.store, market, first, entry.since)
+                entry.minutes = {**older, **entry.minutes}  # still in time order
+                entry.since = first
+                entry.folds.clear()
+            tail = int((entry.until - TAIL_SECONDS) // MINUTE) * MINUTE
+            for m in [m for m in reversed(entry.minutes) if m * MINUTE >= tail]:
+                del entry.minutes[m]
+            entry.minutes.update(scan(self.store, market, tail, now + 86400))
+            entry.until = now
+            for f in entry.folds.values():
+                f.dirty = tail if f.dirty is None else min(f.dirty, tail)
+        self.entries.move_to_end(market)
+        while len(self.entries) > self.limit:
+            self.entries.popitem(last=False)
+        return entry
+
+    def buckets(self, market: str, start: float, end: float, step: float) -> dict[str, Any]:
+        """Blocking: the chart data of ``market`` in ``[start, end)`` in epoch-aligned buckets
+        of ``step`` seconds (a whole number of minutes)."""
+        first = int(start // step) * step  # the first bucket's start: whole minutes too
+        b0 = int(first // step)
         with self.lock:
-            entry = self.entries.get(market)
-            if entry is None:
-                entry = Entry(since=first, until=now,
-                              minutes=scan(self.store, market, first, now + 86400))
-                self.entries[market] = entry
-            else:
-                if first < entry.since:  # a longer range than charted so far
-                    entry.minutes.update(scan(self.store, market, first, entry.since))
-                    entry.since = first
-                tail = int((entry.until - TAIL_SECONDS) // MINUTE) * MINUTE
-                for m in [m for m in entry.minutes if m * MINUTE >= tail]:
-                    del entry.minutes[m]
-                entry.minutes.update(scan(self.store, market, tail, now + 86400))
-                entry.until = now
-            self.entries.move_to_end(market)
-            while len(self.entries) > self.limit:
-                self.entries.popitem(last=False)
-            lo, hi = int(start // MINUTE), end / MINUTE
-            return sorted((m, x) for m, x in entry.minutes.items() if lo <= m < hi)
+            entry = self._refresh(market, first)
+            f = entry.folds.get(step)
+            if f is None or f.first > b0:
+                f = entry.folds[step] = Fold(b0, fold(entry.minutes.items(), step, since=first))
+            elif f.dirty is not None:
+                redo = int(f.dirty // step)  # buckets holding a re-read minute
+                for b in [b for b in reversed(f.buckets) if b >= redo]:
+                    del f.buckets[b]
+                newer = []
+                for m in reversed(entry.minutes):
+                    if m * MINUTE < redo * step:
+                        break
+                    newer.append((m, entry.minutes[m]))
+                f.buckets.update(fold(reversed(newer), step, since=redo * step))
+            f.dirty = None
+            entry.folds.move_to_end(step)
+            while len(entry.folds) > 4:  # a few chart widths at a time
+                entry.folds.popitem(last=False)
+            chosen = [(b, x) for b, x in f.buckets.items() if b0 <= b and b * step < end]
+        return render(chosen, step)
+
+    def flow(self, market: str, start: float, end: float) -> dict[str, Any]:
+        """Blocking: taker share and trade sizes over ``[start, end)`` (whole minutes)."""
+        with self.lock:
+            entry = self._refresh(market, int(start // MINUTE) * MINUTE)
+            lo, hi = start // MINUTE, end / MINUTE
+            sides: dict[str, list[float]] = {}
+            sizes = [0] * len(SIZE_EDGES)
+            for m, x in entry.minutes.items():
+                if lo <= m < hi and x.trades:
+                    for side, (size, _, n, _) in x.sides.items():
+                        acc = sides.setdefault(side, [0, 0.0])
+                        acc[0] += n
+                        acc[1] += size
+                    for i, count in enumerate(x.sizes):
+                        sizes[i] += count
+        return flow_payload({s: (int(n), v) for s, (n, v) in sides.items()}, sizes)
 
 
-def buckets(minutes: list[tuple[int, Minute]], start: float, step: float
-            ) -> dict[str, Any]:
-    """Fold minutes into chart buckets of ``step`` seconds (≥ a minute): the same shape as
-    ``market_reads.series`` answers, trades grouped per bucket and taker side."""
-    price: dict[int, tuple[float, float]] = {}
-    quotes: dict[int, tuple[float, float, float]] = {}
-    volume: dict[int, float] = {}
-    sides: dict[tuple[int, str], list[float]] = {}
-    b, bucket_end = -1, -math.inf  # minutes come in order: a bucket is a run of them
+def flow_payload(sides: dict[str, tuple[int, float]], sizes: list[int]) -> dict[str, Any]:
+    """Trade flow as the market page shows it: trades and contracts by taker side, the share
+    of YES takers' contracts, and trades per size bin (``SIZE_EDGES``)."""
+    by_side = {side: {"trades": n, "contracts": v} for side, (n, v) in sides.items()}
+    total = sum(v for _, v in sides.values())
+    labels = [f"{lo}–{hi - 1}" for lo, hi in itertools.pairwise(SIZE_EDGES)] + \
+        [f"{SIZE_EDGES[-1]}+"]
+    return {
+        "trades": sum(n for n, _ in sides.values()), "contracts": total, "by_side": by_side,
+        "yes_share": round(sides.get("yes", (0, 0.0))[1] / total, 4) if total else None,
+        "sizes": [{"bin": label, "trades": sizes[i]} for i, label in enumerate(labels)],
+    }
+
+
+def fold(minutes: Any, step: float, *, since: float) -> dict[int, Bucket]:
+    """Fold ``(minute, Minute)`` pairs in time order into buckets from ``since`` on."""
+    out: dict[int, Bucket] = {}
+    b, bucket_end, acc = -1, -math.inf, Bucket()
     for m, x in minutes:
         t = m * MINUTE
+        if t < since:
+            continue
         if t >= bucket_end:
-            b = max(int((t - start) // step), 0)
-            bucket_end = start + (b + 1) * step
+            b = int(t // step)
+            bucket_end = (b + 1) * step
+            acc = out[b] = Bucket()
         if x.price is not None:
-            price[b] = (x.price_at, x.price)  # later minutes hold later prices
+            acc.price_at, acc.price = x.price_at, x.price  # later minutes, later prices
         if x.bid is not None:
-            quotes[b] = (x.quote_at, x.bid, x.ask)  # type: ignore[assignment]
+            acc.quote_at, acc.bid, acc.ask = x.quote_at, x.bid, x.ask
         if x.trades:
-            volume[b] = volume.get(b, 0.0) + x.volume
+            acc.volume += x.volume
+            acc.trades += x.trades
             for side, (size, pv, n, last) in x.sides.items():
-                acc = sides.get((b, side))
-                if acc is None:
-                    sides[(b, side)] = [size, pv, n, last]
+                have = acc.sides.get(side)
+                if have is None:
+                    acc.sides[side] = [size, pv, n, last]
                 else:
-                    acc[0] += size
-                    acc[1] += pv
-                    acc[2] += n
-                    acc[3] = last
+                    have[0] += size
+                    have[1] += pv
+                    have[2] += n
+                    have[3] = last
+    return out
+
+
+def render(chosen: list[tuple[int, Bucket]], step: float) -> dict[str, Any]:
+    """Buckets in the shape ``market_reads.series`` answers (trades per bucket and side)."""
     return {
-        "price": [[t, p] for _, (t, p) in sorted(price.items())],
-        "quotes": [[t, bid, ask] for _, (t, bid, ask) in sorted(quotes.items())],
-        "volume": [[start + b * step, v] for b, v in sorted(volume.items())],
+        "price": [[x.price_at, x.price] for _, x in chosen if x.price is not None],
+        "quotes": [[x.quote_at, x.bid, x.ask] for _, x in chosen if x.bid is not None],
+        "volume": [[b * step, x.volume] for b, x in chosen if x.trades],
         "trades": [{"t": last, "price": round(pv / size, 6) if size else None, "size": size,
                     "side": None if side == "unknown" else side, "trades": int(n)}
-                   for (_, side), (size, pv, n, last) in sorted(sides.items())],
-        "trade_count": int(sum(acc[2] for acc in sides.values())),
+                   for _, x in chosen for side, (size, pv, n, last) in x.sides.items()],
+        "trade_count": sum(x.trades for _, x in chosen),
     }

@@ -51,7 +51,8 @@ def feed_status(d: Daemon, source: str | None) -> list[dict[str, Any]]:
         [{"name": h["name"], "state": h["state"], "detail": h.get("detail", "")} for h in feeds]
 
 
-def market_payload(d: Daemon, market: str, window: str) -> dict[str, Any] | None:
+def market_payload(d: Daemon, market: str, window: str, rollups: RollupCache
+                   ) -> dict[str, Any] | None:
     """Blocking (worker thread): everything the market page shows but the chart."""
     row = reads.market_row(d.store, market)
     if row is None:
@@ -62,8 +63,8 @@ def market_payload(d: Daemon, market: str, window: str) -> dict[str, Any] | None
                                                                       limit=PAGE_SIGNALS)]
     return {
         **row,
-        "flow": {"range": window, **reads.flow_stats(d.store, market,
-                                                     now - reads.RANGES[window], now + 1)},
+        "flow": {"range": window, **reads.flow_stats(
+            d.store, market, now - reads.RANGES[window], now + 1, rollups)},
         "signals": signals,
     }
 
@@ -86,7 +87,8 @@ def register_market_routes(app: Quart, d: Daemon) -> None:
             return json_error(422, "invalid market id", "at most 200 characters",
                               "invalid_params")
         query = read_query(MarketQuery)
-        data = await trio.to_thread.run_sync(market_payload, d, market_id, query.range)
+        data = await trio.to_thread.run_sync(market_payload, d, market_id, query.range,
+                                             rollups)
         if data is None:
             return json_error(404, "unknown market", f"no event stored for {market_id!r}",
                               "not_found")
