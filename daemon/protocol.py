@@ -102,6 +102,9 @@ METHODS: tuple[Method, ...] = (
     Method("tuning.apply", "Apply a tuning suggestion to the running detector (persisted)",
            (Param("id", required=True, help="a backlog id, e.g. TB-001"),),
            cli="tuning-apply", http=("POST", "/api/tuning/apply"), mutating=True),
+    Method("tuning.reject", "Reject a tuning suggestion (recorded in the backlog)",
+           (Param("id", required=True, help="a backlog id, e.g. TB-001"),),
+           cli="tuning-reject", http=("POST", "/api/tuning/reject"), mutating=True),
     Method("shutdown", "Stop the daemon gracefully",
            (Param("pid", "int", help="only if the daemon's pid is this one (used by the "
                                      "replace path)"),),

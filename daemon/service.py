@@ -142,6 +142,9 @@ class Service:
     async def tuning_apply(self, id: str) -> dict[str, Any]:
         return await self._advisor().apply(id)
 
+    async def tuning_reject(self, id: str) -> dict[str, Any]:
+        return await self._advisor().reject(id)
+
     async def shutdown(self, pid: int | None = None) -> dict[str, Any]:
         if pid is not None and pid != self.d.pid:  # a scoped shutdown meant for another run
             raise RpcError(f"shutdown: this daemon is pid {self.d.pid}, not {pid}",

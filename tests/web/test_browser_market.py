@@ -214,3 +214,63 @@ def test_pills_go_stale_when_the_daemon_stops(browser: Browser, tmp_path: Path):
     finally:
         context.close()
         d.stop()
+
+
+BACKLOG = """# Tuning backlog
+
+## TB-001 — SPIKE_SCORE_THRESHOLD 3 → 3.5
+
+- **Status:** suggested
+- **Date:** 2026-12-01
+- **Knob:** SPIKE_SCORE_THRESHOLD
+- **Change:** 3 → 3.5
+- **Evidence:** replay: 12 of 40 noise signals gone, 1 of 25 real ones lost
+- **Why:** outlier noise on thin markets
+
+## TB-002 — SPIKE_MIN_PRICE_MOVE 0.03 → 0.04
+
+- **Status:** suggested
+- **Date:** 2026-12-01
+- **Knob:** SPIKE_MIN_PRICE_MOVE
+- **Change:** 0.03 → 0.04
+- **Evidence:** replay: 5 of 40 noise signals gone, 0 real ones lost
+"""
+
+
+def test_tuning_panel_applies_and_rejects_after_a_confirmation(browser: Browser,
+                                                               tmp_path: Path):
+    home = tmp_path / "home"
+    home.mkdir()
+    backlog = home / "TUNING-BACKLOG.md"
+    backlog.write_text(BACKLOG)
+    d = DaemonProcess(home, ENABLE_SIMULATION="false", TUNING_BACKLOG_PATH=str(backlog))
+    context = browser.new_context()
+    asked: list[str] = []
+    try:
+        page = context.new_page()
+        answer = {"accept": False}
+
+        def on_dialog(dialog: Any) -> None:
+            asked.append(dialog.message)
+            dialog.accept() if answer["accept"] else dialog.dismiss()
+
+        page.on("dialog", on_dialog)
+        page.goto(d.url + "/")
+        apply = page.get_by_role("button", name="Apply TB-001")
+        apply.click()  # dismissed: nothing changes
+        assert "SPIKE_SCORE_THRESHOLD 3 → 3.5" in asked[0]
+        assert "Replay evidence: replay: 12 of 40 noise signals gone" in asked[0]
+        assert d.http.get("/api/tuning").json()["thresholds"]["SPIKE_SCORE_THRESHOLD"] == 3.0
+        answer["accept"] = True
+        apply.click()
+        expect(page.locator("#toast")).to_contain_text("Applied TB-001")
+        assert d.http.get("/api/tuning").json()["thresholds"]["SPIKE_SCORE_THRESHOLD"] == 3.5
+        expect(page.locator("#tuning li[data-id='TB-001'] .badge")).to_have_text("applied")
+        page.get_by_role("button", name="Reject TB-002").click()
+        expect(page.locator("#tuning li[data-id='TB-002'] .badge")).to_have_text("rejected")
+        assert "- **Status:** rejected" in backlog.read_text().split("## TB-002")[1]
+        assert d.http.get("/api/tuning").json()["thresholds"]["SPIKE_MIN_PRICE_MOVE"] == 0.03
+        expect(page.get_by_role("button", name="Apply TB-002")).to_have_count(0)
+    finally:
+        context.close()
+        d.stop()

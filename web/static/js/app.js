@@ -81,6 +81,27 @@ async function removeTicker(ticker, button) {
   }
 }
 
+// ------------------------------------------------------------------ tuning suggestions
+// Apply or reject after a confirmation that shows the replay's evidence for the change.
+async function decideTuning(s, button, verb) {
+  clearToast();
+  const evidence = [s.evidence && `Replay evidence: ${s.evidence}`, s.why && `Why: ${s.why}`]
+    .filter(Boolean).join("\n");
+  if (!window.confirm(`${verb} ${s.id}: ${s.knob} ${s.from} → ${s.to}?\n\n${evidence}`)) return;
+  button.disabled = true;
+  try {
+    const res = await api(`/api/tuning/${verb.toLowerCase()}`, { id: s.id });
+    toast(verb === "Apply" ? `Applied ${res.id}: ${res.knob} is now ${res.to}`
+      : `Rejected ${res.id}`);
+    await refresh();
+  } catch (err) {
+    toast(err.message, true);
+    button.disabled = false;
+  }
+}
+const applyTuning = (s, button) => decideTuning(s, button, "Apply");
+const rejectTuning = (s, button) => decideTuning(s, button, "Reject");
+
 // ------------------------------------------------------------------ category search
 function resultItems(res) {
   if (Array.isArray(res)) return res;
@@ -139,7 +160,7 @@ async function refresh() {
   try {
     last = await api("/api/state");
     $("banner").hidden = true;
-    render(last, ui, { removeTicker });
+    render(last, ui, { removeTicker, applyTuning, rejectTuning });
   } catch (err) {
     const banner = $("banner");
     banner.textContent = `Cannot refresh from the daemon (${err.message}). Retrying every ${REFRESH_MS / 1000} s; ` +

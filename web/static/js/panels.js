@@ -338,11 +338,18 @@ function renderTuning() {
       ...suggestions.map((s) => {
         const head = [s.id, s.knob || s.setting || s.name].filter(Boolean).join(" ");
         const change = s.from !== undefined || s.to !== undefined ? `${s.from} → ${s.to}` : "";
-        return h("li", {},
+        const open = s.id && (s.status || "suggested") === "suggested";
+        return h("li", { "data-id": s.id || null },
           h("span", { class: "sugg-head", text: `${head}${change ? ": " + change : ""}` }),
           s.status ? h("span", { class: `badge s-${s.status}`, text: s.status }) : null,
           h("span", { class: "evidence", text: [s.evidence, s.why || s.rationale]
-            .filter(Boolean).join(" — ") }));
+            .filter(Boolean).join(" — ") }),
+          open ? h("span", { class: "sugg-actions" },
+            h("button", { type: "button", class: "small", text: "Apply",
+              "aria-label": `Apply ${s.id}`, onclick: (ev) => actions.applyTuning(s, ev.currentTarget) }),
+            h("button", { type: "button", class: "small", text: "Reject",
+              "aria-label": `Reject ${s.id}`, onclick: (ev) => actions.rejectTuning(s, ev.currentTarget) }))
+            : null);
       })));
   }
   if (patterns.length) {
