@@ -58,7 +58,8 @@ class SignalFilter:
 
     def where(self, skip: str = "") -> tuple[str, list[Any]]:
         """The WHERE clause and its parameters; ``skip`` leaves one facet out (its counts)."""
-        terms, args = ["1"], []
+        terms: list[str] = ["1"]
+        args: list[Any] = []
         if self.since is not None:
             terms.append("s.created_at >= ?")
             args.append(self.since)
@@ -134,7 +135,8 @@ def events_page(store: Store, *, market: str | None, since: float, until: float,
                 limit: int = EVENT_PAGE) -> list[tuple[Any, ...]]:
     """Up to ``limit`` events (``EVENT_COLUMNS``) in time order after the ``(ts, id)`` key
     ``after``, on the ``(market_id, ts)`` index with a market, else on ``(ts)``."""
-    terms, args = ["ts >= ?", "ts < ?"], [since, until]
+    terms: list[str] = ["ts >= ?", "ts < ?"]
+    args: list[Any] = [since, until]
     if market:
         terms.insert(0, "market_id = ?")
         args.insert(0, market)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -116,9 +117,8 @@ def register_history_routes(app: Quart, d: Daemon) -> None:
                            ) -> AsyncIterator[str]:
         cursor, first = None, True
         while True:
-            items, cursor = await trio.to_thread.run_sync(
-                lambda c=cursor: sh.signals_page(d.store, flt, sort=q.sort, limit=EXPORT_PAGE,
-                                                 cursor=c))
+            items, cursor = await trio.to_thread.run_sync(functools.partial(
+                sh.signals_page, d.store, flt, sort=q.sort, limit=EXPORT_PAGE, cursor=cursor))
             yield render([export.signal_row(s, r) for s, r in items], first)
             first = False
             if cursor is None:
@@ -137,9 +137,9 @@ def register_history_routes(app: Quart, d: Daemon) -> None:
                            ) -> AsyncIterator[str]:
         after, first = None, True
         while True:
-            rows = await trio.to_thread.run_sync(
-                lambda a=after: sh.events_page(d.store, market=market, since=since,
-                                               until=until, after=a))
+            rows = await trio.to_thread.run_sync(functools.partial(
+                sh.events_page, d.store, market=market, since=since, until=until, after=after,
+                limit=sh.EVENT_PAGE))
             yield render([export.event_row(r) for r in rows], first)
             first = False
             if len(rows) < sh.EVENT_PAGE:
