@@ -123,7 +123,11 @@ def gates(card: dict[str, Any], limits: dict[str, Any]) -> list[str]:
     out = []
     points, warmup = ctx.get("baseline_points"), limits.get("SPIKE_WARMUP_POINTS")
     if points is not None and warmup is not None:
-        out.append(f"warm-up {points} ≥ {float(warmup):g} points")
+        if points >= float(warmup):
+            out.append(f"warm-up {points} ≥ {float(warmup):g} points")
+        else:  # the hard rule fires before the warm-up on a move of twice the minimum
+            out.append(f"before warm-up ({points} of {float(warmup):g} points): a move of "
+                       "at least twice the minimum")
     band = limits.get("SPIKE_PRICE_BAND")
     if band is not None:
         out.append(f"inside the {cents(float(band), signed=False)}–"

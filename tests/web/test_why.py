@@ -54,4 +54,8 @@ def test_hard_line_and_the_one_price_move_format():
     x = explain(card(rule="hard", volume_delta=450, price_move=0.04), {}, None)
     assert x["why"].startswith("hard: 450 contracts ≥ 120 and 4¢ ≥ 3¢")
     assert x["gates"] == []
+    cold = explain(card(rule="hard", price_move=0.07, context={"baseline_points": 5}), GATED,
+                   None)
+    assert cold["gates"][0] == ("before warm-up (5 of 10 points): a move of at least twice "
+                                "the minimum")
     assert (cents(-0.03), cents(0.03), cents(0.0), cents(0.005)) == ("−3¢", "+3¢", "±0¢", "+0.5¢")

@@ -236,9 +236,10 @@ function whyEmpty(what) {
 
 function buildFlow() {
   const p = { time: h("td", { class: "t" }), kind: h("span", { class: "kind" }),
-    market: h("td", { class: "m" }), price: h("td", { class: "num" }),
+    market: h("a", { class: "mlink" }), price: h("td", { class: "num" }),
     vol: h("td", { class: "num" }), side: h("td", { class: "side" }), spark: sparkEl() };
-  const el = h("tr", {}, p.time, h("td", {}, p.kind), p.market, p.price, p.vol, p.side,
+  const el = h("tr", {}, p.time, h("td", {}, p.kind), h("td", { class: "m" }, p.market),
+    p.price, p.vol, p.side,
     h("td", {}, p.spark));
   el._p = p;
   return el;
@@ -252,6 +253,7 @@ function patchFlow(el, e) {
   setAttr(p.kind, "title", e.k === "T" ? "trade" : "quote");
   setText(p.market, e.market_id);
   setAttr(p.market, "title", e.title || e.market_id);
+  setAttr(p.market, "href", `/market/${encodeURIComponent(e.market_id)}`);
   setText(p.price, fmt.price(e.price));
   setText(p.vol, e.k === "T" ? fmt.num(e.size != null ? e.size : e.volume)
     : e.volume_kind === "cumulative" ? "" : fmt.num(e.volume));
@@ -271,7 +273,7 @@ function renderFlow() {
 }
 
 function buildTape() {
-  const p = { title: h("span", { class: "tt" }), id: h("span", { class: "tid" }),
+  const p = { title: h("span", { class: "tt" }), id: h("a", { class: "tid" }),
     price: h("span", { class: "pr" }), ba: h("span", { class: "ba" }),
     chg: h("td", { class: "num" }), spark: sparkEl(), events: h("td", { class: "num" }),
     time: timeEl(true) };
@@ -287,6 +289,7 @@ function patchTape(el, m) {
   setText(p.title, m.title || m.market_id);
   setAttr(p.title, "title", m.title || "");
   setText(p.id, m.market_id);
+  setAttr(p.id, "href", `/market/${encodeURIComponent(m.market_id)}`);
   setText(p.price, fmt.price(m.price));
   setText(p.ba, m.bid != null || m.ask != null ? `${fmt.price(m.bid)}/${fmt.price(m.ask)}` : "");
   setText(p.chg, m.change ? fmt.move(m.change) : "");
