@@ -9,9 +9,11 @@ worker threads on the store's per-thread read connections (``Store.query``).
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable
 from typing import Any
 
+from trade_hunter.outcomes.grading import grade, horizon_name
 from trade_hunter.plugins.models import AnalystRead, SpikeSignal, from_json
 
 from .market_rollup import MINUTE, SIZE_EDGES, SIZE_SQL, RollupCache, flow_payload
@@ -60,7 +62,7 @@ def series(store: Store, market: str, start: float, end: float,
             data["trades"] = _raw_trades(store, market, start, end)
         return {"market_id": market, "start": start, "end": end, "step": step, **data,
                 "trades_aggregated": data["trade_count"] > MAX_POINTS,
-                "signals": signal_marks(store, market, start, end)}
+                "signals": graded(signal_marks(store, market, start, end), data["price"], end)}
     where = "market_id = ? AND ts >= ? AND ts < ?"
     args = (start, step, market, start, end)
     # SQLite returns the bare columns of the row holding MAX(ts): the last value per bucket.
@@ -94,7 +96,8 @@ def series(store: Store, market: str, start: float, end: float,
         "quotes": [[t, bid, ask] for _, t, bid, ask in quotes],
         "volume": [[start + b * step, v] for b, v, _ in volume],
         "trades": trades, "trades_aggregated": aggregated, "trade_count": trade_count,
-        "signals": signal_marks(store, market, start, end),
+        "signals": graded(signal_marks(store, market, start, end),
+                          [[t, p] for _, t, p in prices], end),
     }
 
 
@@ -117,6 +120,23 @@ def market_signals(store: Store, market: str, start: float = 0.0, end: float = m
         (market, start, end if math.isfinite(end) else 1e18, limit))
     return [(from_json(s, SpikeSignal), from_json(r, AnalystRead) if r else None)
             for s, r in rows]
+
+
+def graded(marks: list[dict[str, Any]], price: list[list[float]], end: float
+           ) -> list[dict[str, Any]]:
+    """Each marker's outcome at +1/5/15/60 minutes (``outcomes.grading``), on the chart's own
+    price path: at its bucket resolution, so a long range grades to the minute. A horizon past
+    the range's end (or now) is ``no data``."""
+    times, prices = [t for t, _ in price], [p for _, p in price]
+    known = min(end, time.time())
+    for m in marks:
+        if m["price"] is None:
+            continue
+        m["outcomes"] = [
+            {"horizon": horizon_name(o.horizon), "t": m["t"] + o.horizon,
+             "outcome": o.outcome, "price": o.price, "change": o.change}
+            for o in grade(m["direction"], m["t"], m["price"], times, prices, data_end=known)]
+    return marks
 
 
 def signal_marks(store: Store, market: str, start: float, end: float) -> list[dict[str, Any]]:

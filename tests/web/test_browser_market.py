@@ -124,6 +124,9 @@ def test_market_page_charts_the_trades_and_the_signal(browser: Browser, daemon: 
         chart = page.locator("#chart")
         expect(chart).to_have_attribute("data-trades-drawn", "13")
         expect(chart).to_have_attribute("data-signals-drawn", "1")
+        # Its outcome horizons: +1 and +5 min are past (flat: no trade since), +15 and
+        # +60 min not yet.
+        expect(chart).to_have_attribute("data-horizons-drawn", "2")
         drawn = page.evaluate("""() => ({
             prices: window.thMarket.plot.data[1].filter(v => v != null),
             volume: window.thMarket.plot.data[4].filter(v => v != null)
@@ -142,6 +145,7 @@ def test_market_page_charts_the_trades_and_the_signal(browser: Browser, daemon: 
         at = page.evaluate(f"window.thMarket.plot.valToPos({T0 + 12}, 'x')")
         page.mouse.move(box["x"] + at, box["y"] + box["height"] / 2)
         expect(page.locator("#readout")).to_contain_text(re.compile(r"(trade|biggest): 500 @ 50¢ taker yes"))
+        expect(page.locator("#readout")).to_contain_text("then +1m flat ±0¢, +5m flat ±0¢")
         expect(page.locator("#m-signals .card .why-line")).to_have_text(
             "hard: 500 contracts ≥ 120 and 10¢ ≥ 3¢ — score 41.7")
         expect(page.locator("#m-flow")).to_contain_text("13 trades · 620 contracts")

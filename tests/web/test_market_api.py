@@ -52,6 +52,27 @@ async def test_market_detail_has_signals_flow_and_feeds(web):
     assert missing.status_code == 404 and (await missing.get_json())["code"] == "not_found"
 
 
+async def test_signal_markers_carry_their_outcome_horizons(web):
+    d, client = await web(ENABLE_SIMULATION="false")
+    spike = spike_events("M-OUT")  # ordinary trades, then the spike to 50¢, 50 s ago
+    shift = 350.0  # moved back: the spike 400 s ago, then a trade at 55¢ 200 s ago
+    for e in spike:
+        e.timestamp -= shift
+    later = MarketEvent(platform="test", market_id="M-OUT", title="Out", event_kind="trade",
+                        yes_price=0.55, volume=5.0, trade_size=5.0, trade_side="yes",
+                        timestamp=spike[-1].timestamp + 200, source="test")
+    d.ingest([*spike, later])
+    await wait_signals(d, 1)
+    await stored(d, "M-OUT", 7)
+    chart = await (await client.get("/api/markets/M-OUT/series?range=1h")).get_json()
+    (mark,) = chart["signals"]
+    assert mark["price"] == 0.50 and mark["direction"] == "up"
+    by = {o["horizon"]: o for o in mark["outcomes"]}
+    assert by["1m"]["outcome"] == "flat" and by["1m"]["change"] == 0.0
+    assert by["5m"]["outcome"] == "continued" and by["5m"]["change"] == 0.05
+    assert by["15m"]["outcome"] == "no data" and by["60m"]["outcome"] == "no data"
+
+
 async def test_series_is_bounded_and_downsampled(web):
     d, client = await web(ENABLE_SIMULATION="false")
     now = time.time()

@@ -13,6 +13,7 @@ let series = null;   // the last /series answer
 let detail = null;   // the last /api/markets/{id} answer
 
 const css = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+const OUTCOME_VAR = { continued: "--ok", reversed: "--bad", flat: "--muted", moved: "--info" };
 const TIER_VAR = { "high conviction flow": "--hc", notable: "--no", watch: "--wa" };
 const base = `/api/markets/${encodeURIComponent(market)}`;
 
@@ -57,7 +58,7 @@ function drawOverlay(u) {
   ctx.rect(left, top, width, height);
   ctx.clip();
   const biggest = Math.max(1, ...series.trades.map((t) => t.size || 0));
-  let trades = 0, signals = 0;
+  let trades = 0, signals = 0, horizons = 0;
   for (const t of series.trades) {
     if (t.price == null || t.t < x0 || t.t > x1) continue;
     const x = u.valToPos(t.t, "x", true), y = u.valToPos(t.price, "price", true);
@@ -91,11 +92,23 @@ function drawOverlay(u) {
     ctx.closePath();
     ctx.fill();
     signals += 1;
+    // Its outcome horizons: a ring at the price +1/5/15/60 min later, by what happened.
+    for (const o of m.outcomes || []) {
+      if (o.price == null || o.t > x1) continue;
+      ctx.strokeStyle = css(OUTCOME_VAR[o.outcome] || "--muted");
+      ctx.lineWidth = 2 * devicePixelRatio;
+      ctx.beginPath();
+      ctx.arc(u.valToPos(o.t, "x", true), u.valToPos(o.price, "price", true),
+        4 * devicePixelRatio, 0, 2 * Math.PI);
+      ctx.stroke();
+      horizons += 1;
+    }
   }
   ctx.restore();
   const el = $("chart");
   el.dataset.tradesDrawn = trades;
   el.dataset.signalsDrawn = signals;
+  el.dataset.horizonsDrawn = horizons;
 }
 
 function nearest(list, t, within) {
@@ -127,7 +140,12 @@ function readout(u) {
       (big.trades ? ` (${big.trades} trades)` : ""));
   }
   const mark = nearest(series.signals, at, 8 * per);
-  if (mark) parts.push(`signal #${mark.id}: ${mark.tier}, score ${mark.score.toFixed(1)}`);
+  if (mark) {
+    const after = (mark.outcomes || []).filter((o) => o.outcome !== "no data")
+      .map((o) => `+${o.horizon} ${o.outcome} ${fmt.move(o.change)}`);
+    parts.push(`signal #${mark.id}: ${mark.tier}, score ${mark.score.toFixed(1)}` +
+      (after.length ? ` — then ${after.join(", ")}` : ""));
+  }
   setText($("readout"), parts.join(" · "));
 }
 
