@@ -38,23 +38,23 @@ def health_payload(d: Daemon) -> dict[str, Any]:
 
 def signal_card(signal: Any, read: Any, first_seen: float | None = None) -> dict[str, Any]:
     card = to_builtins(signal)
-    history = known_history(signal, first_seen)
-    card.pop("event", None)            # the card shows its fields; the raw event is in
-    card.pop("thresholds", None)       # /api/signals for whoever needs it
-    card.get("context", {}).pop("recent_events", None)
     if read is not None:
         card["read"] = to_builtins(read)
         card["read"]["status"] = read.status  # a default, so omitted by msgspec otherwise
     else:
         card["read"] = None
-    card["explain"] = explain(card, signal.thresholds, history)
+    card["explain"] = explain(card, signal.thresholds, known_history(signal, first_seen))
+    card.pop("event", None)            # the card shows its fields; the raw event is in
+    card.pop("thresholds", None)       # /api/signals for whoever needs it
+    card.get("context", {}).pop("recent_events", None)
     return card
 
 
 def known_history(signal: Any, first_seen: float | None) -> float | None:
     """Seconds of the market's history known when ``signal`` fired: from its first stored
-    event, else (not committed yet) from the oldest event the signal itself carries."""
-    starts = [first_seen] if first_seen is not None else []
+    event, else (not committed yet, or deleted by retention) from the oldest event the signal
+    itself carries."""
+    starts = [first_seen] if first_seen is not None and first_seen <= signal.created_at else []
     starts += [e.timestamp for e in signal.context.recent_events[:1]]
     return max(signal.created_at - min(starts), 0.0) if starts else None
 

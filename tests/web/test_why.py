@@ -59,3 +59,26 @@ def test_hard_line_and_the_one_price_move_format():
     assert cold["gates"][0] == ("before warm-up (5 of 10 points): a move of at least twice "
                                 "the minimum")
     assert (cents(-0.03), cents(0.03), cents(0.0), cents(0.005)) == ("−3¢", "+3¢", "±0¢", "+0.5¢")
+
+
+def test_known_history_comes_from_the_first_stored_event_or_the_signal():
+    from trade_hunter.plugins.models import EventBrief, MarketEvent, SignalContext, SpikeSignal
+    from trade_hunter.web.state import known_history, signal_card
+
+    signal = SpikeSignal(
+        market_id="M", platform="test", title="M", topic="general", source="test",
+        tier="watch", score=4.0, rule="outlier", volume_delta=100, baseline=10,
+        volume_multiple=10, price_move=0.0, price_score=0, direction="flat", yes_price=0.5,
+        event=MarketEvent(platform="test", market_id="M", event_kind="quote",
+                          timestamp=1000.0),
+        context=SignalContext(recent_events=[EventBrief(timestamp=990.0, event_kind="quote")],
+                              price_change_1m=0.0),
+        created_at=1000.0)
+    assert known_history(signal, 400.0) == 600.0     # the first stored event
+    assert known_history(signal, None) == 10.0       # not stored yet: what the signal saw
+    assert known_history(signal, 1200.0) == 10.0     # retention removed the older history
+    card = signal_card(signal, None, 400.0)
+    assert card["explain"]["history"] == "history 10 min"
+    assert card["explain"]["windows"][0]["text"] == "±0¢"
+    assert "(updates)" not in card["explain"]["why"]  # no baseline_points: no count claimed
+    assert "event" not in card and "thresholds" not in card
