@@ -222,7 +222,24 @@ def tickers_remove(r: dict[str, Any]) -> str:
     return f"stopped tracking {r.get('ticker')}"
 
 
+def cents(move: float, direction: str | None) -> str:
+    """A price move as the dashboard shows it: "+3¢", "−3¢" (signed by direction)."""
+    c = round(abs(move) * 100, 1) * (-1 if direction == "down" else 1)
+    return ("+" if c > 0 else "−" if c < 0 else "±") + f"{abs(c):g}¢"
+
+
+def signals_csv(r: dict[str, Any]) -> str:
+    """``th-ctl signals --csv``: the daemon's rows with the export's columns."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(r["columns"])
+    writer.writerows(r.get("rows") or [])  # cells as the daemon made them (export.csv_cells)
+    return buffer.getvalue().rstrip("\n")
+
+
 def signals_list(r: dict[str, Any]) -> str:
+    if "columns" in r:
+        return signals_csv(r)
     items = r.get("signals") or []
     if not items:
         return "no signals yet (try: th-ctl demo-spike)"
@@ -233,8 +250,8 @@ def signals_list(r: dict[str, Any]) -> str:
         if read.get("confidence"):
             label += f" ({read['confidence']})"
         rows.append((s.get("id"), ago(s.get("created_at")), s.get("tier"),
-                     f"{s.get('score', 0):.2f}", f"{s.get('price_move', 0):+.2f}",
-                     s.get("market_id"), s.get("title"), label))
+                     f"{s.get('score', 0):.2f}", cents(s.get("price_move", 0), s.get("direction")),
+                     s.get("market_id"), cell(s.get("title"), 40), label))
     lines = table(rows, ("id", "when", "tier", "score", "move", "market", "title",
                          "analyst")).split("\n")
     # Each row is one line (the header may have a rule under it): its outcomes go below it.

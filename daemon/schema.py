@@ -174,6 +174,10 @@ MIGRATIONS: tuple[str, ...] = (
         checked_at REAL NOT NULL
     );
     """,
+    # 6: a market's signals by time (market page, History filtered by market)
+    """
+    CREATE INDEX signals_market_created ON signals (market_id, created_at);
+    """,
 )
 
 

@@ -8,10 +8,12 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+import trio
+
 from trade_hunter.plugins.errors import RpcError
 from trade_hunter.plugins.models import MarketEvent, SpikeSignal, to_builtins
 
-from . import outcome_store, protocol
+from . import outcome_store, protocol, signal_history
 
 if TYPE_CHECKING:
     from .advisor import Advisor
@@ -91,14 +93,39 @@ class Service:
         return {"ticker": removed, "removed": True}
 
     async def signals_list(self, sort: str = "newest", limit: int = 20,
-                           topic: str | None = None, tier: str | None = None
-                           ) -> dict[str, Any]:
+                           topic: str | None = None, tier: str | None = None,
+                           since: str | None = None, until: str | None = None,
+                           market: str | None = None, csv: bool = False) -> dict[str, Any]:
         if not 1 <= limit <= 500:
             raise RpcError("signals.list: limit must be from 1 to 500", code="invalid_params")
         live = self.d.live
-        items = live.recent_signals(sort=sort, limit=limit, topic=topic, tier=tier)
-        return {"signals": [signal_dict(s, live.reads.get(s.id or 0), live.outcomes.get(s.id or 0))
-                            for s in items]}
+        if since is None and until is None and market is None:  # the live window
+            pairs = [(s, live.reads.get(s.id or 0))
+                     for s in live.recent_signals(sort=sort, limit=limit, topic=topic, tier=tier)]
+        else:  # the stored history (daemon/signal_history.py)
+            pairs = await trio.to_thread.run_sync(self._stored_signals, sort, limit, topic,
+                                                  tier, since, until, market)
+        if csv:
+            from trade_hunter.web.export import (  # no web stack
+                SIGNAL_COLUMNS,
+                csv_cells,
+                signal_row,
+            )
+            return {"columns": list(SIGNAL_COLUMNS),
+                    "rows": [csv_cells(SIGNAL_COLUMNS, signal_row(s, r)) for s, r in pairs]}
+        return {"signals": [signal_dict(s, r, live.outcomes.get(s.id or 0)) for s, r in pairs]}
+
+    def _stored_signals(self, sort: str, limit: int, topic: str | None, tier: str | None,
+                        since: str | None, until: str | None, market: str | None
+                        ) -> list[tuple[SpikeSignal, Any]]:
+        try:
+            flt = signal_history.SignalFilter(
+                since=signal_history.parse_time("since", since),
+                until=signal_history.parse_time("until", until), market=market, topic=topic,
+                tier=tier)
+        except ValueError as exc:
+            raise RpcError(f"signals.list: {exc}", code="invalid_params") from None
+        return signal_history.signals_page(self.d.store, flt, sort=sort, limit=limit)[0]
 
     async def plugins_list(self) -> dict[str, Any]:
         return {"plugins": self.d.host.report()}
@@ -133,6 +160,9 @@ class Service:
         """Reads the stored outcomes (never re-grades) in a worker thread."""
         lo, hi = moment("since", since), moment("until", until)
         return await self.d.scorecards.get(lo, hi, group_by)
+
+    async def tuning_reject(self, id: str) -> dict[str, Any]:
+        return await self._advisor().reject(id)
 
     async def shutdown(self, pid: int | None = None) -> dict[str, Any]:
         if pid is not None and pid != self.d.pid:  # a scoped shutdown meant for another run
