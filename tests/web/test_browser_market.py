@@ -37,11 +37,14 @@ from playwright.sync_api import Browser, expect, sync_playwright
 
 MARKET = "KXUXTEST-26DEC06-B1"
 T0 = time.time() - 600  # twelve ordinary trades from here, one a second, then the spike
+# (set again when the module's daemon starts: the outcome horizons count from then, however
+# long the suite ran before this module)
 
 
-def trades(market: str = MARKET, t0: float = T0, topic: str = "crypto"
+def trades(market: str = MARKET, t0: float | None = None, topic: str = "crypto"
            ) -> list[dict[str, Any]]:
     """Twelve 10-contract trades at 40¢ (taker yes), then 500 contracts at 50¢ (taker yes)."""
+    t0 = T0 if t0 is None else t0
     base = {"source": "uxtest", "platform": "kalshi", "market_id": market, "topic": topic,
             "title": "Will the UX test pass?" if market == MARKET else f"Will {market} win?",
             "event_kind": "trade", "volume_kind": "delta"}
@@ -53,14 +56,17 @@ def trades(market: str = MARKET, t0: float = T0, topic: str = "crypto"
 
 
 # Two older spikes on other markets (sports), for History's filters and cursor.
-OTHERS = [("KXUXSPORT-A", T0 - 3000), ("KXUXSPORT-B", T0 - 2000)]
+OTHERS = [("KXUXSPORT-A", -3000), ("KXUXSPORT-B", -2000)]
 
 
 @pytest.fixture(scope="module")
 def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
+    global T0
+    T0 = time.time() - 600
     d = DaemonProcess(tmp_path_factory.mktemp("ux") / "home", ENABLE_SIMULATION="false")
     try:
-        events = [e for market, t0 in OTHERS for e in trades(market, t0, "sports")] + trades()
+        events = [e for market, ago in OTHERS
+                  for e in trades(market, T0 + ago, "sports")] + trades()
         for e in events:
             r = d.post("/api/events", e)
             assert r.status_code in (200, 202), r.text
