@@ -310,7 +310,21 @@ def generic(result: Any) -> str:
     return "\n".join(parts) or "(empty)"
 
 
+def silence_list(r: dict[str, Any]) -> str:
+    rows = [(s.get("id"), s.get("kind"), s.get("state"), " ".join(s.get("matchers") or []),
+             time.strftime("%Y-%m-%d %H:%M", time.localtime(s.get("expired_at") or
+                                                            s.get("ends_at") or 0)),
+             s.get("comment")) for s in r.get("silences") or []]
+    muted = r.get("muted_today") or {}
+    head = (f"{muted.get('alerts', 0)} alerts muted by {muted.get('silences', 0)} silences "
+            f"today · {r.get('unread', 0)} unread")
+    if not rows:
+        return head + "\nno silences or snoozes (th-ctl silence add topic=crypto)"
+    return head + "\n" + table(rows, ["id", "kind", "state", "matchers", "until", "comment"])
+
+
 RENDERERS: dict[str, Callable[[Any], str]] = {
+    "silence.list": silence_list,
     "status": status,
     "tickers.list": tickers_list,
     "tickers.add": tickers_add,

@@ -30,6 +30,7 @@ from .pipeline import INGEST_BUFFER, Pipeline
 from .retention import Retention
 from .runtime import tune_runtime
 from .service import Service, demo_events
+from .silences import MuteBook
 from .store import Store
 from .supervisor import HealthBook, supervise
 from .tickers import TickerBook
@@ -49,6 +50,7 @@ class Daemon:
         self.health = HealthBook()
         self.tickers = TickerBook(self.store)
         self.retention = Retention(self.store, settings.RETENTION_DAYS)
+        self.mutes = MuteBook(self.store)
         self.service = Service(self)
         self.components: dict[str, Any] = {}
         self.extras: dict[str, Any] = {}
@@ -136,6 +138,8 @@ class Daemon:
         providers = self._create("analyst", self.registries.analysts)
         self.outbox = Outbox(self._create("notifier", self.registries.notifiers),
                              store=self.store, health=self.health, batches=pipeline)
+        await trio.to_thread.run_sync(self.mutes.load)
+        self.mutes.clock, self.outbox.mute = self.outbox.now, self.mutes.mute_key
         self.analysts = AnalystService(providers, settings=s, store=self.store,
                                        health=self.health.get("analysts"), live=self.live,
                                        batches=pipeline, follow_ups=self.outbox)

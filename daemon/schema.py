@@ -120,6 +120,24 @@ MIGRATIONS: tuple[str, ...] = (
     DROP INDEX events_ext_id;
     CREATE UNIQUE INDEX events_ext_id ON events (source, ext_id) WHERE {UNIQUE_EXT_ID};
     """,
+    # 4: alert workflow: silences and snoozes (daemon/silences.py), acknowledged signals
+    """
+    CREATE TABLE silences (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,            -- 'silence' or 'snooze'
+        matchers TEXT NOT NULL,        -- JSON [[name, value], ...]; a snooze: [["market", T]]
+        comment TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        ends_at REAL NOT NULL,
+        expired_at REAL                -- set when expired early
+    );
+    CREATE INDEX silences_ends ON silences (ends_at);
+    CREATE TABLE acks (
+        signal_id INTEGER PRIMARY KEY,
+        acked_at REAL NOT NULL
+    );
+    CREATE INDEX outbox_muted ON outbox (created_at) WHERE status = 'muted';
+    """,
 )
 
 

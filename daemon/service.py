@@ -10,6 +10,7 @@ from trade_hunter.plugins.errors import RpcError
 from trade_hunter.plugins.models import MarketEvent, SpikeSignal, to_builtins
 
 from . import protocol
+from .alert_methods import AlertMethods
 
 if TYPE_CHECKING:
     from .advisor import Advisor
@@ -22,7 +23,7 @@ def signal_dict(signal: SpikeSignal, read: Any) -> dict[str, Any]:
     return out
 
 
-class Service:
+class Service(AlertMethods):
     def __init__(self, daemon: Daemon) -> None:
         self.d = daemon
 
@@ -78,13 +79,18 @@ class Service:
         return {"ticker": ticker, "removed": True}
 
     async def signals_list(self, sort: str = "newest", limit: int = 20,
-                           topic: str | None = None, tier: str | None = None
-                           ) -> dict[str, Any]:
+                           topic: str | None = None, tier: str | None = None,
+                           unread: bool | None = None) -> dict[str, Any]:
         if not 1 <= limit <= 500:
             raise RpcError("signals.list: limit must be from 1 to 500", code="invalid_params")
         live = self.d.live
-        items = live.recent_signals(sort=sort, limit=limit, topic=topic, tier=tier)
-        return {"signals": [signal_dict(s, live.reads.get(s.id or 0)) for s in items]}
+        acked = self.d.mutes.acked
+        items = live.recent_signals(sort=sort, limit=500 if unread else limit, topic=topic,
+                                    tier=tier)
+        if unread:
+            items = [s for s in items if s.id not in acked][:limit]
+        return {"signals": [signal_dict(s, live.reads.get(s.id or 0)) | {"acked": s.id in acked}
+                            for s in items]}
 
     async def plugins_list(self) -> dict[str, Any]:
         return {"plugins": self.d.host.report()}
