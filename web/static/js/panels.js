@@ -9,6 +9,7 @@ import {
 let last = null;     // the payload being rendered
 let ui = null;       // { sort, topic, tier, source }: the reader's choices
 let actions = null;  // { removeTicker(ticker, button) }
+export const cardHooks = [];  // (card, signal) => void, after each patch (silences.js)
 
 // ------------------------------------------------------------------ status pills
 function pill(key, text, state, title) { return { key, text, state, title }; }
@@ -147,6 +148,7 @@ function patchCard(el, s) {
   if (c.yes_trades || c.no_trades) ctx.push(`yes/no ${c.yes_trades || 0}/${c.no_trades || 0}`);
   setText(p.context, ctx.join(" · "));
   patchRead(p.read, s.read);
+  for (const hook of cardHooks) hook(el, s);
 }
 
 function patchRead(el, r) {
