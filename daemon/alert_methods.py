@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from trade_hunter.plugins.errors import RpcError
 
 from .matchers import Matcher, MatcherError, parse_duration, parse_matchers, parse_target
+from .notify_test import send_tests
 from .silences import MuteBook, local_midnight
 
 if TYPE_CHECKING:
@@ -98,3 +99,13 @@ class AlertMethods:
                                     else silence.expired_at}
         return {"acked": acked, "muted": muted, "unread": self.unread_count(),
                 **await self.silence_list()}
+
+    async def notify_test(self, notifier: str | None = None) -> dict[str, Any]:
+        notifiers = self.d.outbox.notifiers if self.d.outbox is not None else {}
+        if notifier is not None and notifier not in notifiers:
+            raise RpcError(f"no notifier {notifier!r} is running (running: "
+                           f"{', '.join(notifiers) or 'none'})", code="invalid_params")
+        if not notifiers:
+            raise RpcError("no notifier is configured (DISCORD_WEBHOOK_URL, APPRISE_URLS)",
+                           code="not_available")
+        return {"results": await send_tests(notifiers, notifier)}

@@ -194,7 +194,23 @@ async function addSilence(ev) {
   }
 }
 
+async function notifyTest(ev) {
+  const button = ev.target;
+  button.disabled = true;
+  say("Sending a test message through every notifier…");
+  try {
+    const res = await call("/api/notify/test", {});
+    const bad = res.results.some((r) => !r.ok);
+    say(res.results.map((r) => `${r.notifier}: ${r.ok ? "delivered" : r.answer}`).join(" · "), bad);
+  } catch (err) {
+    say(err.message, true);
+  } finally {
+    button.disabled = false;
+  }
+}
+
 function setup() {
+  $("notify-test").addEventListener("click", notifyTest);
   $("silence-form").addEventListener("submit", addSilence);
   $("alert-pills").addEventListener("click", (ev) => {
     const pill = ev.target.closest("[data-key]");
