@@ -98,6 +98,7 @@ class AlertMethods:
                                     "until": silence.ends_at if silence.expired_at is None
                                     else silence.expired_at}
         return {"acked": acked, "muted": muted, "unread": self.unread_count(),
+                "latest_id": max((s.id for s in signals if s.id is not None), default=0),
                 **await self.silence_list()}
 
     async def notify_test(self, notifier: str | None = None) -> dict[str, Any]:

@@ -83,3 +83,41 @@ def test_snooze_button_mutes_the_event_and_mark_read(watched: Watched,
     expect(page.locator("#alert-pills [data-key=unread]")).to_have_text(f"{unread - 1} unread")
     assert first in daemon.http.get("/api/alert-state").json()["acked"]
     assert watched.errors == []
+
+
+FAKE_NOTIFICATION = """
+window.__notes = []; window.__asked = 0;
+class FakeNotification {
+  constructor(title, options) { window.__notes.push({ title, ...options }); }
+}
+FakeNotification.permission = "default";
+FakeNotification.requestPermission = async () => {
+  window.__asked += 1; FakeNotification.permission = "granted"; return "granted";
+};
+window.Notification = FakeNotification;
+"""
+
+
+def test_browser_notifications_ask_only_when_turned_on(browser, daemon: DaemonProcess):
+    # The browser's Notification API is replaced by a recorder (headless chromium shows none).
+    context = browser.new_context()
+    context.add_init_script(FAKE_NOTIFICATION)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(daemon.url + "/")
+    expect(page.locator("#alert-pills [data-key=unread]")).to_be_visible()
+    assert page.evaluate("() => window.__asked") == 0  # never asked before the reader opts in
+    page.locator("#browser-tier").select_option("watch")
+    page.locator("#browser-notify").check()
+    page.wait_for_function("() => window.__asked === 1")
+    expect(page.locator("#browser-notify")).to_be_checked()
+
+    stamp = time.time_ns()
+    daemon.post("/api/snoozes", {"target": f"DEMO-QUIET-{stamp}", "duration": "1h"})
+    daemon.post("/api/demo/spike", {"market_id": f"DEMO-QUIET-{stamp}-A"})
+    loud = daemon.post("/api/demo/spike", {"market_id": f"DEMO-LOUD-{stamp}-A"}).json()
+    page.wait_for_function("() => window.__notes.length >= 1")
+    notes = page.evaluate("() => window.__notes")
+    assert [n["tag"] for n in notes] == [f"th-signal-{loud['signals'][0]}"]
+    assert "informational only" in notes[0]["body"]
+    context.close()

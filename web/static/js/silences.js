@@ -172,6 +172,7 @@ export async function refresh() {
   acked = new Set(view.acked);
   renderPanel();
   for (const el of document.querySelectorAll("#signal-list .card")) if (el._a) patch(el);
+  document.dispatchEvent(new CustomEvent("th-alert-state", { detail: view }));
 }
 
 async function addSilence(ev) {
