@@ -22,6 +22,7 @@ from .advisor import Advisor, tuned_detector
 from .analysis import AnalystService
 from .control import ControlServer, serve_control
 from .host import PluginHost, Registries, _version
+from .incidents import Incidents
 from .live import Live
 from .logs import STARTUP_LOGGER, log_signal
 from .metrics import Tally
@@ -60,6 +61,7 @@ class Daemon:
         self.analysts: AnalystService | None = None
         self.advisor: Advisor | None = None
         self.outbox: Outbox | None = None
+        self.incidents: Incidents | None = None
         self._shutdown: trio.Event | None = None
         self._send: trio.MemorySendChannel[Any] | None = None
         self.stop_reason = ""
@@ -140,6 +142,10 @@ class Daemon:
                              store=self.store, health=self.health, batches=pipeline)
         await trio.to_thread.run_sync(self.mutes.load)
         self.mutes.clock, self.outbox.mute = self.outbox.now, self.mutes.mute_key
+        self.incidents = Incidents(self.outbox, self.store, pipeline,
+                                   window=s.ALERT_GROUP_WINDOW_SECONDS,
+                                   wait=s.ALERT_GROUP_WAIT_SECONDS, repeat=s.ALERT_REPEAT_SECONDS)
+        await trio.to_thread.run_sync(self.incidents.load)
         self.analysts = AnalystService(providers, settings=s, store=self.store,
                                        health=self.health.get("analysts"), live=self.live,
                                        batches=pipeline, follow_ups=self.outbox)
@@ -149,7 +155,7 @@ class Daemon:
                                detector=RunningDetector(self.components, self.extras, pipeline,
                                                         self.health.get(name, "detector")),
                                narrator=narrator, budget=self.analysts.budget)
-        pipeline.signal_writes.append(self.outbox.rows_for_signal)
+        pipeline.signal_writes.append(self.incidents.rows_for_signal)  # → outbox rows
         pipeline.signal_handoffs.append(self.outbox.wake)
         pipeline.signal_handoffs.append(self.analysts.submit)
         pipeline.signal_handoffs.append(self.tally.signal)
@@ -168,6 +174,8 @@ class Daemon:
                                       self.analysts.run)
                 await consumers.start(supervise, self.health.get("outbox"),
                                       self.outbox.run)
+                await consumers.start(supervise, self.health.get("incidents"),
+                                      self.incidents.run)
                 await services.start(supervise, self.health.get("retention"),
                                      self.retention.run)
                 await services.start(supervise, self.health.get("advisor"), self.advisor.run)

@@ -137,6 +137,21 @@ MIGRATIONS: tuple[str, ...] = (
         acked_at REAL NOT NULL
     );
     CREATE INDEX outbox_muted ON outbox (created_at) WHERE status = 'muted';
+    CREATE TABLE incidents (           -- daemon/incidents.py
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL,             -- the event ticker, or source:group for relays
+        first_at REAL NOT NULL,
+        last_at REAL NOT NULL,
+        notified INTEGER NOT NULL DEFAULT 0,   -- signals included in a notification
+        notified_at REAL,
+        updates INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX incidents_last ON incidents (last_at);
+    CREATE TABLE incident_signals (
+        signal_id INTEGER PRIMARY KEY,
+        incident_id INTEGER NOT NULL
+    );
+    CREATE INDEX incident_signals_incident ON incident_signals (incident_id);
     """,
 )
 

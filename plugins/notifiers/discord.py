@@ -21,6 +21,9 @@ from trade_hunter.plugins.models import CONFIDENCE_ORDER, TOPICS, Alert
 
 from .discord_embeds import build_payload
 from .discord_http import Webhook, WebhookClient, parse_webhook
+from .discord_incidents import incident_payload
+
+INCIDENT_MESSAGES = 5000  # message ids remembered for editing (the newest incidents)
 
 MODES = ("all", "detector-only", "analyst-signals-only")
 
@@ -74,6 +77,9 @@ class DiscordNotifier:
         self.client, self.default, self.routes = client, default, routes
         self.mode, self.followup = mode, followup
         self.min_rank = CONFIDENCE_ORDER[min_confidence]
+        self.messages: dict[tuple[int, str], str] = {}
+        """(incident id, webhook) → the message to edit (in memory: after a restart an
+        update is a new message naming the incident)."""
 
     def route(self, alert: Alert) -> Webhook | None:
         return self.routes.get(alert.signal.topic) or self.default
@@ -99,7 +105,25 @@ class DiscordNotifier:
         webhook = self.route(alert)
         if webhook is None:  # routes changed since the row was queued
             raise PermanentNotifyError(f"no Discord webhook for topic {alert.signal.topic}")
+        if alert.incident is not None:
+            await self.notify_incident(webhook, alert)
+            return
         await self.client.execute(webhook, build_payload(alert))
+
+    async def notify_incident(self, webhook: Webhook, alert: Alert) -> None:
+        """Edit the incident's message; a failed edit never loses the update: it is posted
+        as a new message naming the incident, which then becomes the one edited."""
+        assert alert.incident is not None
+        key = (alert.incident.id, webhook.label)
+        known = self.messages.get(key)
+        if known and await self.client.edit(webhook, known, incident_payload(alert)):
+            return
+        answer = await self.client.execute(
+            webhook, incident_payload(alert, fallback=alert.incident.update > 0))
+        if isinstance(answer.get("id"), str):
+            self.messages[key] = answer["id"]
+            while len(self.messages) > INCIDENT_MESSAGES:
+                del self.messages[next(iter(self.messages))]
 
 
 def make_notifier(ctx: Any) -> DiscordNotifier | None:

@@ -41,8 +41,21 @@ def analyst_text(signal: SpikeSignal, read: AnalystRead) -> tuple[str, str]:
     return title, "\n".join([*lines, "", FOOTER])
 
 
+def incident_text(alert: Alert) -> tuple[str, str]:
+    inc = alert.incident
+    assert inc is not None
+    markets = len({i.market_id for i in inc.signals})
+    title = f"{inc.key}: {inc.total} signals on {markets} markets" + \
+        (f" (update {inc.update})" if inc.update else "")
+    lines = [f"{i.tier} · {i.market_id}: {cents(i.yes_price)} {signed_cents(i.price_move)}"
+             f" · score {i.score:.2f}" for i in inc.signals[:20]]
+    return title, "\n".join([*lines, "", f"incident #{inc.id} · {FOOTER}"])
+
+
 def alert_text(alert: Alert) -> tuple[str, str]:
-    if alert.kind == "analyst" and alert.read is not None:
+    if alert.incident is not None:
+        title, body = incident_text(alert)
+    elif alert.kind == "analyst" and alert.read is not None:
         title, body = analyst_text(alert.signal, alert.read)
     else:
         title, body = detector_text(alert.signal)
