@@ -323,8 +323,23 @@ def silence_list(r: dict[str, Any]) -> str:
     return head + "\n" + table(rows, ["id", "kind", "state", "matchers", "until", "comment"])
 
 
+def digest_run(r: dict[str, Any]) -> str:
+    text = f"{r.get('title', '')}\n\n{r.get('body', '')}"
+    for a in r.get("results") or []:
+        text += f"\n{a.get('notifier')}: {'delivered' if a.get('ok') else a.get('answer')}"
+    return text
+
+
+def notify_test(r: dict[str, Any]) -> str:
+    return "\n".join(f"{a.get('notifier')}: {'delivered' if a.get('ok') else 'FAILED'}"
+                     f"{'' if a.get('ok') else ' — ' + str(a.get('answer'))}"
+                     for a in r.get("results") or []) or "no notifier"
+
+
 RENDERERS: dict[str, Callable[[Any], str]] = {
     "silence.list": silence_list,
+    "digest.run": digest_run,
+    "notify.test": notify_test,
     "status": status,
     "tickers.list": tickers_list,
     "tickers.add": tickers_add,

@@ -110,3 +110,14 @@ class AlertMethods:
             raise RpcError("no notifier is configured (DISCORD_WEBHOOK_URL, APPRISE_URLS)",
                            code="not_available")
         return {"results": await send_tests(notifiers, notifier)}
+
+    async def digest_run(self, now: bool | None = None, dry_run: bool | None = None
+                         ) -> dict[str, Any]:
+        digest = self.d.digest
+        if digest is None:
+            raise RpcError("the digest is not ready", code="not_available")
+        title, body = await digest.build()
+        out: dict[str, Any] = {"title": title, "body": body}
+        if now and not dry_run:
+            out["results"] = await digest.send()
+        return out

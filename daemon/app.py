@@ -21,6 +21,7 @@ from trade_hunter.plugins.registry import PluginContext
 from .advisor import Advisor, tuned_detector
 from .analysis import AnalystService
 from .control import ControlServer, serve_control
+from .digest import Digest, parse_schedule
 from .host import PluginHost, Registries, _version
 from .incidents import Incidents
 from .live import Live
@@ -62,6 +63,7 @@ class Daemon:
         self.advisor: Advisor | None = None
         self.outbox: Outbox | None = None
         self.incidents: Incidents | None = None
+        self.digest: Digest | None = None
         self._shutdown: trio.Event | None = None
         self._send: trio.MemorySendChannel[Any] | None = None
         self.stop_reason = ""
@@ -125,6 +127,7 @@ class Daemon:
         s = self.settings
         tune_runtime()  # before the store's writer thread starts
         feeds_made = self._create("feed", self.registries.feeds)  # ConfigError: before any I/O
+        digest_at, digest_tz = parse_schedule(s.DIGEST_AT, s.DIGEST_TIMEZONE)
         await trio.to_thread.run_sync(self.store.open)
         detectors = self._create("detector", self.registries.detectors)
         if not detectors:
@@ -146,6 +149,10 @@ class Daemon:
                                    window=s.ALERT_GROUP_WINDOW_SECONDS,
                                    wait=s.ALERT_GROUP_WAIT_SECONDS, repeat=s.ALERT_REPEAT_SECONDS)
         await trio.to_thread.run_sync(self.incidents.load)
+        outbox = self.outbox
+        self.digest = Digest(store=self.store, mutes=self.mutes, health=self.health,
+                             notifiers=lambda: outbox.notifiers, clock=outbox.now,
+                             at=digest_at, tz=digest_tz)
         self.analysts = AnalystService(providers, settings=s, store=self.store,
                                        health=self.health.get("analysts"), live=self.live,
                                        batches=pipeline, follow_ups=self.outbox)
@@ -179,6 +186,7 @@ class Daemon:
                 await services.start(supervise, self.health.get("retention"),
                                      self.retention.run)
                 await services.start(supervise, self.health.get("advisor"), self.advisor.run)
+                await services.start(supervise, self.health.get("digest"), self.digest.run)
                 binds = await services.start(serve_web, self, s.APP_HOST, s.APP_PORT)
                 self.dashboard_url = binds[0] if binds else ""
                 self.health.get("web").set("running", self.dashboard_url)

@@ -39,6 +39,8 @@ CORE: tuple[tuple[Any, ...], ...] = (
     ("ALERT_GROUP_WINDOW_SECONDS", "float", 600.0, "Signals on markets of one event within this many seconds of each other form one incident (0: no grouping)", {"minimum": 0, "maximum": 86400}),
     ("ALERT_GROUP_WAIT_SECONDS", "float", 10.0, "An incident's first notification waits this long for more signals to join", {"minimum": 0, "maximum": 3600}),
     ("ALERT_REPEAT_SECONDS", "float", 300.0, "An incident that grows is re-notified at most this often", {"minimum": 0, "maximum": 86400}),
+    ("DIGEST_AT", "str", "", "Send a daily digest at this local time, HH:MM (empty: no digest)", {}),
+    ("DIGEST_TIMEZONE", "str", "", "Time zone of DIGEST_AT, e.g. Europe/Paris (empty: the system's)", {}),
     ("DISCORD_ANALYST_MIN_CONFIDENCE", "choice", "medium", "Minimum confidence in analyst-signals-only mode", {"choices": ("low", "medium", "high")}),
     ("SPIKE_MIN_VOLUME_DELTA", "float", 120.0, "Hard trigger: minimum volume of one event", {"minimum": 0}),
     ("SPIKE_MIN_PRICE_MOVE", "float", 0.03, "Hard trigger: minimum price move (dollars)", {"minimum": 0, "maximum": 1}),

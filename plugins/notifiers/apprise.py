@@ -129,6 +129,16 @@ class AppriseNotifier:
             raise NotifyError(f"apprise: not accepted by {', '.join(failed)}")
         self._sent.pop(key, None)
 
+    async def notify_text(self, title: str, body: str) -> None:
+        """A free-text message (the daily digest) through the default route, else the
+        first route."""
+        route = self.default or next(iter(self.routes.values()), None)
+        if route is None:
+            raise NotifyError("no apprise route")
+        failed = [s.label for s in route.services if not await self.send(s, title, body)]
+        if failed:
+            raise NotifyError(f"apprise: not accepted by {', '.join(failed)}")
+
     async def send(self, service: Service, title: str, body: str) -> bool:
         """One service, in a worker thread; False when it refused or timed out."""
         call = partial(service.server.notify, body=body, title=title)

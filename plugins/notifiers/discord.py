@@ -19,7 +19,7 @@ from trade_hunter.plugins import ComponentRegistry, hookimpl
 from trade_hunter.plugins.errors import ConfigError, PermanentNotifyError
 from trade_hunter.plugins.models import CONFIDENCE_ORDER, TOPICS, Alert
 
-from .discord_embeds import build_payload
+from .discord_embeds import NO_PINGS, USERNAME, build_payload, fit
 from .discord_http import Webhook, WebhookClient, parse_webhook
 from .discord_incidents import incident_payload
 
@@ -109,6 +109,16 @@ class DiscordNotifier:
             await self.notify_incident(webhook, alert)
             return
         await self.client.execute(webhook, build_payload(alert))
+
+    async def notify_text(self, title: str, body: str) -> None:
+        """A free-text message (the daily digest) on the default webhook, else the first
+        route's."""
+        webhook = self.default or next(iter(self.routes.values()), None)
+        if webhook is None:
+            raise PermanentNotifyError("no Discord webhook")
+        embed = fit({"title": title, "description": body, "color": 0x3498DB})
+        await self.client.execute(webhook, {"username": USERNAME, "allowed_mentions": NO_PINGS,
+                                            "embeds": [embed]})
 
     async def notify_incident(self, webhook: Webhook, alert: Alert) -> None:
         """Edit the incident's message; a failed edit never loses the update: it is posted
