@@ -22,8 +22,7 @@ from trade_hunter.plugins.models import CONFIDENCE_ORDER, TOPICS, Alert
 from .discord_embeds import NO_PINGS, USERNAME, build_payload, fit
 from .discord_http import Webhook, WebhookClient, parse_webhook
 from .discord_incidents import incident_payload
-
-INCIDENT_MESSAGES = 5000  # message ids remembered for editing (the newest incidents)
+from .discord_messages import MessageBook
 
 MODES = ("all", "detector-only", "analyst-signals-only")
 
@@ -71,15 +70,15 @@ class DiscordNotifier:
 
     def __init__(self, client: WebhookClient, default: Webhook | None,
                  routes: dict[str, Webhook], *, mode: str = "all", followup: bool = True,
-                 min_confidence: str = "medium") -> None:
+                 min_confidence: str = "medium", messages: MessageBook | None = None
+                 ) -> None:
         if mode not in MODES:
             raise ConfigError("DISCORD_ALERT_MODE", mode, "one of " + ", ".join(MODES))
         self.client, self.default, self.routes = client, default, routes
         self.mode, self.followup = mode, followup
         self.min_rank = CONFIDENCE_ORDER[min_confidence]
-        self.messages: dict[tuple[int, str], str] = {}
-        """(incident id, webhook) → the message to edit (in memory: after a restart an
-        update is a new message naming the incident)."""
+        self.messages = messages or MessageBook(None)
+        """(incident id, webhook) → the message to edit."""
 
     def route(self, alert: Alert) -> Webhook | None:
         return self.routes.get(alert.signal.topic) or self.default
@@ -124,16 +123,13 @@ class DiscordNotifier:
         """Edit the incident's message; a failed edit never loses the update: it is posted
         as a new message naming the incident, which then becomes the one edited."""
         assert alert.incident is not None
-        key = (alert.incident.id, webhook.label)
-        known = self.messages.get(key)
+        known = self.messages.get(alert.incident.id, webhook.label)
         if known and await self.client.edit(webhook, known, incident_payload(alert)):
             return
         answer = await self.client.execute(
             webhook, incident_payload(alert, fallback=alert.incident.update > 0))
         if isinstance(answer.get("id"), str):
-            self.messages[key] = answer["id"]
-            while len(self.messages) > INCIDENT_MESSAGES:
-                del self.messages[next(iter(self.messages))]
+            await self.messages.put(alert.incident.id, webhook.label, answer["id"])
 
 
 def make_notifier(ctx: Any) -> DiscordNotifier | None:
@@ -158,7 +154,13 @@ def make_notifier(ctx: Any) -> DiscordNotifier | None:
     client.report()
     return DiscordNotifier(client, default, routes, mode=s.DISCORD_ALERT_MODE,
                            followup=s.DISCORD_ANALYST_FOLLOWUP,
-                           min_confidence=s.DISCORD_ANALYST_MIN_CONFIDENCE)
+                           min_confidence=s.DISCORD_ANALYST_MIN_CONFIDENCE,
+                           messages=MessageBook(_folder(ctx)))
+
+
+def _folder(ctx: Any) -> Any:
+    home = getattr(ctx, "home", None)
+    return home / "discord" if home is not None else None
 
 
 @hookimpl

@@ -1,7 +1,8 @@
 """Incidents end to end on Trio's virtual clock: a real daemon groups signals on markets of one
 Kalshi event into one Discord message (posted after the group wait, edited at most every
 repeat interval through ``PATCH …/messages/{id}``), falls back to a new message naming the
-incident when an edit fails, and sends a pending group once after a restart."""
+incident when an edit fails, sends a pending group once after a restart and still edits
+its message after one."""
 
 from __future__ import annotations
 
@@ -134,5 +135,10 @@ async def test_a_pending_group_is_sent_once_after_a_restart(fake, clock, tmp_pat
     done = await run_daemon(nursery, third)
     await trio.sleep(120)
     assert len(fake.messages) == 1  # an incident already notified is not sent again
+    # It grows after the restart: its message id was kept, so the same message is edited.
+    await fire(third, f"{EVENT}-B42")
+    await until(lambda: fake.messages[0].get("edits", 0) == 1)
+    assert title(fake.messages[0]) == f"{EVENT}: 3 signals on 3 markets"
+    assert len(fake.messages) == 1
     third.request_shutdown("test finished")
     await done.wait()
