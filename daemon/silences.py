@@ -132,7 +132,13 @@ class MuteBook:
         return None
 
     def mute_key(self, alert: Any) -> str | None:
-        """``Outbox.mute``: the key of what mutes ``alert`` (follow-ups included)."""
+        """``Outbox.mute``: the key of what mutes ``alert`` (follow-ups included). An
+        incident is muted only when every market it lists is: one snoozed market does not
+        hide its event's other signals."""
+        incident = getattr(alert, "incident", None)
+        if incident is not None and incident.signals:
+            found = [self.muted_by(_Member(alert.signal, item)) for item in incident.signals]
+            return found[0].key if found[0] is not None and all(found) else None
         silence = self.muted_by(alert.signal)
         return silence.key if silence is not None else None
 
@@ -153,6 +159,15 @@ class MuteBook:
             "SELECT COUNT(DISTINCT signal_id) FROM outbox WHERE status='muted'"
             " AND created_at >= ?", (since,))
         return {"alerts": total[0][0] if total else 0, "silences": len(by), "by": by}
+
+
+class _Member:
+    """An incident's member as matchers see it: its own market and tier, the rest from the
+    incident's newest signal (members share an event: topic, source and rule alike)."""
+
+    def __init__(self, signal: Any, item: Any) -> None:
+        self.market_id, self.tier = item.market_id, item.tier
+        self.topic, self.source, self.rule = signal.topic, signal.source, signal.rule
 
 
 def _silence(row: tuple[Any, ...]) -> Silence:

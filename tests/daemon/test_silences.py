@@ -71,6 +71,23 @@ def test_known_values_match_the_models():
     assert set(matchers.KNOWN["rule"]) == set(models.Rule.__args__)  # type: ignore[attr-defined]
 
 
+async def test_an_incident_is_muted_only_when_all_its_markets_are(tmp_path):
+    from trade_hunter.daemon.store import Store
+    store = Store(tmp_path / "db.sqlite")
+    store.open()
+    try:
+        book = MuteBook(store)
+        await book.add("snooze", parse_matchers("market=KXA-E1-M1"), 3600, "")
+        item = lambda m: SimpleNamespace(market_id=m, tier="watch")
+        alert = SimpleNamespace(signal=sig(market_id="KXA-E1-M2"), incident=SimpleNamespace(
+            signals=[item("KXA-E1-M2"), item("KXA-E1-M1")]))
+        assert book.mute_key(alert) is None  # M2 is not snoozed: the incident goes out
+        await book.add("snooze", parse_matchers("market=KXA-E1"), 3600, "")
+        assert book.mute_key(alert) == "snooze:2"
+    finally:
+        store.close()
+
+
 def delivered_markets(notifier: Scripted) -> list[str]:
     return sorted(a.signal.market_id for a in notifier.delivered)
 
