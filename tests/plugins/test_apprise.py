@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import trio
 
@@ -134,3 +135,16 @@ async def test_bad_urls_stop_start_up_naming_the_variable(tmp_path):
         await d.run()
     assert "APPRISE_URLS" in str(err.value) and "nosuch://…" in str(err.value)
     assert "secret-token" not in str(err.value)
+
+
+async def test_an_incident_arrives_as_one_message_listing_its_markets(hook, start_daemon):
+    d = await start_daemon(**env(hook, ALERT_GROUP_WAIT_SECONDS="1"))
+    # One hand-off: both signals come out of one pipeline batch, before the group wait ends.
+    d.ingest([msgspec.structs.replace(e, platform="kalshi")
+              for market in ("KXHIGHNY-25DEC06-B40", "KXHIGHNY-25DEC06-B41")
+              for e in spike(market)])
+    await until(lambda: hook.messages("all"))
+    [message] = hook.messages("all")
+    assert message["title"] == "KXHIGHNY-25DEC06: 2 signals on 2 markets"
+    assert "KXHIGHNY-25DEC06-B40" in message["message"]
+    assert "KXHIGHNY-25DEC06-B41" in message["message"]
