@@ -48,6 +48,13 @@ TIERS = ("high conviction flow", "notable", "watch")
 TOPICS = ("crypto", "elections", "macro", "sports", "geopolitics", "general")
 CHOICES: dict[str, tuple[str, ...]] = {"tier": TIERS, "topic": TOPICS}
 OUTPUTS = ("table", "json", "csv")
+# Positional parameters that take several words (`th-ctl ack 12 13`, `th-ctl silence-add
+# topic=crypto tier=watch`), sent joined by spaces.
+MANY = {"ids", "matchers"}
+# `th-ctl silence add|list|expire|delete` is `silence-add` etc.
+GROUPS = {"silence": ("add", "list", "expire", "delete")}
+# Methods whose refused input is a usage error (exit 2), e.g. a malformed silence matcher.
+USAGE_ERRORS = {"signals.ack", "snooze.add", "silence.add"}
 
 
 def _common() -> argparse.ArgumentParser:
@@ -72,7 +79,8 @@ def _common() -> argparse.ArgumentParser:
 def _add_param(parser: argparse.ArgumentParser, p: protocol.Param) -> None:
     text = p.help + (f" (default: {p.default})" if p.default is not None else "")
     if p.required:
-        parser.add_argument(p.name, metavar=p.name.upper(), help=text)
+        parser.add_argument(p.name, metavar=p.name.upper(), help=text,
+                            nargs="+" if p.name in MANY else None)
         return
     flag = "--" + p.name.replace("_", "-")
     if p.type == "bool":
@@ -157,6 +165,7 @@ def request_of(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
         table = protocol.BY_NAME.get(name)
         params = {p.name: getattr(args, p.name) for p in table.params
                   if getattr(args, p.name, None) is not None} if table else {}
+        params = {k: " ".join(v) if isinstance(v, list) else v for k, v in params.items()}
     method = protocol.BY_NAME.get(name)
     if method is not None:  # check locally: a usage error, not a daemon error
         try:
@@ -255,9 +264,19 @@ def _show(name: str, result: Any, args: argparse.Namespace) -> int:
     return _print(out.render(name, result))
 
 
+def grouped(argv: Sequence[str]) -> list[str]:
+    """``silence add …`` → ``silence-add …`` (the first command word only)."""
+    words = list(argv)
+    for i, word in enumerate(words[:-1]):
+        if word in GROUPS and words[i + 1] in GROUPS[word]:
+            words[i:i + 2] = [f"{word}-{words[i + 1]}"]
+            break
+    return words
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(grouped(sys.argv[1:] if argv is None else argv))
     if args.readme:
         print(commands_markdown())
         return EXIT_OK
@@ -286,7 +305,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                   file=sys.stderr)
         else:
             _err(f"{exc.message} [{exc.name}]")
-        return EXIT_ERROR
+        return EXIT_USAGE if exc.name == "invalid_params" and name in USAGE_ERRORS \
+            else EXIT_ERROR
     except ctl.ProtocolError as exc:
         _err(f"{exc} ({client.home})")
         return EXIT_ERROR

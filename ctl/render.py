@@ -361,7 +361,36 @@ def generic(result: Any) -> str:
     return "\n".join(parts) or "(empty)"
 
 
+def silence_list(r: dict[str, Any]) -> str:
+    rows = [(s.get("id"), s.get("kind"), s.get("state"), " ".join(s.get("matchers") or []),
+             time.strftime("%Y-%m-%d %H:%M", time.localtime(s.get("expired_at") or
+                                                            s.get("ends_at") or 0)),
+             s.get("comment")) for s in r.get("silences") or []]
+    muted = r.get("muted_today") or {}
+    head = (f"{muted.get('alerts', 0)} alerts muted by {muted.get('silences', 0)} silences "
+            f"today · {r.get('unread', 0)} unread")
+    if not rows:
+        return head + "\nno silences or snoozes (th-ctl silence add topic=crypto)"
+    return head + "\n" + table(rows, ["id", "kind", "state", "matchers", "until", "comment"])
+
+
+def digest_run(r: dict[str, Any]) -> str:
+    text = f"{r.get('title', '')}\n\n{r.get('body', '')}"
+    for a in r.get("results") or []:
+        text += f"\n{a.get('notifier')}: {'delivered' if a.get('ok') else a.get('answer')}"
+    return text
+
+
+def notify_test(r: dict[str, Any]) -> str:
+    return "\n".join(f"{a.get('notifier')}: {'delivered' if a.get('ok') else 'FAILED'}"
+                     f"{'' if a.get('ok') else ' — ' + str(a.get('answer'))}"
+                     for a in r.get("results") or []) or "no notifier"
+
+
 RENDERERS: dict[str, Callable[[Any], str]] = {
+    "silence.list": silence_list,
+    "digest.run": digest_run,
+    "notify.test": notify_test,
     "status": status,
     "tickers.list": tickers_list,
     "tickers.add": tickers_add,

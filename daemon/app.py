@@ -21,8 +21,10 @@ from trade_hunter.plugins.registry import PluginContext
 from .advisor import Advisor, tuned_detector
 from .analysis import AnalystService
 from .control import ControlServer, serve_control
+from .digest import Digest, parse_schedule
 from .grader import Grader
 from .host import PluginHost, Registries, _version
+from .incidents import Incidents
 from .live import Live
 from .logs import STARTUP_LOGGER, log_signal
 from .metrics import Tally
@@ -33,6 +35,7 @@ from .runtime import tune_runtime
 from .scorecards import Scorecards
 from .service import Service, demo_events
 from .settlement import Settler, capable
+from .silences import MuteBook
 from .store import Store
 from .supervisor import HealthBook, supervise
 from .watchlist import Watchlist
@@ -54,6 +57,7 @@ class Daemon:
                                               .ordered() if r.identifiers is not None})
         self.retention = Retention(self.store, settings.RETENTION_DAYS)
         self.scorecards = Scorecards(self.store)
+        self.mutes = MuteBook(self.store)
         self.service = Service(self)
         self.components: dict[str, Any] = {}
         self.extras: dict[str, Any] = {}
@@ -64,6 +68,8 @@ class Daemon:
         self.advisor: Advisor | None = None
         self.outbox: Outbox | None = None
         self.grader: Grader | None = None
+        self.incidents: Incidents | None = None
+        self.digest: Digest | None = None
         self._shutdown: trio.Event | None = None
         self._send: trio.MemorySendChannel[Any] | None = None
         self.stop_reason = ""
@@ -127,6 +133,7 @@ class Daemon:
         s = self.settings
         tune_runtime()  # before the store's writer thread starts
         feeds_made = self._create("feed", self.registries.feeds)  # ConfigError: before any I/O
+        digest_at, digest_tz = parse_schedule(s.DIGEST_AT, s.DIGEST_TIMEZONE)
         await trio.to_thread.run_sync(self.store.open)
         detectors = self._create("detector", self.registries.detectors)
         if not detectors:
@@ -142,6 +149,16 @@ class Daemon:
         providers = self._create("analyst", self.registries.analysts)
         self.outbox = Outbox(self._create("notifier", self.registries.notifiers),
                              store=self.store, health=self.health, batches=pipeline)
+        await trio.to_thread.run_sync(self.mutes.load)
+        self.mutes.clock, self.outbox.mute = self.outbox.now, self.mutes.mute_key
+        self.incidents = Incidents(self.outbox, self.store, pipeline,
+                                   window=s.ALERT_GROUP_WINDOW_SECONDS,
+                                   wait=s.ALERT_GROUP_WAIT_SECONDS, repeat=s.ALERT_REPEAT_SECONDS)
+        await trio.to_thread.run_sync(self.incidents.load)
+        outbox = self.outbox
+        self.digest = Digest(store=self.store, mutes=self.mutes, health=self.health,
+                             notifiers=lambda: outbox.notifiers, clock=outbox.now,
+                             at=digest_at, tz=digest_tz)
         self.analysts = AnalystService(providers, settings=s, store=self.store,
                                        health=self.health.get("analysts"), live=self.live,
                                        batches=pipeline, follow_ups=self.outbox)
@@ -151,7 +168,7 @@ class Daemon:
                                detector=RunningDetector(self.components, self.extras, pipeline,
                                                         self.health.get(name, "detector")),
                                narrator=narrator, budget=self.analysts.budget)
-        pipeline.signal_writes.append(self.outbox.rows_for_signal)
+        pipeline.signal_writes.append(self.incidents.rows_for_signal)  # → outbox rows
         pipeline.signal_handoffs.append(self.outbox.wake)
         pipeline.signal_handoffs.append(self.analysts.submit)
         pipeline.signal_handoffs.append(self.tally.signal)
@@ -177,10 +194,13 @@ class Daemon:
                                       self.analysts.run)
                 await consumers.start(supervise, self.health.get("outbox"),
                                       self.outbox.run)
+                await consumers.start(supervise, self.health.get("incidents"),
+                                      self.incidents.run)
                 await services.start(supervise, self.health.get("retention"),
                                      self.retention.run)
                 await services.start(supervise, self.health.get("advisor"), self.advisor.run)
                 await services.start(supervise, self.health.get("outcomes"), self.grader.run)
+                await services.start(supervise, self.health.get("digest"), self.digest.run)
                 binds = await services.start(serve_web, self, s.APP_HOST, s.APP_PORT)
                 self.dashboard_url = binds[0] if binds else ""
                 self.health.get("web").set("running", self.dashboard_url)

@@ -32,6 +32,7 @@ BUILTINS: tuple[str, ...] = (
     "trade_hunter.plugins.analysts.heuristic",
     "trade_hunter.plugins.analysts.advisor",
     "trade_hunter.plugins.notifiers.discord",
+    "trade_hunter.plugins.notifiers.apprise",
     "trade_hunter.plugins.relays.ingest",
     "trade_hunter.plugins.relays.polyalerthub",
     "trade_hunter.plugins.relays.relays",

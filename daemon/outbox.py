@@ -104,6 +104,9 @@ class Outbox:
         self.notifiers = dict(notifiers)
         self._state = {n: _Notifier(n, c) for n, c in self.notifiers.items()}
         self._anchor: tuple[float, float] | None = None
+        self.mute: Callable[[Alert], str | None] | None = None
+        """Asked just before a delivery (silences, snoozes: daemon/silences.py): a key
+        (``silence:3``) marks the row ``muted`` with that key instead of sending it."""
 
     # ------------------------------------------------------------------ clock
     def now(self) -> float:
@@ -270,6 +273,11 @@ class Outbox:
             await self._mark(row.id, "dead", row.attempts, self.now(), "expired before sending")
             health.count("dropped")
             self._lane_state(st, lane, "dropped", "expired before sending")
+            return True
+        muted = self.mute(row.alert) if self.mute is not None else None
+        if muted:  # silenced or snoozed: kept as a row that says by what, never sent
+            await self._mark(row.id, "muted", row.attempts, self.now(), muted)
+            health.count("muted")
             return True
         try:
             with trio.fail_after(NOTIFY_TIMEOUT):

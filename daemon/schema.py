@@ -178,6 +178,39 @@ MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX signals_market_created ON signals (market_id, created_at);
     """,
+    # 7: alert workflow: silences and snoozes (daemon/silences.py), acknowledged signals
+    """
+    CREATE TABLE silences (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,            -- 'silence' or 'snooze'
+        matchers TEXT NOT NULL,        -- JSON [[name, value], ...]; a snooze: [["market", T]]
+        comment TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        ends_at REAL NOT NULL,
+        expired_at REAL                -- set when expired early
+    );
+    CREATE INDEX silences_ends ON silences (ends_at);
+    CREATE TABLE acks (
+        signal_id INTEGER PRIMARY KEY,
+        acked_at REAL NOT NULL
+    );
+    CREATE INDEX outbox_muted ON outbox (created_at) WHERE status = 'muted';
+    CREATE TABLE incidents (           -- daemon/incidents.py
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL,             -- the event ticker, or source:group for relays
+        first_at REAL NOT NULL,
+        last_at REAL NOT NULL,
+        notified INTEGER NOT NULL DEFAULT 0,   -- signals included in a notification
+        notified_at REAL,
+        updates INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX incidents_last ON incidents (last_at);
+    CREATE TABLE incident_signals (
+        signal_id INTEGER PRIMARY KEY,
+        incident_id INTEGER NOT NULL
+    );
+    CREATE INDEX incident_signals_incident ON incident_signals (incident_id);
+    """,
 )
 
 

@@ -14,6 +14,7 @@ from trade_hunter.plugins.errors import RpcError
 from trade_hunter.plugins.models import MarketEvent, SpikeSignal, to_builtins
 
 from . import outcome_store, protocol, signal_history
+from .alert_methods import AlertMethods
 
 if TYPE_CHECKING:
     from .advisor import Advisor
@@ -27,7 +28,7 @@ def signal_dict(signal: SpikeSignal, read: Any, outcomes: Any = None) -> dict[st
     return out
 
 
-class Service:
+class Service(AlertMethods):
     def __init__(self, daemon: Daemon) -> None:
         self.d = daemon
 
@@ -95,16 +96,21 @@ class Service:
     async def signals_list(self, sort: str = "newest", limit: int = 20,
                            topic: str | None = None, tier: str | None = None,
                            since: str | None = None, until: str | None = None,
-                           market: str | None = None, csv: bool = False) -> dict[str, Any]:
+                           market: str | None = None, csv: bool = False,
+                           unread: bool | None = None) -> dict[str, Any]:
         if not 1 <= limit <= 500:
             raise RpcError("signals.list: limit must be from 1 to 500", code="invalid_params")
-        live = self.d.live
+        live, acked = self.d.live, self.d.mutes.acked
         if since is None and until is None and market is None:  # the live window
             pairs = [(s, live.reads.get(s.id or 0))
-                     for s in live.recent_signals(sort=sort, limit=limit, topic=topic, tier=tier)]
+                     for s in live.recent_signals(sort=sort, limit=500 if unread else limit,
+                                                  topic=topic, tier=tier)]
         else:  # the stored history (daemon/signal_history.py)
-            pairs = await trio.to_thread.run_sync(self._stored_signals, sort, limit, topic,
-                                                  tier, since, until, market)
+            pairs = await trio.to_thread.run_sync(self._stored_signals, sort,
+                                                  500 if unread else limit, topic, tier,
+                                                  since, until, market)
+        if unread:
+            pairs = [(s, r) for s, r in pairs if s.id not in acked][:limit]
         if csv:
             from trade_hunter.web.export import (  # no web stack
                 SIGNAL_COLUMNS,
@@ -113,7 +119,8 @@ class Service:
             )
             return {"columns": list(SIGNAL_COLUMNS),
                     "rows": [csv_cells(SIGNAL_COLUMNS, signal_row(s, r)) for s, r in pairs]}
-        return {"signals": [signal_dict(s, r, live.outcomes.get(s.id or 0)) for s, r in pairs]}
+        return {"signals": [signal_dict(s, r, live.outcomes.get(s.id or 0))
+                            | {"acked": s.id in acked} for s, r in pairs]}
 
     def _stored_signals(self, sort: str, limit: int, topic: str | None, tier: str | None,
                         since: str | None, until: str | None, market: str | None

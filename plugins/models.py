@@ -191,12 +191,41 @@ class AnalystRead(msgspec.Struct, kw_only=True):  # every field shown: "done" to
     with the analyst queue: a read from Perplexity after Anthropic was overloaded says so)."""
 
 
+class IncidentItem(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One signal of an incident, as an incident alert lists it."""
+
+    signal_id: int
+    market_id: str
+    title: str
+    tier: str
+    score: float
+    yes_price: float | None = None
+    price_move: float = 0.0
+    direction: str = "flat"
+    created_at: float = 0.0
+
+
+class Incident(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Signals on markets of one event (Kalshi event ticker, a relay's ``group``), sent as
+    one alert and updated as it grows (``update`` 0 is the first notification)."""
+
+    id: int
+    key: str
+    update: int = 0
+    first_at: float = 0.0
+    signals: list[IncidentItem] = []
+    """The newest signals first (at most 25); ``total`` counts them all."""
+    total: int = 0
+
+
 class Alert(msgspec.Struct, kw_only=True):
     """What a notifier receives: the detector alert, or the analyst follow-up on it."""
 
     kind: Literal["detector", "analyst"]
     signal: SpikeSignal
     read: AnalystRead | None = None
+    incident: Incident | None = None
+    """Set on a grouped detector alert: ``signal`` is the incident's newest signal."""
 
 
 _encoder = msgspec.json.Encoder()

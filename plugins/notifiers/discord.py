@@ -19,8 +19,10 @@ from trade_hunter.plugins import ComponentRegistry, SettingsRegistry, hookimpl
 from trade_hunter.plugins.errors import ConfigError, PermanentNotifyError
 from trade_hunter.plugins.models import CONFIDENCE_ORDER, TOPICS, Alert
 
-from .discord_embeds import build_payload
+from .discord_embeds import NO_PINGS, USERNAME, build_payload, fit
 from .discord_http import Webhook, WebhookClient, parse_webhook
+from .discord_incidents import incident_payload
+from .discord_messages import MessageBook
 
 MODES = ("all", "detector-only", "analyst-signals-only")
 
@@ -68,12 +70,15 @@ class DiscordNotifier:
 
     def __init__(self, client: WebhookClient, default: Webhook | None,
                  routes: dict[str, Webhook], *, mode: str = "all", followup: bool = True,
-                 min_confidence: str = "medium") -> None:
+                 min_confidence: str = "medium", messages: MessageBook | None = None
+                 ) -> None:
         if mode not in MODES:
             raise ConfigError("DISCORD_ALERT_MODE", mode, "one of " + ", ".join(MODES))
         self.client, self.default, self.routes = client, default, routes
         self.mode, self.followup = mode, followup
         self.min_rank = CONFIDENCE_ORDER[min_confidence]
+        self.messages = messages or MessageBook(None)
+        """(incident id, webhook) → the message to edit."""
 
     def route(self, alert: Alert) -> Webhook | None:
         return self.routes.get(alert.signal.topic) or self.default
@@ -99,7 +104,32 @@ class DiscordNotifier:
         webhook = self.route(alert)
         if webhook is None:  # routes changed since the row was queued
             raise PermanentNotifyError(f"no Discord webhook for topic {alert.signal.topic}")
+        if alert.incident is not None:
+            await self.notify_incident(webhook, alert)
+            return
         await self.client.execute(webhook, build_payload(alert))
+
+    async def notify_text(self, title: str, body: str) -> None:
+        """A free-text message (the daily digest) on the default webhook, else the first
+        route's."""
+        webhook = self.default or next(iter(self.routes.values()), None)
+        if webhook is None:
+            raise PermanentNotifyError("no Discord webhook")
+        embed = fit({"title": title, "description": body, "color": 0x3498DB})
+        await self.client.execute(webhook, {"username": USERNAME, "allowed_mentions": NO_PINGS,
+                                            "embeds": [embed]})
+
+    async def notify_incident(self, webhook: Webhook, alert: Alert) -> None:
+        """Edit the incident's message; a failed edit never loses the update: it is posted
+        as a new message naming the incident, which then becomes the one edited."""
+        assert alert.incident is not None
+        known = self.messages.get(alert.incident.id, webhook.label)
+        if known and await self.client.edit(webhook, known, incident_payload(alert)):
+            return
+        answer = await self.client.execute(
+            webhook, incident_payload(alert, fallback=alert.incident.update > 0))
+        if isinstance(answer.get("id"), str):
+            await self.messages.put(alert.incident.id, webhook.label, answer["id"])
 
 
 def make_notifier(ctx: Any) -> DiscordNotifier | None:
@@ -124,7 +154,13 @@ def make_notifier(ctx: Any) -> DiscordNotifier | None:
     client.report()
     return DiscordNotifier(client, default, routes, mode=s.DISCORD_ALERT_MODE,
                            followup=s.DISCORD_ANALYST_FOLLOWUP,
-                           min_confidence=s.DISCORD_ANALYST_MIN_CONFIDENCE)
+                           min_confidence=s.DISCORD_ANALYST_MIN_CONFIDENCE,
+                           messages=MessageBook(_folder(ctx)))
+
+
+def _folder(ctx: Any) -> Any:
+    home = getattr(ctx, "home", None)
+    return home / "discord" if home is not None else None
 
 
 @hookimpl

@@ -138,6 +138,30 @@ class WebhookClient:
                                   f"{text}") from None
             return self._outcome(webhook, response)
 
+    async def edit(self, webhook: Webhook, message_id: str, payload: dict[str, Any]
+                   ) -> bool:
+        """Edit a message this webhook sent (``PATCH …/messages/{id}``); False when Discord
+        will not (the message was deleted, or any refusal): the caller posts anew. Rate
+        limits raise like ``execute``'s, so the outbox waits and tries again."""
+        base = webhook.url.split("?", 1)[0]
+        async with webhook.lock:
+            wait = max(webhook.paused_until, self.global_until) - trio.current_time()
+            if wait > MAX_INLINE_WAIT:
+                raise NotifyError(f"webhook {webhook.label} is paused by a rate limit",
+                                  retry_after=wait)
+            if wait > 0:
+                await trio.sleep(wait)
+            try:
+                async with httpx.AsyncClient(timeout=TIMEOUT, verify=self._ssl,
+                                             headers=self.headers) as http:
+                    response = await http.patch(f"{base}/messages/{message_id}",
+                                                content=json.dumps(payload).encode())
+            except httpx.HTTPError:
+                return False
+            if response.status_code == 429:
+                self._outcome(webhook, response)  # raises with the retry_after
+            return 200 <= response.status_code < 300
+
     def _outcome(self, webhook: Webhook, response: httpx.Response) -> dict[str, Any]:
         now, status, headers = trio.current_time(), response.status_code, response.headers
         data = _json(response)

@@ -32,11 +32,12 @@ def test_every_method_has_a_th_ctl_command(method):
         args = parser.parse_args(["call", method.name])
         assert cli.request_of(args)[0] == method.name
         return
-    required = [f"X{p.name}" for p in method.params if p.required]
-    args = parser.parse_args([method.cli, *required])
+    given = {p.name: "7" if p.type == "int" else f"X{p.name}"
+             for p in method.params if p.required}
+    args = parser.parse_args([method.cli, *given.values()])
     name, params = cli.request_of(args)
     assert name == method.name
-    assert params == {p.name: f"X{p.name}" for p in method.params if p.required}
+    assert params == given
 
 
 def test_command_names_are_unique_and_help_comes_from_the_table():

@@ -2,6 +2,8 @@
 
 It runs in the test's own Trio loop (hypercorn), so it follows ``autojump_clock``:
 
+* ``PATCH /api/v10/webhooks/{id}/{token}/messages/{message_id}`` edits a message the
+  webhook sent (200 with the message; 404 ``Unknown Message`` 10008 once deleted);
 * ``POST /api/v10/webhooks/{id}/{token}[?wait=true]`` (and the unversioned v6 path, recorded
   as such): 404 ``Unknown Webhook`` (10015) for an unknown id, 401 ``Invalid Webhook Token``
   (50027) for a wrong token, 204 or 200 with a message object;
@@ -116,6 +118,10 @@ class FakeDiscord:
         async def execute_v6(wid: str, token: str) -> Response:
             return await self._execute(wid, token, "v6")
 
+        @app.patch("/api/v10/webhooks/<wid>/<token>/messages/<mid>")
+        async def edit_v10(wid: str, token: str, mid: str) -> Response:
+            return await self._edit(wid, token, mid)
+
         return app
 
     async def _execute(self, wid: str, token: str, version: str) -> Response:
@@ -130,6 +136,28 @@ class FakeDiscord:
         self.requests.append(Seen(wid, version, query, headers, body, response.status_code,
                                   trio.current_time()))
         return response
+
+    async def _edit(self, wid: str, token: str, mid: str) -> Response:
+        """``PATCH …/messages/{id}``: edit a message this webhook sent (404 ``Unknown
+        Message``, 10008, for one it did not send or that was deleted)."""
+        hook = self.hooks.get(wid)
+        if hook is None or token != hook.token:
+            return _json({"message": "Unknown Webhook", "code": 10015}, 404)
+        body = json.loads(await request.get_data() or b"null")
+        self.requests.append(Seen(wid, "v10-edit", {"message_id": mid}, {}, body, 0,
+                                  trio.current_time()))
+        for stored in self.messages:
+            if stored["message"]["id"] == mid and stored["channel"] == hook.channel:
+                if not isinstance(body, dict) or validate(body):
+                    return _json({"code": 50035, "message": "Invalid Form Body"}, 400)
+                stored["body"] = body
+                stored["edits"] = stored.get("edits", 0) + 1
+                return _json(stored["message"] | {"embeds": body.get("embeds", [])}, 200)
+        return _json({"message": "Unknown Message", "code": 10008}, 404)
+
+    def delete_message(self, message_id: str) -> None:
+        """A user deletes a message in the channel: later edits of it answer 404."""
+        self.messages = [m for m in self.messages if m["message"]["id"] != message_id]
 
     async def _answer(self, wid: str, token: str, headers: dict[str, str], body: Any,
                       raw: bytes, query: dict[str, str]) -> Response:

@@ -11,6 +11,7 @@ import { buildWhy, contextText, patchWhy } from "./why.js";
 let last = null;     // the payload being rendered
 let ui = null;       // { sort, topic, tier, source }: the reader's choices
 let actions = null;  // { removeTicker(ticker, button) }
+export const cardHooks = [];  // (card, signal) => void, after each patch (silences.js)
 
 // ------------------------------------------------------------------ status pills
 function pill(key, text, state, title) { return { key, text, state, title }; }
@@ -164,6 +165,7 @@ function patchCard(el, s) {
   patchWhy(p.why, s);
   patchOutcomes(p.outcomes, s.outcomes);
   patchRead(p.read, s.read);
+  for (const hook of cardHooks) hook(el, s);
 }
 
 function patchRead(el, r) {

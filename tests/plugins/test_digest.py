@@ -1,0 +1,100 @@
+"""The daily digest through a real daemon and the local fake Discord, on Trio's virtual clock:
+its content on a known day (strongest signals, counts by topic and tier, muted counts), the
+scheduled send, the send after a restart that missed it (once), --dry-run, bad settings."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import trio
+
+from trade_hunter.daemon.digest import parse_schedule
+from trade_hunter.plugins.errors import ConfigError
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import test_discord_delivery as delivery
+from conftest import make_daemon, run_daemon
+from test_discord_delivery import NO_ANALYSTS, fire, until
+
+clock, fake = delivery.clock, delivery.fake
+
+
+def zone_and_time(offset_minutes: int) -> tuple[str, str]:
+    """A fixed-offset zone where it is mid-day now (so "today" cannot wrap during the test),
+    and the HH:MM there ``offset_minutes`` from now."""
+    now = datetime.now(UTC)
+    for hours in range(-12, 13):
+        local = now + timedelta(hours=hours)
+        if 3 <= local.hour <= 20:
+            # Etc/GMT-N is N hours *ahead* of UTC (POSIX sign convention).
+            name = "Etc/GMT" + (f"-{hours}" if hours > 0 else f"+{-hours}" if hours else "")
+            at = local + timedelta(minutes=offset_minutes)
+            return name, at.strftime("%H:%M")
+    raise AssertionError("no zone at mid-day")
+
+
+def digests(fake) -> list[dict]:
+    return [m for m in fake.messages if "daily digest" in m["body"]["embeds"][0]["title"]]
+
+
+def test_schedule_settings_are_checked():
+    assert parse_schedule("", "")[0] is None
+    assert parse_schedule("8:05", "Europe/Paris")[0] == (8, 5)
+    for at, zone, name in (("25:00", "", "DIGEST_AT"), ("8h", "", "DIGEST_AT"),
+                           ("08:00", "Mars/Olympus", "DIGEST_TIMEZONE")):
+        with pytest.raises(ConfigError) as err:
+            parse_schedule(at, zone)
+        assert name in str(err.value)
+
+
+async def test_the_digest_goes_out_at_the_set_time_with_the_days_content(
+        start_daemon, fake, clock):
+    url = fake.add_webhook("general")
+    zone, at = zone_and_time(3)
+    d = await start_daemon(DISCORD_WEBHOOK_URL=url, DISABLED_PLUGINS=NO_ANALYSTS,
+                           DIGEST_AT=at, DIGEST_TIMEZONE=zone)
+    await d.service.call("silence.add", {"matchers": "market=QUIET-*"})
+    await fire(d, "LOUD-1", topic="crypto")
+    await fire(d, "LOUD-2", topic="sports")
+    await fire(d, "QUIET-1", topic="crypto")
+    await until(lambda: len(fake.messages) == 2 and d.store.query(
+        "SELECT 1 FROM outbox WHERE status='muted'"))
+    dry = await d.service.call("digest.run", {"dry_run": True})
+    assert "results" not in dry and len(fake.messages) == 2  # printed, not sent
+    assert "3 signals today" in dry["body"]
+    assert "By topic: crypto 2, sports 1" in dry["body"]
+    assert "Muted: 1 alerts by 1 silences" in dry["body"]
+    strongest = dry["body"].split("Strongest:\n")[1].split("\n\n")[0].splitlines()
+    assert len(strongest) == 3 and all("LOUD" in s or "QUIET" in s for s in strongest)
+
+    await until(lambda: digests(fake), timeout=400)  # the virtual clock reaches DIGEST_AT
+    [sent] = digests(fake)
+    assert sent["body"]["embeds"][0]["description"] == dry["body"]
+    await trio.sleep(600)
+    assert len(digests(fake)) == 1  # once a day
+
+
+async def test_a_missed_digest_is_sent_once_after_a_restart(fake, clock, tmp_path, nursery):
+    url = fake.add_webhook("general")
+    zone, at = zone_and_time(-2)  # the time passed while the daemon was stopped
+    env = {"DISCORD_WEBHOOK_URL": url, "DISABLED_PLUGINS": NO_ANALYSTS, "DIGEST_AT": at,
+           "DIGEST_TIMEZONE": zone}
+    for _ in range(2):
+        d = make_daemon(tmp_path, **env)
+        done = await run_daemon(nursery, d)
+        await until(lambda: digests(fake), timeout=60)
+        await trio.sleep(60)
+        d.request_shutdown("test restart")
+        await done.wait()
+    assert len(digests(fake)) == 1
+    d = make_daemon(tmp_path, **env)
+    done = await run_daemon(nursery, d)
+    answer = await d.service.call("digest.run", {"now": True})  # th-ctl digest --now
+    assert answer["results"] == [{"notifier": "discord", "ok": True, "answer": "delivered"}]
+    assert len(digests(fake)) == 2
+    d.request_shutdown("test finished")
+    await done.wait()
