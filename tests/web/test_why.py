@@ -77,7 +77,7 @@ def test_known_history_comes_from_the_first_stored_event_or_the_signal():
     assert known_history(signal, 400.0) == 600.0     # the first stored event
     assert known_history(signal, None) == 10.0       # not stored yet: what the signal saw
     assert known_history(signal, 1200.0) == 10.0     # retention removed the older history
-    card = signal_card(signal, None, 400.0)
+    card = signal_card(signal, None, first_seen=400.0)
     assert card["explain"]["history"] == "history 10 min"
     assert card["explain"]["windows"][0]["text"] == "±0¢"
     assert "(updates)" not in card["explain"]["why"]  # no baseline_points: no count claimed
