@@ -38,6 +38,16 @@ log = logging.getLogger(__name__)
 DRAIN_DEADLINE = 5.0
 
 
+def default_feed(watching: list[Any], settings: Any) -> str | None:
+    """The feed ``add-ticker`` without ``--feed`` means: the only enabled feed that accepts
+    identifiers; the first registered one when none is enabled (as before several built-in
+    feeds accepted identifiers); none when several are enabled (then the caller names one)."""
+    on = [r.name for r in watching if r.enabled is None or r.enabled(settings)]
+    if len(on) == 1:
+        return str(on[0])
+    return str(watching[0].name) if watching and not on else None
+
+
 class Daemon:
     def __init__(self, settings: Any, host: PluginHost, registries: Registries) -> None:
         self.settings, self.host, self.registries = settings, host, registries
@@ -47,8 +57,10 @@ class Daemon:
         self.live = Live()
         self.tally = Tally()  # per-signal/per-read counts for /metrics
         self.health = HealthBook()
-        self.tickers = Watchlist(self.store, {r.name: r.identifiers for r in registries.feeds
-                                              .ordered() if r.identifiers is not None})
+        watching = [r for r in registries.feeds.ordered() if r.identifiers is not None]
+        self.tickers = Watchlist(self.store, {r.name: r.identifiers for r in watching
+                                              if r.identifiers is not None},
+                                 default=default_feed(watching, settings))
         self.retention = Retention(self.store, settings.RETENTION_DAYS)
         self.service = Service(self)
         self.components: dict[str, Any] = {}

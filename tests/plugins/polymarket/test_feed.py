@@ -83,7 +83,7 @@ async def test_ping_pong_keeps_a_quiet_link(nursery, start_fake, make_feed, auto
 
 async def test_added_and_removed_on_the_live_connection(nursery, start_fake, make_feed,
                                                         autojump_clock):
-    fake, book, feed, receive = await running(nursery, start_fake, make_feed,
+    fake, book, _feed, receive = await running(nursery, start_fake, make_feed,
                                               ("bitcoin-above-100k-on-dec-31",))
     await next_events(receive)
     book.add("fed-decision-in-december")
@@ -102,7 +102,7 @@ async def test_added_and_removed_on_the_live_connection(nursery, start_fake, mak
 
 async def test_lifecycle_new_market_joins_and_resolved_expires(nursery, start_fake, make_feed,
                                                                autojump_clock):
-    fake, book, feed, receive = await running(nursery, start_fake, make_feed,
+    fake, book, _feed, _receive = await running(nursery, start_fake, make_feed,
                                               ("fed-decision-in-december",
                                                "bitcoin-above-100k-on-dec-31"))
     fake.add_market("fed-cut-50-bps-december", "Will the Fed cut 50 bps in December?",

@@ -240,8 +240,8 @@ class FakePolymarket:
     async def garbage(self) -> None:
         for frame in ("not json", "[1, 2]", '{"event_type": "mystery"}',
                       '{"event_type": "price_change", "asset_id": "1", "changes": []}',
-                      '{"event_type": "last_trade_price", "asset_id": "%s", "price": "abc", '
-                      '"size": "1", "side": "BUY"}' % next(iter(self.markets.values())).yes_token):
+                      (f'{{"event_type": "last_trade_price", "asset_id": "{next(iter(self.markets.values())).yes_token}", "price": "abc", '
+                      '"size": "1", "side": "BUY"}')):
             await self.ws.publish(None, frame)
 
     # ------------------------------------------------------------------ inspection

@@ -9,7 +9,6 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection, WebSocketRequest
 
 from .faults import FaultyStream
