@@ -21,11 +21,13 @@ from trade_hunter.plugins.registry import PluginContext
 from .advisor import Advisor, tuned_detector
 from .analysis import AnalystService
 from .control import ControlServer, serve_control
+from .divergence import DivergenceRule
 from .host import PluginHost, Registries, _version
 from .live import Live
 from .logs import STARTUP_LOGGER, log_signal
 from .metrics import Tally
 from .outbox import Outbox
+from .pairs import PairBook
 from .pipeline import INGEST_BUFFER, Pipeline
 from .retention import Retention
 from .runtime import tune_runtime
@@ -61,6 +63,7 @@ class Daemon:
         self.tickers = Watchlist(self.store, {r.name: r.identifiers for r in watching
                                               if r.identifiers is not None},
                                  default=default_feed(watching, settings))
+        self.pairs = PairBook(self.store)
         self.retention = Retention(self.store, settings.RETENTION_DAYS)
         self.service = Service(self)
         self.components: dict[str, Any] = {}
@@ -146,6 +149,9 @@ class Daemon:
         await trio.to_thread.run_sync(pipeline.load_states)
         await trio.to_thread.run_sync(self.live.restore, self.store)
         await trio.to_thread.run_sync(self.tickers.load, s)
+        await trio.to_thread.run_sync(self.pairs.load)
+        pipeline.signal_sources.append(DivergenceRule(
+            self.pairs, s.DIVERGENCE_MIN_GAP, s.DIVERGENCE_MIN_SECONDS).observe)
         providers = self._create("analyst", self.registries.analysts)
         self.outbox = Outbox(self._create("notifier", self.registries.notifiers),
                              store=self.store, health=self.health, batches=pipeline)
