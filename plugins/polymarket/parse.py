@@ -125,7 +125,8 @@ def events(msg: dict[str, Any], wanted: Mapping[str, MarketInfo], now: float,
     if info is None or kind == "tick_size_change":
         return []
     if kind == "book":
-        return [book(msg, info, now)]
+        q = book(msg, info, now)
+        return [q] if q.yes_price is not None else []  # an empty book says no price
     if kind == "last_trade_price":
         return [trade(msg, info, now)]
     return [quote(info, price(msg.get("best_bid"), "best_bid"),
