@@ -79,7 +79,7 @@ def _add_param(parser: argparse.ArgumentParser, p: protocol.Param) -> None:
         parser.add_argument(flag, dest=p.name, action=argparse.BooleanOptionalAction,
                             default=None, help=text)
         return
-    parser.add_argument(flag, dest=p.name, type=_TYPES.get(p.type, str),
+    parser.add_argument(flag, *p.aliases, dest=p.name, type=_TYPES.get(p.type, str),
                         choices=p.choices or CHOICES.get(p.name) or None, default=None,
                         help=text)
 
@@ -179,7 +179,8 @@ def commands_markdown() -> str:
             if p.required:
                 words.append(p.name.upper())
             elif m.cli:
-                words.append(f"[--{p.name.replace('_', '-')}"
+                flag = p.aliases[0] if p.aliases else "--" + p.name.replace("_", "-")
+                words.append(f"[{flag}"
                              + (f" {{{','.join(choices)}}}" if (choices := p.choices
                                                                 or CHOICES.get(p.name)) else
                                 "" if p.type == "bool" else f" {p.type.upper()}") + "]")

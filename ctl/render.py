@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from trade_hunter.outcomes.render import render as render_scorecard
+
 MAX_CELL = 48  # ``cell()``'s default cut, for one-line summaries (tables size to the width)
 UNLIMITED = 10_000
 STATE_STYLES = {"running": "green", "connected": "green", "loaded": "green", "active": "green",
@@ -220,7 +222,24 @@ def tickers_remove(r: dict[str, Any]) -> str:
     return f"stopped tracking {r.get('ticker')}"
 
 
+def cents(move: float, direction: str | None) -> str:
+    """A price move as the dashboard shows it: "+3¢", "−3¢" (signed by direction)."""
+    c = round(abs(move) * 100, 1) * (-1 if direction == "down" else 1)
+    return ("+" if c > 0 else "−" if c < 0 else "±") + f"{abs(c):g}¢"
+
+
+def signals_csv(r: dict[str, Any]) -> str:
+    """``th-ctl signals --csv``: the daemon's rows with the export's columns."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(r["columns"])
+    writer.writerows(r.get("rows") or [])  # cells as the daemon made them (export.csv_cells)
+    return buffer.getvalue().rstrip("\n")
+
+
 def signals_list(r: dict[str, Any]) -> str:
+    if "columns" in r:
+        return signals_csv(r)
     items = r.get("signals") or []
     if not items:
         return "no signals yet (try: th-ctl demo-spike)"
@@ -231,9 +250,28 @@ def signals_list(r: dict[str, Any]) -> str:
         if read.get("confidence"):
             label += f" ({read['confidence']})"
         rows.append((s.get("id"), ago(s.get("created_at")), s.get("tier"),
-                     f"{s.get('score', 0):.2f}", f"{s.get('price_move', 0):+.2f}",
-                     s.get("market_id"), s.get("title"), label))
-    return table(rows, ("id", "when", "tier", "score", "move", "market", "title", "analyst"))
+                     f"{s.get('score', 0):.2f}", cents(s.get("price_move", 0), s.get("direction")),
+                     s.get("market_id"), cell(s.get("title"), 40), label))
+    lines = table(rows, ("id", "when", "tier", "score", "move", "market", "title",
+                         "analyst")).split("\n")
+    # Each row is one line (the header may have a rule under it): its outcomes go below it.
+    head, body = lines[:len(lines) - len(items)], lines[len(lines) - len(items):]
+    out = list(head)
+    for s, line in zip(items, body, strict=True):
+        out.append(line)
+        graded = [outcome_text(o) for o in s.get("outcomes") or ()
+                  if o.get("outcome", "no data") != "no data"]
+        if graded:
+            out.append("    " + " · ".join(graded))
+    return "\n".join(out)
+
+
+def outcome_text(o: dict[str, Any]) -> str:
+    """``+5m ▲ continued +3¢``: the horizon, the price's way, the class, the change."""
+    change = o.get("change") or 0.0
+    arrow = "▲" if change > 0 else "▼" if change < 0 else "="
+    text = f"+{o.get('horizon')} {arrow} {o.get('outcome')} {round(100 * change, 1):+g}¢"
+    return text + (" (at the close)" if o.get("capped") else "")
 
 
 def plugins_list(r: dict[str, Any]) -> str:
@@ -291,6 +329,16 @@ def demo_spike(r: dict[str, Any]) -> str:
     return f"injected a spike on {r.get('market_id')}: signal {ids}"
 
 
+def scorecard(r: dict[str, Any]) -> str:
+    text = render_scorecard(r)
+    if r.get("open"):
+        text += f"\n{r['open']} signal(s) still wait for a horizon."
+    if r.get("baseline_open"):
+        text += (f"\n{r['baseline_open']} signal(s) graded at every horizon; their baselines "
+                 "grow until the day is over.")
+    return text
+
+
 def shutdown(r: dict[str, Any]) -> str:
     return f"stopping Trade Hunter (pid {r.get('pid')})"
 
@@ -324,6 +372,7 @@ RENDERERS: dict[str, Callable[[Any], str]] = {
     "methods": methods,
     "demo.spike": demo_spike,
     "relays.list": relays_list,
+    "scorecard": scorecard,
     "shutdown": shutdown,
 }
 

@@ -32,6 +32,7 @@ from trade_hunter.plugins.errors import AnalystError, RpcError
 from trade_hunter.plugins.models import MarketEvent
 
 from .backlog import Backlog, Entry
+from .outcome_store import scored_signals
 
 if TYPE_CHECKING:
     from .analysis import Budget
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 KV_KEY = "tuning.overrides"
+LAST_RUN_KEY = "tuning.last_run"
 SHOWN = 20
 NARRATIVE_TIMEOUT = 20.0
 _ID = re.compile(r"^TB-(\d+)$", re.IGNORECASE)
@@ -167,6 +169,8 @@ class Advisor:
         self.latest: list[str] = []
         self.state = "idle" if self.enabled else "disabled"
         self.last_run_at: float | None = None
+        self.last_message = ""
+        """The last run's message, kept in the store (the panel says it after a restart)."""
         self.next_run_at: float | None = None
         self.last_error = ""
         self._lock = trio.Lock()
@@ -191,8 +195,15 @@ class Advisor:
                 self.health.set("degraded", self.last_error)
 
     async def refresh(self) -> None:
-        """Re-read the backlog file (a person may have edited it)."""
+        """Re-read the backlog file (a person may have edited it) and the last run."""
         self.entries = await trio.to_thread.run_sync(self.backlog.load)
+        rows = await self.store.aquery("SELECT value FROM kv WHERE key=?", (LAST_RUN_KEY,))
+        if rows and self.last_run_at is None:
+            try:
+                last = json.loads(rows[0][0])
+                self.last_run_at, self.last_message = float(last["at"]), str(last["message"])
+            except (ValueError, KeyError, TypeError):
+                log.warning("ignoring unreadable %s in the store", LAST_RUN_KEY)
 
     # ------------------------------------------------------------------ a run
     async def run_once(self) -> dict[str, Any]:
@@ -214,6 +225,12 @@ class Advisor:
                         self.backlog.load), []
                 self.report = report
                 self.last_run_at = time.time()
+                self.last_message = report.message or \
+                    f"{len(suggestions)} suggestion(s) from the replay"
+                record = json.dumps({"at": self.last_run_at, "message": self.last_message})
+                await self.store.run(lambda conn: conn.execute(
+                    "INSERT OR REPLACE INTO kv (key, value) VALUES (?, ?)",
+                    (LAST_RUN_KEY, record)))
                 self.last_error = ""
                 self.health.count("runs")
                 self.health.set("running", report.message or
@@ -227,8 +244,11 @@ class Advisor:
         start = end - self.window
         store = self.store
         past = logic.past_signals(store.signals_between(start, end))
+        outcomes = {logic.key_of(o.market_id, o.created_at): o
+                    for o in scored_signals(store, start, end)}
         return logic.advise(detector, past,
-                            lambda m, a, b: market_events(store, m, a, b), start, end)
+                            lambda m, a, b: market_events(store, m, a, b), start, end,
+                            outcomes=outcomes)
 
     async def _narrate(self, item: dict[str, Any]) -> str:
         """Perplexity phrases the evidence when configured and the budget allows; the
@@ -278,6 +298,23 @@ class Advisor:
         return {"id": entry.id, "knob": entry.knob, "from": previous, "to": entry.proposed,
                 "status": "applied", "thresholds": dict(tuned.thresholds)}
 
+    async def reject(self, entry_id: str) -> dict[str, Any]:
+        """Mark a suggestion rejected in the backlog (a person's decision, kept there)."""
+        self._require()
+        match = _ID.match(entry_id.strip())
+        if match is None:
+            raise RpcError(f"tuning.reject: {entry_id!r} is not a backlog id like TB-001")
+        entry_id = f"TB-{int(match.group(1)):03d}"
+        async with self._lock:
+            entries = await trio.to_thread.run_sync(self.backlog.load)
+            if not any(e.id == entry_id for e in entries):
+                raise RpcError(f"tuning.reject: no suggestion {entry_id} in "
+                               f"{self.backlog.path}")
+            await trio.to_thread.run_sync(lambda: self.backlog.mark(entry_id, "rejected"))
+            self.entries = await trio.to_thread.run_sync(self.backlog.load)
+        log.info("rejected %s", entry_id)
+        return {"id": entry_id, "status": "rejected"}
+
     def _require(self) -> None:
         if not self.enabled:
             raise RpcError("the tuning advisor is disabled (its plugin is not loaded)",
@@ -291,6 +328,8 @@ class Advisor:
         newest = sorted(self.entries, key=lambda e: e.number, reverse=True)[:SHOWN]
         if not self.enabled:
             detail = "The tuning advisor is off: its plugin is not loaded."
+        elif report is None and self.last_run_at is not None:
+            detail = f"Last run (before the daemon restarted): {self.last_message}"
         elif report is None:
             detail = (f"No advisor run yet: the first runs in {self.interval:g}s "
                       f"(or run it now with th-ctl tuning-run).")

@@ -22,6 +22,7 @@ from .advisor import Advisor, tuned_detector
 from .analysis import AnalystService
 from .control import ControlServer, serve_control
 from .divergence import DivergenceRule
+from .grader import Grader
 from .host import PluginHost, Registries, _version
 from .live import Live
 from .logs import STARTUP_LOGGER, log_signal
@@ -31,7 +32,9 @@ from .pairs import PairBook
 from .pipeline import INGEST_BUFFER, Pipeline
 from .retention import Retention
 from .runtime import tune_runtime
+from .scorecards import Scorecards
 from .service import Service, demo_events
+from .settlement import Settler, capable
 from .store import Store
 from .supervisor import HealthBook, supervise
 from .watchlist import Watchlist
@@ -65,6 +68,7 @@ class Daemon:
                                  default=default_feed(watching, settings))
         self.pairs = PairBook(self.store)
         self.retention = Retention(self.store, settings.RETENTION_DAYS)
+        self.scorecards = Scorecards(self.store)
         self.service = Service(self)
         self.components: dict[str, Any] = {}
         self.extras: dict[str, Any] = {}
@@ -74,6 +78,7 @@ class Daemon:
         self.analysts: AnalystService | None = None
         self.advisor: Advisor | None = None
         self.outbox: Outbox | None = None
+        self.grader: Grader | None = None
         self._shutdown: trio.Event | None = None
         self._send: trio.MemorySendChannel[Any] | None = None
         self.stop_reason = ""
@@ -169,6 +174,13 @@ class Daemon:
         pipeline.signal_handoffs.append(self.analysts.submit)
         pipeline.signal_handoffs.append(self.tally.signal)
         pipeline.signal_handoffs.append(log_signal)
+        self.grader = Grader(self.store, self.health.get("outcomes"),
+                             k=s.OUTCOME_BASELINE_K, band=s.OUTCOME_FLAT_BAND,
+                             published=self.live.set_outcomes,
+                             settle=Settler(self.store, capable(feeds_made),
+                                            self.health.get("outcomes")),
+                             warm=self.scorecards.warm)
+        pipeline.signal_handoffs.append(self.grader.submit)
         self.analysts.read_listeners.append(self.tally.read)
         send, receive = trio.open_memory_channel[Any](INGEST_BUFFER)
         self._send = send
@@ -186,6 +198,7 @@ class Daemon:
                 await services.start(supervise, self.health.get("retention"),
                                      self.retention.run)
                 await services.start(supervise, self.health.get("advisor"), self.advisor.run)
+                await services.start(supervise, self.health.get("outcomes"), self.grader.run)
                 binds = await services.start(serve_web, self, s.APP_HOST, s.APP_PORT)
                 self.dashboard_url = binds[0] if binds else ""
                 self.health.get("web").set("running", self.dashboard_url)

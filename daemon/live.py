@@ -12,6 +12,8 @@ from typing import Any
 
 from trade_hunter.plugins.models import AnalystRead, MarketEvent, SpikeSignal, from_json
 
+from .outcome_store import outcomes_of
+
 MAX_SIGNALS = 300
 MAX_FLOW = 200
 MAX_TAPE = 2000        # markets kept; the state endpoint shows the freshest TAPE_SHOWN
@@ -30,6 +32,8 @@ class Live:
     def __init__(self) -> None:
         self.signals: OrderedDict[int, SpikeSignal] = OrderedDict()
         self.reads: dict[int, AnalystRead] = {}
+        self.outcomes: dict[int, list[Any]] = {}
+        """Each shown signal's graded horizons (``HorizonOutcome``), as the grader commits them."""
         self.flow: deque[MarketEvent] = deque(maxlen=MAX_FLOW)
         self.tape: OrderedDict[str, TapeEntry] = OrderedDict()
         self.counters: dict[str, int] = {"events": 0, "trades": 0, "quotes": 0, "signals": 0}
@@ -47,6 +51,7 @@ class Live:
             self.signals[signal.id] = signal
             if read is not None:
                 self.reads[signal.id] = from_json(read, AnalystRead)
+        self.outcomes.update(outcomes_of(store, self.signals))
         return len(rows)
 
     def add_events(self, events: list[MarketEvent]) -> None:
@@ -91,10 +96,15 @@ class Live:
         while len(self.signals) > MAX_SIGNALS:
             old, _ = self.signals.popitem(last=False)
             self.reads.pop(old, None)
+            self.outcomes.pop(old, None)
 
     def set_read(self, read: AnalystRead) -> None:
         if read.signal_id in self.signals:
             self.reads[read.signal_id] = read
+
+    def set_outcomes(self, signal_id: int, horizons: list[Any]) -> None:
+        if signal_id in self.signals:
+            self.outcomes[signal_id] = horizons
 
     def recent_signals(self, *, sort: str = "newest", limit: int = 50,
                        topic: str | None = None, tier: str | None = None) -> list[SpikeSignal]:

@@ -56,6 +56,11 @@ ERRORS: dict[str, int] = {
 }
 
 
+SCORECARD_GROUPS = ("tier", "rule", "topic", "source", "market", "analyst_label",
+                    "analyst_confidence", "all")
+"""``trade_hunter.outcomes.scorecard.GROUPS`` (repeated: this module is standard library only)."""
+
+
 @dataclass(frozen=True)
 class Param:
     name: str
@@ -64,6 +69,8 @@ class Param:
     help: str = ""
     choices: tuple[str, ...] = ()
     default: Any = None
+    aliases: tuple[str, ...] = ()
+    """Extra ``th-ctl`` flags for an option (``--by`` for ``--group-by``)."""
 
 
 @dataclass(frozen=True)
@@ -113,11 +120,16 @@ METHODS: tuple[Method, ...] = (
     Method("pairs.suggest", "Suggested pairs by title similarity, for review (never applied)",
            (Param("limit", "int", default=20, help="how many (1-200)"),),
            cli="pair-suggest", http=("GET", "/api/pairs/suggest")),
-    Method("signals.list", "Recent signals with their analyst reads",
+    Method("signals.list", "Recent signals with their analyst reads (stored ones with "
+           "--since/--until/--market)",
            (Param("sort", choices=("newest", "score"), default="newest", help="order"),
             Param("limit", "int", default=20, help="how many (1-500)"),
             Param("topic", help="only this topic"),
-            Param("tier", help="only this tier")),
+            Param("tier", help="only this tier"),
+            Param("since", help="stored signals from this time: epoch seconds or ISO 8601"),
+            Param("until", help="stored signals before this time: epoch seconds or ISO 8601"),
+            Param("market", help="only this market (stored signals)"),
+            Param("csv", "bool", help="CSV rows (the /api/signals.csv columns)")),
            cli="signals", http=("GET", "/api/signals")),
     Method("plugins.list", "Loaded and failed plugins with versions and hooks", cli="plugins"),
     Method("demo.spike", "Inject a synthetic spike through the real pipeline",
@@ -130,6 +142,17 @@ METHODS: tuple[Method, ...] = (
     Method("tuning.apply", "Apply a tuning suggestion to the running detector (persisted)",
            (Param("id", required=True, help="a backlog id, e.g. TB-001"),),
            cli="tuning-apply", http=("POST", "/api/tuning/apply"), mutating=True),
+    Method("scorecard", "How the signals did: outcomes per horizon against the time-matched "
+                        "baseline, the lift with its bootstrap interval, settlement and analyst scores",
+           (Param("since", help="from this signal time: epoch seconds, an ISO date/time (UTC) "
+                                "or an age like 24h, 7d"),
+            Param("until", help="before this signal time (same forms as since)"),
+            Param("group_by", choices=SCORECARD_GROUPS, default="tier", aliases=("--by",),
+                  help="group the signals by")),
+           cli="scorecard", http=("GET", "/api/scorecard")),
+    Method("tuning.reject", "Reject a tuning suggestion (recorded in the backlog)",
+           (Param("id", required=True, help="a backlog id, e.g. TB-001"),),
+           cli="tuning-reject", http=("POST", "/api/tuning/reject"), mutating=True),
     Method("shutdown", "Stop the daemon gracefully",
            (Param("pid", "int", help="only if the daemon's pid is this one (used by the "
                                      "replace path)"),),

@@ -20,6 +20,9 @@ TABLES: tuple[tuple[str, str], ...] = (
     ("events", "ts"),
     ("signals", "created_at"),
     ("analyst_reads", "created_at"),
+    ("outcomes", "created_at"),
+    ("market_hours", "hour_start"),
+    ("settlements", "checked_at"),
 )
 
 

@@ -139,7 +139,46 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE tracked_by_feed RENAME TO tracked_tickers;
     UPDATE kv SET key = 'watchlist_seeded:kalshi' WHERE key = 'tickers_seeded';
     """,
-    # 5: cross-venue pairs of equivalent markets (daemon/pairs.py); mapping says which side of
+    # 5: signal outcomes (daemon/grader.py), the market-hours denominator, settlements
+    """
+    CREATE TABLE outcomes (
+        signal_id INTEGER PRIMARY KEY,
+        market_id TEXT NOT NULL,
+        created_at REAL NOT NULL,      -- the signal's event time
+        direction TEXT NOT NULL,
+        yes_price REAL,
+        tier TEXT NOT NULL,
+        rule TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        source TEXT NOT NULL,
+        demo INTEGER NOT NULL DEFAULT 0,
+        horizons BLOB NOT NULL,        -- [HorizonOutcome] as JSON, one per horizon
+        baseline BLOB NOT NULL,        -- [Tally] as JSON, one per horizon
+        graded INTEGER NOT NULL DEFAULT 0,   -- horizons graded so far (of 4)
+        complete INTEGER NOT NULL DEFAULT 0, -- and the baseline's day is over: final
+        graded_at REAL NOT NULL
+    );
+    CREATE INDEX outcomes_created ON outcomes (created_at);
+
+    CREATE TABLE market_hours (
+        id INTEGER PRIMARY KEY,
+        market_id TEXT NOT NULL,
+        hour_start REAL NOT NULL,      -- a UTC clock hour in which the market traded
+        UNIQUE (market_id, hour_start)
+    );
+    CREATE INDEX market_hours_start ON market_hours (hour_start);
+
+    CREATE TABLE settlements (
+        market_id TEXT PRIMARY KEY,
+        result TEXT,                   -- 'yes' / 'no'; NULL while unknown
+        checked_at REAL NOT NULL
+    );
+    """,
+    # 6: a market's signals by time (market page, History filtered by market)
+    """
+    CREATE INDEX signals_market_created ON signals (market_id, created_at);
+    """,
+    # 7: cross-venue pairs of equivalent markets (daemon/pairs.py); mapping says which side of
     # market b matches YES of market a
     """
     CREATE TABLE market_pairs (

@@ -3,22 +3,27 @@ JSON-RPC socket, th-ctl and the web API."""
 
 from __future__ import annotations
 
+import math
 import time
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+import trio
 
 from trade_hunter.plugins.errors import RpcError
 from trade_hunter.plugins.models import MarketEvent, SpikeSignal, to_builtins
 
-from . import protocol
+from . import outcome_store, protocol, signal_history
 
 if TYPE_CHECKING:
     from .advisor import Advisor
     from .app import Daemon
 
 
-def signal_dict(signal: SpikeSignal, read: Any) -> dict[str, Any]:
+def signal_dict(signal: SpikeSignal, read: Any, outcomes: Any = None) -> dict[str, Any]:
     out = to_builtins(signal)
     out["read"] = to_builtins(read) if read is not None else None
+    out["outcomes"] = outcome_store.outcome_dicts(outcomes)
     return out
 
 
@@ -110,13 +115,39 @@ class Service:
         return {"suggestions": self.d.pairs.suggest(rows, limit=limit)}
 
     async def signals_list(self, sort: str = "newest", limit: int = 20,
-                           topic: str | None = None, tier: str | None = None
-                           ) -> dict[str, Any]:
+                           topic: str | None = None, tier: str | None = None,
+                           since: str | None = None, until: str | None = None,
+                           market: str | None = None, csv: bool = False) -> dict[str, Any]:
         if not 1 <= limit <= 500:
             raise RpcError("signals.list: limit must be from 1 to 500", code="invalid_params")
         live = self.d.live
-        items = live.recent_signals(sort=sort, limit=limit, topic=topic, tier=tier)
-        return {"signals": [signal_dict(s, live.reads.get(s.id or 0)) for s in items]}
+        if since is None and until is None and market is None:  # the live window
+            pairs = [(s, live.reads.get(s.id or 0))
+                     for s in live.recent_signals(sort=sort, limit=limit, topic=topic, tier=tier)]
+        else:  # the stored history (daemon/signal_history.py)
+            pairs = await trio.to_thread.run_sync(self._stored_signals, sort, limit, topic,
+                                                  tier, since, until, market)
+        if csv:
+            from trade_hunter.web.export import (  # no web stack
+                SIGNAL_COLUMNS,
+                csv_cells,
+                signal_row,
+            )
+            return {"columns": list(SIGNAL_COLUMNS),
+                    "rows": [csv_cells(SIGNAL_COLUMNS, signal_row(s, r)) for s, r in pairs]}
+        return {"signals": [signal_dict(s, r, live.outcomes.get(s.id or 0)) for s, r in pairs]}
+
+    def _stored_signals(self, sort: str, limit: int, topic: str | None, tier: str | None,
+                        since: str | None, until: str | None, market: str | None
+                        ) -> list[tuple[SpikeSignal, Any]]:
+        try:
+            flt = signal_history.SignalFilter(
+                since=signal_history.parse_time("since", since),
+                until=signal_history.parse_time("until", until), market=market, topic=topic,
+                tier=tier)
+        except ValueError as exc:
+            raise RpcError(f"signals.list: {exc}", code="invalid_params") from None
+        return signal_history.signals_page(self.d.store, flt, sort=sort, limit=limit)[0]
 
     async def plugins_list(self) -> dict[str, Any]:
         return {"plugins": self.d.host.report()}
@@ -146,12 +177,53 @@ class Service:
     async def tuning_apply(self, id: str) -> dict[str, Any]:
         return await self._advisor().apply(id)
 
+    async def scorecard(self, since: str | None = None, until: str | None = None,
+                        group_by: str = "tier") -> dict[str, Any]:
+        """Reads the stored outcomes (never re-grades) in a worker thread."""
+        lo, hi = moment("since", since), moment("until", until)
+        return await self.d.scorecards.get(lo, hi, group_by)
+
+    async def tuning_reject(self, id: str) -> dict[str, Any]:
+        return await self._advisor().reject(id)
+
     async def shutdown(self, pid: int | None = None) -> dict[str, Any]:
         if pid is not None and pid != self.d.pid:  # a scoped shutdown meant for another run
             raise RpcError(f"shutdown: this daemon is pid {self.d.pid}, not {pid}",
                            code="invalid_params")
         self.d.request_shutdown("control request")
         return {"stopping": True, "pid": self.d.pid}
+
+
+_AGES = {"m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def moment(name: str, text: str | None) -> float | None:
+    """A time parameter: epoch seconds, an ISO 8601 date or date-time (UTC unless it says
+    otherwise) or an age (``90m``, ``24h``, ``7d``) before now, to the whole minute (so
+    repeated asks share a cached scorecard)."""
+    if text is None or not text.strip():
+        return None
+    text = text.strip()
+    try:
+        value = float(text)
+        if math.isfinite(value):
+            return value
+    except ValueError:
+        pass
+    if text[-1:] in _AGES:
+        try:
+            return (time.time() - float(text[:-1]) * _AGES[text[-1]]) // 60 * 60
+        except ValueError:
+            pass
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise RpcError(f"scorecard: parameter {name!r} must be epoch seconds, an ISO date or "
+                       f"date-time, or an age like 24h or 7d, not {text!r}",
+                       code="invalid_params") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.timestamp()
 
 
 def demo_events(market: str, last_price: float | None, thresholds: dict[str, float],

@@ -14,6 +14,7 @@ from . import stats
 from .baseline import Tally
 from .grading import HORIZONS, HorizonOutcome, horizon_name
 
+GROUP_ROUNDS_MIN = 200
 GROUPS = ("tier", "rule", "topic", "source", "market", "analyst_label", "analyst_confidence",
           "all")
 
@@ -97,7 +98,8 @@ def _key(group_by: str) -> Callable[[ScoredSignal], str]:
         raise ValueError(f"group_by must be one of {', '.join(GROUPS)}")
     if group_by == "all":
         return lambda s: "all"
-    return lambda s: str(getattr(s, group_by) or "—")
+    field = "market_id" if group_by == "market" else group_by
+    return lambda s: str(getattr(s, field) or "—")
 
 
 def build(rows: Iterable[ScoredSignal], group_by: str = "tier", *,
@@ -122,7 +124,10 @@ def build(rows: Iterable[ScoredSignal], group_by: str = "tier", *,
             return sum(hours.get(m, 0.0) for m in {s.market_id for s in members})
         return total_hours
 
-    scored = [score_group(name, members, denominator(members), rounds)
+    # Many small groups (by market) share one budget of resamples: a scorecard stays fast,
+    # and a group of a dozen signals has an interval far wider than the resampling error.
+    per_group = max(GROUP_ROUNDS_MIN, min(rounds, rounds * 4 // max(1, len(groups))))
+    scored = [score_group(name, members, denominator(members), per_group)
               for name, members in groups.items()]
     scored.sort(key=lambda g: (_order(group_by, g.group), -g.signals, g.group))
     return Scorecard(group_by=group_by, signals=len(all_rows), market_hours=total_hours,

@@ -202,6 +202,9 @@ class AnalystRead(msgspec.Struct, kw_only=True):  # every field shown: "done" to
     confidence: Confidence | None = None
     rationale: str = ""
     tuning_note: str = ""
+    probability_yes: float | None = None
+    """The provider's estimate that the market settles YES (0-1; optional, the heuristic gives
+    none): scored against the settlement (Brier) beside the market's own price."""
     provider: str = ""
     """Which analyst answered: ``anthropic``, ``perplexity``, ``heuristic`` (local, no network)."""
     model: str = ""

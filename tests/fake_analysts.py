@@ -9,7 +9,8 @@ for trying the analyst without keys (needs the test extra, which ``./run-tests``
 
 Each server records every request (``requests``) and answers from a ``script`` of replies,
 then with ``default``. A reply is ``"ok"``; an HTTP status (``529``, ``429``, ``401``, …);
-``"malformed"`` (a well-formed message whose answer breaks the schema); ``"no-answer"`` (text
+``"malformed"`` (a well-formed message whose answer breaks the schema); ``"improbable"`` (a
+``probability_yes`` outside 0-1); ``"no-answer"`` (text
 instead of the tool call or JSON); ``"advice"`` (an answer that recommends a trade);
 ``("slow", seconds)`` (answers ``ok`` late); or ``"hang"`` (never answers).
 """
@@ -29,10 +30,12 @@ import trio
 ANSWER: dict[str, Any] = {
     "noise_or_signal": "signal", "direction": "up", "confidence": "medium",
     "rationale": "Volume ran 8x its baseline with a 7c rise, and most takers bought YES.",
-    "tuning_note": "",
+    "tuning_note": "", "probability_yes": 0.62,
 }
 ADVICE = dict(ANSWER, rationale="Strong inflow; you should buy YES before it moves further.")
 MALFORMED = dict(ANSWER, noise_or_signal="maybe", confidence=7)
+IMPROBABLE = dict(ANSWER, probability_yes=1.7)
+BAD_ANSWERS = {"malformed": MALFORMED, "advice": ADVICE, "improbable": IMPROBABLE}
 Reply = Any
 Response = tuple[int, list[tuple[str, str]], bytes]
 
@@ -182,7 +185,7 @@ class FakeAnthropic(FakeServer):
         reply = await self._delay(self.next_reply())
         if isinstance(reply, int):
             return self._error(reply, "Overloaded" if reply == 529 else f"error {reply}")
-        answer = {"malformed": MALFORMED, "advice": ADVICE}.get(reply, self.answer)
+        answer = BAD_ANSWERS.get(reply, self.answer)
         n = next(self._ids)
         choice = body.get("tool_choice") or {}
         if reply != "no-answer" and choice.get("type") == "tool":
@@ -246,7 +249,7 @@ class FakePerplexity(FakeServer):
         elif reply == "no-answer":
             content = "Looks informed to me [1]."
         else:
-            answer = {"malformed": MALFORMED, "advice": ADVICE}.get(reply, self.answer)
+            answer = BAD_ANSWERS.get(reply, self.answer)
             think = "<think>Weighing the volume against the spread.</think>\n" \
                 if reply == "think" else ""
             content = think + json.dumps(answer)

@@ -15,14 +15,16 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+import trio
 from quart import Quart, Response, request
 from quart_schema import document_querystring, document_request, document_response
 
 from trade_hunter.daemon import protocol
+from trade_hunter.daemon.market_reads import FirstSeen
 
 from . import schemas
 from .errors import json_error, json_response
-from .state import health_payload, state_payload
+from .state import STATE_SIGNALS, health_payload, state_payload
 
 if TYPE_CHECKING:
     from trade_hunter.daemon.app import Daemon
@@ -117,6 +119,8 @@ def _document_errors(view: Any) -> None:
 
 
 def register_api(app: Quart, d: Daemon) -> None:
+    first_seen = FirstSeen(d.store)  # when each market's history starts (signal cards)
+
     @app.errorhandler(BadRequest)
     async def bad_request(exc: BadRequest) -> Response:
         return json_error(exc.status, exc.message, exc.detail, "invalid_params")
@@ -131,7 +135,9 @@ def register_api(app: Quart, d: Daemon) -> None:
     @document_response(schemas.StateResult)
     async def state() -> Response:
         """Everything the dashboard shows, from bounded in-memory windows."""
-        return json_response(state_payload(d))
+        markets = [s.market_id for s in d.live.recent_signals(limit=STATE_SIGNALS)]
+        known = await trio.to_thread.run_sync(first_seen.lookup, markets)
+        return json_response(state_payload(d, known))
 
     @app.get("/api/health")
     @document_response(schemas.HealthResult)

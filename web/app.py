@@ -15,7 +15,9 @@ from quart_trio import QuartTrio
 
 from .api import read_body, register_api
 from .errors import install_error_handlers
+from .history import register_history_routes
 from .ingest import register_ingest_routes
+from .market import register_market_routes
 from .metrics import register_metrics
 from .openapi import install_openapi
 from .schemas import ErrorBody, LoginBody, LoginResult
@@ -38,6 +40,8 @@ def create_app(d: Daemon) -> QuartTrio:
     register_pages(app, guard)
     register_ingest_routes(app, d)
     register_metrics(app, d)
+    register_market_routes(app, d)
+    register_history_routes(app, d)
     return app
 
 

@@ -20,7 +20,8 @@ from quart_schema.validation import (
 )
 
 START, END = "<!-- http-api-routes:start -->", "<!-- http-api-routes:end -->"
-HIDDEN = frozenset({"/", "/login", "/favicon.ico", "/static/<path:filename>"})
+HIDDEN = frozenset({"/", "/login", "/favicon.ico", "/static/<path:filename>",
+          "/market/<market_id>", "/history"})
 
 
 def _fields(model: Any) -> list[str]:

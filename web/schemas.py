@@ -16,6 +16,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from trade_hunter.daemon.protocol import Method
+from trade_hunter.outcomes.scorecard import Scorecard
 from trade_hunter.plugins.models import AnalystRead, SignalContext, SpikeSignal
 
 _TYPES: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool}
@@ -117,10 +118,26 @@ class TickerRemoved(Struct):
 
 
 # --------------------------------------------------------------------------- signals
+class OutcomeOut(Struct):
+    """What the market did by one horizon after the signal (``no data`` until it passed)."""
+
+    horizon: Annotated[str, Meta(description="1m, 5m, 15m or 60m")]
+    seconds: int
+    outcome: Annotated[str, Meta(description="continued, reversed, flat, moved (an undirected "
+                                             "signal left the flat band) or no data")]
+    price: float | None
+    change: Annotated[float | None, Meta(description="price minus the signal's, dollars")]
+    favorable: Annotated[float | None, Meta(description="largest move the signal's way")]
+    adverse: Annotated[float | None, Meta(description="largest move against it")]
+    capped: bool
+
+
 class SignalOut(SpikeSignal):  # kw_only, like SpikeSignal (options are inherited)
-    """A signal with its analyst read inline (``null`` until the analyst answers)."""
+    """A signal with its analyst read inline (``null`` until the analyst answers) and its
+    outcomes as the horizons pass."""
 
     read: AnalystRead | None = None
+    outcomes: list[OutcomeOut] = msgspec.field(default_factory=list)
 
 
 class SignalsResult(Struct):
@@ -140,7 +157,16 @@ class LoginResult(Struct):
     ok: bool
 
 
+class ScorecardResult(Scorecard):
+    """The scorecard of the stored outcomes (see the README: What the scorecard means)."""
+
+    open: Annotated[int, Meta(description="signals still waiting for a horizon")] = 0
+    baseline_open: Annotated[int, Meta(description="signals graded at every horizon whose "
+                                                   "baseline waits for its day to end")] = 0
+
+
 RESULTS: dict[str, type[Struct]] = {
+    "scorecard": ScorecardResult,
     "tickers.list": TickersResult,
     "tickers.add": TickerAdded,
     "tickers.remove": TickerRemoved,
@@ -201,6 +227,7 @@ class SignalCard(Struct, kw_only=True):
     created_at: float = 0.0
     demo: bool = False
     read: AnalystRead | None = None
+    outcomes: list[OutcomeOut] = []
 
 
 class FlowItem(Struct, kw_only=True):

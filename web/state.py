@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from trade_hunter.daemon.outcome_store import outcome_dicts
 from trade_hunter.plugins.models import TIERS, TOPICS, to_builtins
+
+from .why import explain
 
 if TYPE_CHECKING:
     from trade_hunter.daemon.app import Daemon
@@ -33,17 +37,29 @@ def health_payload(d: Daemon) -> dict[str, Any]:
     }
 
 
-def signal_card(signal: Any, read: Any) -> dict[str, Any]:
+def signal_card(signal: Any, read: Any, outcomes: Any = None,
+                first_seen: float | None = None) -> dict[str, Any]:
     card = to_builtins(signal)
-    card.pop("event", None)            # the card shows its fields; the raw event is in
-    card.pop("thresholds", None)       # /api/signals for whoever needs it
-    card.get("context", {}).pop("recent_events", None)
     if read is not None:
         card["read"] = to_builtins(read)
         card["read"]["status"] = read.status  # a default, so omitted by msgspec otherwise
     else:
         card["read"] = None
+    card["outcomes"] = outcome_dicts(outcomes)
+    card["explain"] = explain(card, signal.thresholds, known_history(signal, first_seen))
+    card.pop("event", None)            # the card shows its fields; the raw event is in
+    card.pop("thresholds", None)       # /api/signals for whoever needs it
+    card.get("context", {}).pop("recent_events", None)
     return card
+
+
+def known_history(signal: Any, first_seen: float | None) -> float | None:
+    """Seconds of the market's history known when ``signal`` fired: from its first stored
+    event, else (not committed yet, or deleted by retention) from the oldest event the signal
+    itself carries."""
+    starts = [first_seen] if first_seen is not None and first_seen <= signal.created_at else []
+    starts += [e.timestamp for e in signal.context.recent_events[:1]]
+    return max(signal.created_at - min(starts), 0.0) if starts else None
 
 
 def tuning_payload(d: Daemon) -> dict[str, Any]:
@@ -67,13 +83,17 @@ def tuning_payload(d: Daemon) -> dict[str, Any]:
     return data
 
 
-def state_payload(d: Daemon) -> dict[str, Any]:
+def state_payload(d: Daemon, first_seen: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """``first_seen``: each market's first stored event (``daemon.market_reads.FirstSeen``),
+    looked up by the caller off the event loop; without it, card histories are estimated."""
     live, s = d.live, d.settings
     now = time.time()
     window_applies = s.active_mode == "live"
     since = now - s.FRESHNESS_WINDOW_SECONDS if window_applies else None
 
-    signals = [signal_card(sig, live.reads.get(sig.id or 0))
+    first_seen = first_seen or {}
+    signals = [signal_card(sig, live.reads.get(sig.id or 0), live.outcomes.get(sig.id or 0),
+                           first_seen.get(sig.market_id))
                for sig in live.recent_signals(limit=STATE_SIGNALS)]
 
     tape_entries = live.fresh_tape(since=since, limit=STATE_TAPE)

@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from trade_hunter.outcomes.scorecard import ScoredSignal
 from trade_hunter.plugins import SettingsRegistry, hookimpl
 from trade_hunter.plugins.models import AnalystRead, MarketEvent, SpikeSignal
+
+from . import advisor_outcomes
 
 Key = tuple[str, float]
 LABELS = ("signal", "noise", "uncertain")
@@ -156,6 +159,8 @@ class Evidence:
     reproduced: int
     past: int
     new: int
+    outcomes: dict[str, Any] | None = None
+    """How the kept and dropped signals did (advisor_outcomes.split), when outcomes exist."""
 
     def dropped(self, label: str) -> int:
         return self.total.get(label, 0) - self.kept.get(label, 0)
@@ -180,12 +185,15 @@ class Evidence:
         if self.new:
             tail += f" and adds {self.new} new"
         parts.append(tail)
+        if self.outcomes:
+            parts.append(advisor_outcomes.text(self.outcomes))
         return "; ".join(parts)
 
     def as_dict(self) -> dict[str, Any]:
         return {"alerts_now": self.alerts_now, "alerts_proposed": self.alerts_proposed,
                 "total": dict(self.total), "kept": dict(self.kept),
-                "reproduced": self.reproduced, "past": self.past, "new": self.new}
+                "reproduced": self.reproduced, "past": self.past, "new": self.new,
+                **({"outcomes": self.outcomes} if self.outcomes else {})}
 
 
 def evidence(past: list[Past], base: set[Key], proposed: set[Key]) -> Evidence:
@@ -337,10 +345,13 @@ class Report:
 
 def advise(detector: Any, past: list[Past],
            events_for: Callable[[str, float, float], list[MarketEvent]],
-           start: float, end: float, *, limit: int = 3) -> Report:
+           start: float, end: float, *, limit: int = 3,
+           outcomes: Mapping[Key, ScoredSignal] | None = None) -> Report:
     """Patterns and replay-backed suggestions for the window ``[start, end)``.
 
-    ``events_for(market_id, since, until)`` returns a market's stored events in order.
+    ``events_for(market_id, since, until)`` returns a market's stored events in order;
+    ``outcomes`` (by ``key_of(market, signal time)``) say how the past signals did, so each
+    suggestion also reports how the signals it would keep and drop did.
     """
     labels = {label: sum(p.label == label for p in past) for label in LABELS}
     labels["unlabelled"] = sum(p.label is None for p in past)
@@ -364,6 +375,7 @@ def advise(detector: Any, past: list[Past],
     report.baseline = {"alerts": len(base), "reproduced": len(base & {p.key for p in past}),
                        "past": len(past)}
     best: dict[str, Suggestion] = {}
+    chosen: dict[str, set[Key]] = {}
     for (knob, value), proposed in zip(trials[1:], fired[1:], strict=True):
         ev = evidence(past, base, proposed)
         score = merit(ev)
@@ -374,7 +386,13 @@ def advise(detector: Any, past: list[Past],
         if old is None or score > old.merit:
             best[knob] = Suggestion(knob, float(current[knob]), value, why(knob, past), ev,
                                     score)
+            chosen[knob] = proposed
     report.suggestions = sorted(best.values(), key=lambda s: -s.merit)[:limit]
+    for s in report.suggestions if outcomes else ():
+        replayed = [p.key for p in past if p.key in base]
+        s.evidence.outcomes = advisor_outcomes.split(
+            [k for k in replayed if k in chosen[s.knob]],
+            [k for k in replayed if k not in chosen[s.knob]], outcomes or {})
     if not report.suggestions:
         report.message = ("no threshold change in reach drops enough noise while keeping "
                           f"{KEEP_SIGNAL_SHARE:.0%} of signal")

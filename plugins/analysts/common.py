@@ -34,7 +34,9 @@ price history, the mix of yes and no takers, and the bid/ask spread when known.
 Answer only through the record_read tool: the label; the direction of the move; your
 confidence; a plain-English rationale of two or three sentences that cites the numbers; and a
 one-line tuning_note about the detector's thresholds for moves like this one (which knob looks
-too low or too high), or an empty string when they look right."""
+too low or too high), or an empty string when they look right; and probability_yes, your own
+estimate from 0 to 1 that the market settles YES (null when you cannot tell). It is scored
+against the settlement next to the market price; it is not advice."""
 
 # The answer schema: used as the Anthropic tool's input_schema and Perplexity's json_schema.
 READ_SCHEMA: dict[str, Any] = {
@@ -49,6 +51,9 @@ READ_SCHEMA: dict[str, Any] = {
                       "description": "two or three plain-English sentences citing the numbers"},
         "tuning_note": {"type": "string",
                         "description": "one line on the detector thresholds, or empty"},
+        "probability_yes": {"type": ["number", "null"], "minimum": 0, "maximum": 1,
+                            "description": "your estimate that the market settles YES, 0 to 1 "
+                                           "(null when you cannot tell)"},
     },
     "required": ["noise_or_signal", "direction", "confidence", "rationale", "tuning_note"],
     "additionalProperties": False,
@@ -91,6 +96,8 @@ class ReadPayload(msgspec.Struct):
     confidence: Confidence
     rationale: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
     tuning_note: Annotated[str, msgspec.Meta(max_length=1000)]
+    probability_yes: Annotated[float, msgspec.Meta(ge=0, le=1)] | None = None
+    """Optional: the provider's estimate that the market settles YES (out of 0-1: invalid)."""
 
 
 # Recommendations of a position, as opposed to descriptions of flow ("takers bought YES").
@@ -146,7 +153,8 @@ def to_read(payload: ReadPayload, *, signal: SpikeSignal, provider: str, model: 
     return AnalystRead(signal_id=signal.id or 0, status="done",
                        noise_or_signal=payload.noise_or_signal, direction=payload.direction,
                        confidence=payload.confidence, rationale=payload.rationale,
-                       tuning_note=payload.tuning_note, provider=provider, model=model,
+                       tuning_note=payload.tuning_note, probability_yes=payload.probability_yes,
+                       provider=provider, model=model,
                        citations=list(citations or []))
 
 

@@ -37,6 +37,7 @@ from .categories import CategorySearch
 from .config import KalshiConfig
 from .resolve import Resolver
 from .rest import Rest, RestError, backoff
+from .settlement import market_result
 from .tracker import GROUPS, Tracker
 from .ws import Reconnect, Session
 
@@ -156,6 +157,10 @@ class KalshiFeed:
             if self.last_message_at is not None:
                 self.health.put("last_message_age", round(self.now() - self.last_message_at, 1))
             await trio.sleep(1.0)
+
+    async def settlement(self, market_id: str) -> str | None:
+        """How ``market_id`` settled: ``yes`` / ``no``, None while unknown (settlement.py)."""
+        return await market_result(self.rest, market_id)
 
     # ------------------------------------------------------------------ health
     def _set(self, state: str, note: str) -> None:

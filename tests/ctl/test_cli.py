@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -76,6 +80,26 @@ def test_demo_spike_then_signals(daemon):
     assert market in table
     spiked = js(daemon, "demo-spike", "--market-id", "MY-MARKET")
     assert spiked["market_id"] == "MY-MARKET" and spiked["signals"]
+    assert re.search(r" [+−]\d+(\.\d)?¢ ", table)  # the move as the dashboard shows it
+
+
+def test_signals_from_the_stored_history_as_csv(daemon):
+    spiked = js(daemon, "demo-spike", "--market-id", "CSV-MARKET")
+    deadline = time.monotonic() + 10
+    while True:  # stored within a batch (250 ms)
+        text = ok(daemon, "signals", "--market", "CSV-MARKET", "--since", "2020-01-01",
+                  "--until", "2999-01-01T00:00:00Z", "--csv")
+        if len(text.splitlines()) > 1 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [int(r["id"]) for r in rows] == sorted(spiked["signals"], reverse=True)
+    assert rows[0]["market_id"] == "CSV-MARKET" and rows[0]["created_at"].endswith("Z")
+    assert rows[0]["why"] and rows[0]["demo"] == "true"
+    assert ok(daemon, "signals", "--market", "NO-SUCH", "--csv").splitlines() == [
+        ",".join(next(csv.reader([text.splitlines()[0]])))]
+    assert "since: 'yesterday' is neither" in fails(daemon, 1, "signals", "--since",
+                                                    "yesterday")
 
 
 def test_plugins(daemon):

@@ -102,7 +102,7 @@ def test_methods_lists_the_table_with_json_and_csv(tmp_path):
         timeout=60, check=True).stdout)))
     assert [r["name"] for r in rows] == names
     assert next(r for r in rows if r["name"] == "tickers.add")["http"] == \
-        "POST /api/kalshi/markets"
+        "POST /api/feeds/{feed}/tracked"
 
 
 def test_csv_of_signals_and_the_tuning_table(daemon):

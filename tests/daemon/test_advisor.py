@@ -238,3 +238,20 @@ async def test_perplexity_phrases_the_narrative_numbers_stay_the_replays(tmp_pat
     assert one["evidence"] == EVIDENCE
     asked = [r.json() for r in perplexity.requests if "response_format" not in r.json()]
     assert len(asked) == 2 and "−45 % alerts (11 → 6)" in asked[0]["messages"][1]["content"]
+
+
+async def test_the_last_run_survives_a_restart(tmp_path):
+    home = tmp_path / "home"
+    async with trio.open_nursery() as nursery:
+        d = build(home)
+        await nursery.start(d.run)
+        ran = await d.service.call("tuning.run", {})
+        d.request_shutdown("restart")
+    async with trio.open_nursery() as nursery:
+        d = build(home)
+        await nursery.start(d.run)
+        summary = await d.service.call("tuning.show", {})
+        # Not "No advisor run yet": when it ran and what it said.
+        assert summary["last_run_at"] == ran["last_run_at"]
+        assert summary["detail"] == f"Last run (before the daemon restarted): {ran['detail']}"
+        d.request_shutdown("done")

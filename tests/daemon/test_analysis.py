@@ -181,6 +181,17 @@ async def test_without_any_working_provider_the_read_fails(tmp_path, nursery, fa
     assert read.status == "failed" and read.error == "anthropic: HTTP 401 authentication_error"
 
 
+async def test_an_out_of_range_probability_is_a_failed_read(tmp_path, nursery, fakes, clock):
+    anthropic, _ = fakes
+    anthropic.default = "improbable"  # probability_yes 1.7
+    d = build(tmp_path, disabled=("heuristic",), **keys(anthropic))
+    await nursery.start(d.run)
+    fire(d, "M-1")
+    [read] = (await final_reads(d, 1)).values()
+    assert read.status == "failed" and "probability_yes" in (read.error or "")
+    assert d.health.get("analysts").state == "running"  # no crash
+
+
 # ---------------------------------------------------------------------- budget and timeouts
 async def test_budget_skips_then_refills_after_an_hour(tmp_path, nursery, fakes, clock):
     anthropic, _ = fakes

@@ -93,7 +93,7 @@ def test_config_prints_values_sources_and_masks_secrets(tmp_path):
     as_json = json.loads(cli("config", "--json", env=env, cwd=tmp_path).stdout)
     by_name = {row["name"]: row for row in as_json["settings"]}
     assert by_name["ANTHROPIC_API_KEY"] == {"name": "ANTHROPIC_API_KEY", "value": "********",
-                                            "source": ".env", "plugin": "core"}
+                                            "source": ".env", "plugin": "anthropic"}
     assert SECRET not in json.dumps(as_json) and as_json["warnings"]
     assert not (tmp_path / "home").exists()  # config touches nothing
 

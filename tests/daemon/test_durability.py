@@ -35,7 +35,10 @@ def snapshot(db: Path) -> dict:
 def start(home: Path) -> subprocess.Popen:
     env = {**os.environ, "TRADE_HUNTER_HOME": str(home), "APP_PORT": "0",
            "SIMULATION_SEED": "42", "KALSHI_MARKETS": "KXBTC15M,KXFED",
-           "THIRD_PARTY_PLUGINS": "false", "QUIET_MODE": "true"}
+           "THIRD_PARTY_PLUGINS": "false", "QUIET_MODE": "true",
+           # classic, as make_daemon below: the restart checks a cooldown held back a burst,
+           # and a gated quiet (volume-only) signal holds back no move
+           "SPIKE_PROFILE": "classic"}
     return subprocess.Popen([sys.executable, "-m", "trade_hunter.daemon.cli"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 

@@ -143,7 +143,8 @@ def post(url: str, body: Any) -> Any:
 
 @pytest.mark.slow
 def test_a_daemon_logs_one_json_line_per_signal_and_ticker_change(tmp_path):
-    d = Daemon(tmp_path, LOG_FORMAT="json")
+    # The Kalshi plugin loaded (its feed is off outside live mode) so its tickers can be added.
+    d = Daemon(tmp_path, LOG_FORMAT="json", DISABLED_PLUGINS="")
     try:
         ready = json.loads(d.wait_for("ready at"))
         url = ready["message"].split(" ready at ")[1].split(" ")[0].rstrip("/")

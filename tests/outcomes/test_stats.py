@@ -60,5 +60,29 @@ def test_scorecard_groups_shares_and_settlement():
     assert watch.settled == 1 and watch.hit_rate == 1.0
     assert watch.implied_hit_rate == pytest.approx(0.3)  # a down signal at 70¢: NO implied 30 %
     assert card.total is not None and card.total.signals == 4
+    by_market = build(rows, "market", market_hours={"M": 2.0, "N": 4.0}, rounds=0)
+    assert [(g.group, g.signals, g.per_market_hour) for g in by_market.groups] == [
+        ("M", 3, 1.5), ("N", 1, 0.25)]
     with pytest.raises(ValueError, match="group_by"):
         build(rows, "colour")
+
+
+def test_large_groups_use_the_delta_interval_which_agrees_with_the_bootstrap():
+    import random
+
+    rng = random.Random(3)
+    n = 1500
+    sig = [rng.random() < 0.55 for _ in range(n)]
+    moved = [rng.random() < 0.7 for _ in range(n)]
+    sig_c = [int(s and m) for s, m in zip(sig, moved, strict=True)]
+    sig_r = [int(not s and m) for s, m in zip(sig, moved, strict=True)]
+    base_c = [rng.randint(0, 10) for _ in range(n)]
+    base_r = [rng.randint(0, 10) for _ in range(n)]
+    point, low, high = stats.lift(sig_c, sig_r, base_c, base_r)  # n > 1000: delta method
+    stats.BOOTSTRAP_MAX_SIGNALS, saved = 10**9, stats.BOOTSTRAP_MAX_SIGNALS
+    try:
+        _, b_low, b_high = stats.lift(sig_c, sig_r, base_c, base_r)  # forced bootstrap
+    finally:
+        stats.BOOTSTRAP_MAX_SIGNALS = saved
+    assert low < point < high
+    assert low == pytest.approx(b_low, abs=0.6) and high == pytest.approx(b_high, abs=0.6)

@@ -136,3 +136,47 @@ def test_demo_and_unlabelled_signals():
     past = past_signals([(signals[0], None), (demo, None),
                          (signals[0], AnalystRead(signal_id=1, status="skipped"))])
     assert [p.label for p in past] == [None, None]
+
+
+def test_suggestions_report_how_the_kept_and_dropped_signals_did():
+    # The cooldown case above (R: noise every 320 s; G: signal every 1000 s). Stored outcomes:
+    # every R signal reversed by +5m, every G signal continued; each with a baseline of one
+    # continued and one reversed moment (50 %). Cooldown 900 keeps R's 1st, 4th, 7th and G's
+    # three: 3 of 6 continued (50 %, lift 0); it drops 4 R signals: 0 % (lift −50, and every
+    # resample of four reversed signals gives −50).
+    from trade_hunter.outcomes.baseline import Tally
+    from trade_hunter.outcomes.grading import HORIZONS, HorizonOutcome
+    from trade_hunter.outcomes.scorecard import ScoredSignal
+
+    events = rounds("R", [300 + 320 * i for i in range(7)], 600.0, 0.05) + \
+        rounds("G", [300, 1300, 2300], 600.0, 0.05)
+    past, events_for = live(events, lambda m, n: "noise" if m == "R" else "signal")
+
+    def scored(p: Past) -> ScoredSignal:
+        s = p.signal
+        cls = "reversed" if s.market_id == "R" else "continued"
+        return ScoredSignal(market_id=s.market_id, created_at=s.created_at,
+                            direction=s.direction, yes_price=s.yes_price,
+                            horizons=[HorizonOutcome(horizon=h, outcome=cls, change=0.02)
+                                      for h in HORIZONS],
+                            baseline=[Tally(continued=1, reversed=1) for _ in HORIZONS])
+    outcomes = {p.key: scored(p) for p in past}
+
+    report = advise(SpikeDetector(), past, events_for, T0, T0 + 7200, outcomes=outcomes)
+    [s] = report.suggestions
+    assert s.knob == "SPIKE_COOLDOWN_SECONDS"
+    got = s.evidence.outcomes
+    assert got["horizon"] == "5m"
+    kept, dropped = got["kept"], got["dropped"]
+    assert (kept["signals"], kept["graded"], kept["continuation"], kept["lift"]) == \
+        (6, 6, 0.5, 0.0)
+    assert kept["baseline_continuation"] == 0.5
+    assert (dropped["signals"], dropped["continuation"], dropped["lift"]) == (4, 0.0, -50.0)
+    assert (dropped["lift_low"], dropped["lift_high"]) == (-50.0, -50.0)
+    assert s.evidence.text().endswith(
+        "; the dropped 4 continued 0% (lift \u221250.0 [\u221250.0, \u221250.0], 4 graded)")
+    assert "at +5m the kept 6 continued 50% (lift +0.0 [" in s.evidence.text()
+    assert s.evidence.as_dict()["outcomes"] == got
+    # Without stored outcomes the evidence is as before.
+    plain = advise(SpikeDetector(), past, events_for, T0, T0 + 7200).suggestions[0]
+    assert plain.evidence.outcomes is None and "outcomes" not in plain.evidence.as_dict()

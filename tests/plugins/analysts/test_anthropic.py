@@ -22,6 +22,7 @@ async def test_a_read_end_to_end(fake_anthropic, make_signal):
         ("done", "signal", "up", "medium")
     assert read.provider == "anthropic" and read.model == DEFAULT_MODEL
     assert read.rationale.startswith("Volume ran 8x") and read.signal_id == 7
+    assert read.probability_yes == 0.62  # the optional estimate, stored with the read
     [request] = fake_anthropic.requests
     # SDK 2.x sends the key as a bearer token, never anything else from the environment.
     assert request.headers["authorization"] == f"Bearer {fake_anthropic.api_key}"
@@ -61,7 +62,7 @@ async def test_auth_error_is_not_retried(fake_anthropic, make_signal):
     assert len(fake_anthropic.requests) == 1
 
 
-@pytest.mark.parametrize("bad", ["malformed", "no-answer", "advice"])
+@pytest.mark.parametrize("bad", ["malformed", "no-answer", "advice", "improbable"])
 async def test_a_malformed_answer_is_asked_again_once(fake_anthropic, make_signal, bad):
     fake_anthropic.script.extend([bad])
     read = await analyst(fake_anthropic).analyze(make_signal())
@@ -71,7 +72,8 @@ async def test_a_malformed_answer_is_asked_again_once(fake_anthropic, make_signa
 
 @pytest.mark.parametrize("bad,why", [("malformed", "invalid answer"),
                                      ("no-answer", "no record_read tool call"),
-                                     ("advice", "trading advice")])
+                                     ("advice", "trading advice"),
+                                     ("improbable", r"invalid answer: .*probability_yes")])
 async def test_malformed_twice_raises(fake_anthropic, make_signal, bad, why):
     fake_anthropic.script.extend([bad, bad])
     with pytest.raises(AnalystError, match=f"malformed answer after one retry: .*{why}"):

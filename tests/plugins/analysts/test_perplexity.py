@@ -19,6 +19,7 @@ async def test_a_read_end_to_end_with_citations(fake_perplexity, make_signal):
 
     assert (read.status, read.noise_or_signal, read.confidence) == ("done", "signal", "medium")
     assert (read.provider, read.model) == ("perplexity", "sonar")
+    assert read.probability_yes == 0.62
     assert read.citations == fake_perplexity.citations
     [request] = fake_perplexity.requests
     assert request.path == "/chat/completions"
@@ -33,8 +34,9 @@ async def test_a_read_end_to_end_with_citations(fake_perplexity, make_signal):
 
 async def test_optional_fields_may_be_missing(fake_perplexity, make_signal):
     fake_perplexity.minimal = True  # no citations, no search_results, no usage.cost
+    fake_perplexity.answer.pop("probability_yes")  # optional in the schema
     read = await analyst(fake_perplexity).analyze(make_signal())
-    assert read.status == "done" and read.citations == []
+    assert read.status == "done" and read.citations == [] and read.probability_yes is None
 
 
 async def test_a_reasoning_section_before_the_json_is_ignored(fake_perplexity, make_signal):
@@ -44,7 +46,7 @@ async def test_a_reasoning_section_before_the_json_is_ignored(fake_perplexity, m
     assert len(fake_perplexity.requests) == 1
 
 
-@pytest.mark.parametrize("first", [429, 503, "malformed", "no-answer", "advice"])
+@pytest.mark.parametrize("first", [429, 503, "malformed", "no-answer", "advice", "improbable"])
 async def test_one_retry_then_the_answer(fake_perplexity, make_signal, first, jump_clock):
     fake_perplexity.script.append(first)
     read = await analyst(fake_perplexity).analyze(make_signal())
@@ -55,7 +57,8 @@ async def test_one_retry_then_the_answer(fake_perplexity, make_signal, first, ju
 @pytest.mark.parametrize("reply,why", [(429, "HTTP 429: Rate limit exceeded"),
                                        (503, "HTTP 503"),
                                        ("malformed", "malformed answer after one retry"),
-                                       ("advice", "trading advice")])
+                                       ("advice", "trading advice"),
+                                       ("improbable", "invalid answer: .*probability_yes")])
 async def test_twice_is_a_failure(fake_perplexity, make_signal, reply, why, jump_clock):
     fake_perplexity.default = reply
     with pytest.raises(AnalystError, match=why):

@@ -1,7 +1,8 @@
 // Trade Hunter dashboard: polls /api/state every 3 s and updates the page in place
 // (see panels.js); the actions (demo spike, tickers, category search) call the JSON API.
 import { $, fmt, h, setClass, showEmpty } from "./dom.js";
-import { render, renderSignals } from "./panels.js";
+import { markStale, render, renderSignals } from "./panels.js";
+import { startScorecard } from "./scorecard.js";
 
 const REFRESH_MS = 3000;
 const QUICK_CATEGORIES = ["Crypto", "Elections", "Politics", "Economics", "Financials",
@@ -37,6 +38,12 @@ async function api(path, body) {
   return data;
 }
 
+// A toast belongs to the action that raised it: each action clears the previous one first.
+function clearToast() {
+  clearTimeout(toast.t);
+  $("toast").className = "toast";
+}
+
 function toast(text, bad) {
   const el = $("toast");
   el.textContent = text;
@@ -47,6 +54,7 @@ function toast(text, bad) {
 
 // ------------------------------------------------------------------ tickers
 async function addTicker(ticker, button) {
+  clearToast();
   if (button) button.disabled = true;
   try {
     const res = await api("/api/kalshi/markets", { ticker });
@@ -62,6 +70,7 @@ async function addTicker(ticker, button) {
 }
 
 async function removeTicker(ticker, button) {
+  clearToast();
   button.disabled = true;
   try {
     await api("/api/kalshi/markets/remove", { ticker });
@@ -72,6 +81,27 @@ async function removeTicker(ticker, button) {
     button.disabled = false;
   }
 }
+
+// ------------------------------------------------------------------ tuning suggestions
+// Apply or reject after a confirmation that shows the replay's evidence for the change.
+async function decideTuning(s, button, verb) {
+  clearToast();
+  const evidence = [s.evidence && `Replay evidence: ${s.evidence}`, s.why && `Why: ${s.why}`]
+    .filter(Boolean).join("\n");
+  if (!window.confirm(`${verb} ${s.id}: ${s.knob} ${s.from} → ${s.to}?\n\n${evidence}`)) return;
+  button.disabled = true;
+  try {
+    const res = await api(`/api/tuning/${verb.toLowerCase()}`, { id: s.id });
+    toast(verb === "Apply" ? `Applied ${res.id}: ${res.knob} is now ${res.to}`
+      : `Rejected ${res.id}`);
+    await refresh();
+  } catch (err) {
+    toast(err.message, true);
+    button.disabled = false;
+  }
+}
+const applyTuning = (s, button) => decideTuning(s, button, "Apply");
+const rejectTuning = (s, button) => decideTuning(s, button, "Reject");
 
 // ------------------------------------------------------------------ category search
 function resultItems(res) {
@@ -85,6 +115,7 @@ function resultItems(res) {
 async function searchCategory(q) {
   const status = $("category-status");
   const list = $("category-results");
+  clearToast();
   showEmpty(status, `Searching “${q}”…`);
   try {
     const res = await api(`/api/kalshi/categories?q=${encodeURIComponent(q)}`);
@@ -130,12 +161,13 @@ async function refresh() {
   try {
     last = await api("/api/state");
     $("banner").hidden = true;
-    render(last, ui, { removeTicker });
+    render(last, ui, { removeTicker, applyTuning, rejectTuning });
   } catch (err) {
     const banner = $("banner");
     banner.textContent = `Cannot refresh from the daemon (${err.message}). Retrying every ${REFRESH_MS / 1000} s; ` +
       "the last data stays on screen.";
     banner.hidden = false;
+    markStale(last ? last.generated_at : null);
   } finally {
     inflight = false;
   }
@@ -180,6 +212,7 @@ function setup() {
     } })));
   $("demo-spike").addEventListener("click", async (ev) => {
     const button = ev.currentTarget;
+    clearToast();
     button.disabled = true;
     try {
       const res = await api("/api/demo/spike", {});
@@ -199,6 +232,7 @@ function setup() {
     toast("Unexpected error: " + (ev.reason && ev.reason.message || ev.reason), true);
   });
   loop();
+  startScorecard();
 }
 
 document.addEventListener("DOMContentLoaded", setup);

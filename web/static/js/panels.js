@@ -5,6 +5,8 @@ import {
   $, fmt, h, keepAnchor, reconcile, setAttr, setClass, setSpark, setText, setTime,
   showEmpty, sparkEl, tickTimes, timeEl,
 } from "./dom.js";
+import { patchOutcomes, scorecardPill } from "./scorecard.js";
+import { buildWhy, contextText, patchWhy } from "./why.js";
 
 let last = null;     // the payload being rendered
 let ui = null;       // { sort, topic, tier, source }: the reader's choices
@@ -42,6 +44,8 @@ function renderPills(s) {
       `${fmt.int(st.trades)} trades, ${fmt.int(st.quotes)} quotes over ${fmt.int(st.markets)} markets`),
     pill("tickers", tickerSummaryText(st.tickers), "info", "Tracked Kalshi tickers"),
   ];
+  const lift = scorecardPill();
+  if (lift) items.push(lift);
   for (const f of s.feeds) {
     const { total, detail } = feedText(f);
     const stateCls = { connected: "ok", running: "ok", stale: "warn", reconnecting: "warn",
@@ -79,6 +83,17 @@ function renderPills(s) {
   $("logout").hidden = !st.auth;
 }
 
+// A failed refresh: every pill turns grey and says since when its data is old (the next
+// good refresh re-renders them all).
+export function markStale(since) {
+  const at = since == null ? "the start" : fmt.clock(since);
+  for (const el of $("pills").children) {
+    const text = el.textContent.replace(/ · stale since .*$/, "");
+    setClass(el, "pill off stale");
+    setText(el, `${text} · stale since ${at}`);
+  }
+}
+
 function tickerSummaryText(sum) {
   const total = (sum && sum.total) || 0;
   if (!total) return "0 tickers";
@@ -95,12 +110,14 @@ function buildCard() {
     title: h("span", { class: "title" }), time: timeEl(),
     market: h("span", { class: "market" }), topic: h("span", { class: "topic" }),
     price: h("span", { class: "price" }), volume: h("span", { class: "volume" }),
-    context: h("span", { class: "ctx" }), read: h("div", { class: "read" }),
+    context: h("span", { class: "ctx" }), read: h("div", { class: "read" }), why: buildWhy(),
+    outcomes: h("div", { class: "outcomes", hidden: true }),
   };
   const el = h("article", { class: "card" },
     h("div", { class: "card-top" }, p.tier, p.vendor, p.score, p.title, p.time),
+    p.why,
     h("div", { class: "card-mid" }, p.market, p.topic, p.price, p.volume, p.context),
-    p.read);
+    p.outcomes, p.read);
   el._p = p;
   return el;
 }
@@ -113,7 +130,8 @@ function analystState() {
 function patchCard(el, s) {
   const p = el._p;
   const tierCls = s.tier.replace(/\s+/g, "-");
-  setClass(el, `card t-${tierCls}${s.demo ? " demo" : ""}${s.vendor ? " is-vendor" : ""}`);
+  setClass(el, `card t-${tierCls}${s.demo ? " demo" : ""}${s.vendor ? " is-vendor" : ""}` +
+    `${s.notify === false ? " quiet" : ""}`);
   el.dataset.score = s.score;
   el.dataset.topic = s.topic;
   el.dataset.tier = s.tier;
@@ -125,6 +143,7 @@ function patchCard(el, s) {
     (s.vendor.trader ? ` by ${s.vendor.trader}` : "") : "");
   setText(p.tier, s.tier);
   setClass(p.tier, `tier t-${tierCls}`);
+  setAttr(p.tier, "title", s.explain ? `${s.tier}: ${s.explain.tier_meaning}` : s.tier);
   setText(p.score, s.score.toFixed(1));
   setAttr(p.score, "title", `score (${s.rule} rule)`);
   setText(p.title, s.title || s.market_id);
@@ -139,13 +158,11 @@ function patchCard(el, s) {
   setText(p.volume, s.vendor ? [s.vendor.alert_type, s.vendor.trader && `by ${s.vendor.trader}`,
     s.volume_delta ? `vol ${fmt.num(s.volume_delta)}` : ""].filter(Boolean).join(" · ")
     : `vol ${fmt.num(s.volume_delta)} vs ${fmt.num(s.baseline)} (${s.volume_multiple.toFixed(1)}×)`);
-  const c = s.context || {};
-  const changes = [["1m", c.price_change_1m], ["5m", c.price_change_5m],
-    ["30m", c.price_change_30m]].filter(([, v]) => v != null);
-  const ctx = changes.some(([, v]) => Math.abs(v) >= 0.0005)
-    ? changes.map(([k, v]) => `${k} ${fmt.move(v)}`) : changes.length ? ["flat over 30m"] : [];
-  if (c.yes_trades || c.no_trades) ctx.push(`yes/no ${c.yes_trades || 0}/${c.no_trades || 0}`);
-  setText(p.context, ctx.join(" · "));
+  setText(p.context, contextText(s.explain, s.context || {}));
+  setAttr(p.context, "title", "price change over the last 1, 5 and 30 minutes; — when the " +
+    "market's known history is shorter than the window");
+  patchWhy(p.why, s);
+  patchOutcomes(p.outcomes, s.outcomes);
   patchRead(p.read, s.read);
 }
 
@@ -234,9 +251,10 @@ function whyEmpty(what) {
 
 function buildFlow() {
   const p = { time: h("td", { class: "t" }), kind: h("span", { class: "kind" }),
-    market: h("td", { class: "m" }), price: h("td", { class: "num" }),
+    market: h("a", { class: "mlink" }), price: h("td", { class: "num" }),
     vol: h("td", { class: "num" }), side: h("td", { class: "side" }), spark: sparkEl() };
-  const el = h("tr", {}, p.time, h("td", {}, p.kind), p.market, p.price, p.vol, p.side,
+  const el = h("tr", {}, p.time, h("td", {}, p.kind), h("td", { class: "m" }, p.market),
+    p.price, p.vol, p.side,
     h("td", {}, p.spark));
   el._p = p;
   return el;
@@ -250,6 +268,7 @@ function patchFlow(el, e) {
   setAttr(p.kind, "title", e.k === "T" ? "trade" : "quote");
   setText(p.market, e.market_id);
   setAttr(p.market, "title", e.title || e.market_id);
+  setAttr(p.market, "href", `/market/${encodeURIComponent(e.market_id)}`);
   setText(p.price, fmt.price(e.price));
   setText(p.vol, e.k === "T" ? fmt.num(e.size != null ? e.size : e.volume)
     : e.volume_kind === "cumulative" ? "" : fmt.num(e.volume));
@@ -269,7 +288,7 @@ function renderFlow() {
 }
 
 function buildTape() {
-  const p = { title: h("span", { class: "tt" }), id: h("span", { class: "tid" }),
+  const p = { title: h("span", { class: "tt" }), id: h("a", { class: "tid" }),
     price: h("span", { class: "pr" }), ba: h("span", { class: "ba" }),
     chg: h("td", { class: "num" }), spark: sparkEl(), events: h("td", { class: "num" }),
     time: timeEl(true) };
@@ -285,6 +304,7 @@ function patchTape(el, m) {
   setText(p.title, m.title || m.market_id);
   setAttr(p.title, "title", m.title || "");
   setText(p.id, m.market_id);
+  setAttr(p.id, "href", `/market/${encodeURIComponent(m.market_id)}`);
   setText(p.price, fmt.price(m.price));
   setText(p.ba, m.bid != null || m.ask != null ? `${fmt.price(m.bid)}/${fmt.price(m.ask)}` : "");
   setText(p.chg, m.change ? fmt.move(m.change) : "");
@@ -336,11 +356,18 @@ function renderTuning() {
       ...suggestions.map((s) => {
         const head = [s.id, s.knob || s.setting || s.name].filter(Boolean).join(" ");
         const change = s.from !== undefined || s.to !== undefined ? `${s.from} → ${s.to}` : "";
-        return h("li", {},
+        const open = s.id && (s.status || "suggested") === "suggested";
+        return h("li", { "data-id": s.id || null },
           h("span", { class: "sugg-head", text: `${head}${change ? ": " + change : ""}` }),
           s.status ? h("span", { class: `badge s-${s.status}`, text: s.status }) : null,
           h("span", { class: "evidence", text: [s.evidence, s.why || s.rationale]
-            .filter(Boolean).join(" — ") }));
+            .filter(Boolean).join(" — ") }),
+          open ? h("span", { class: "sugg-actions" },
+            h("button", { type: "button", class: "small", text: "Apply",
+              "aria-label": `Apply ${s.id}`, onclick: (ev) => actions.applyTuning(s, ev.currentTarget) }),
+            h("button", { type: "button", class: "small", text: "Reject",
+              "aria-label": `Reject ${s.id}`, onclick: (ev) => actions.rejectTuning(s, ev.currentTarget) }))
+            : null);
       })));
   }
   if (patterns.length) {

@@ -70,6 +70,7 @@ class Market:
     volume: Decimal = Decimal(0)
     visible_at: float = 0.0     # before this time: 404 and absent from listings (just created)
     market_id: str = ""
+    result: str = ""            # "yes" / "no" once determined (settlement)
 
     def hidden(self, now: float) -> bool:
         return now < self.visible_at
@@ -94,7 +95,7 @@ class Market:
             "no_bid_dollars": dollars(1 - self.yes_ask), "no_ask_dollars": dollars(1 - self.yes_bid),
             "last_price_dollars": dollars(self.price), "volume_fp": fp(self.volume),
             "volume_24h_fp": fp(self.volume), "open_interest_fp": fp(self.volume / 2),
-            "notional_value_dollars": "1.0000", "result": "", "can_close_early": False,
+            "notional_value_dollars": "1.0000", "result": self.result, "can_close_early": False,
             "price_level_structure": "linear_cent",
             "price_ranges": [{"start": "0.0000", "end": "1.0000", "step": "0.0100"}],
         }

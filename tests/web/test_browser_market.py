@@ -1,0 +1,280 @@
+"""Signal cards that say why, and the market page's chart, in headless Debian chromium
+against the real ``trade-hunter`` console script in ingest-only mode: every event comes in
+through ``POST /api/events``, so each number on screen is known in advance."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+
+def _browser_helpers() -> Any:
+    """test_browser.py's daemon runner and chromium settings (one copy of them; the tests
+    import in importlib mode, so a sibling module is loaded by its path)."""
+    path = Path(__file__).with_name("test_browser.py")
+    spec = importlib.util.spec_from_file_location("th_test_browser", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_helpers = _browser_helpers()
+ARGS, ARTIFACTS, CHROMIUM = _helpers.ARGS, _helpers.ARTIFACTS, _helpers.CHROMIUM
+DaemonProcess = _helpers.DaemonProcess
+
+from playwright.sync_api import Browser, expect, sync_playwright
+
+MARKET = "KXUXTEST-26DEC06-B1"
+T0 = time.time() - 600  # twelve ordinary trades from here, one a second, then the spike
+
+
+def trades(market: str = MARKET, t0: float = T0, topic: str = "crypto"
+           ) -> list[dict[str, Any]]:
+    """Twelve 10-contract trades at 40¢ (taker yes), then 500 contracts at 50¢ (taker yes)."""
+    base = {"source": "uxtest", "platform": "kalshi", "market_id": market, "topic": topic,
+            "title": "Will the UX test pass?" if market == MARKET else f"Will {market} win?",
+            "event_kind": "trade", "volume_kind": "delta"}
+    out = [{**base, "yes_price": 0.40, "volume": 10, "trade_size": 10,
+            "trade_side": "yes" if i % 3 else "no", "timestamp": t0 + i} for i in range(12)]
+    out.append({**base, "yes_price": 0.50, "volume": 500, "trade_size": 500,
+                "trade_side": "yes", "timestamp": t0 + 12})
+    return out
+
+
+# Two older spikes on other markets (sports), for History's filters and cursor.
+OTHERS = [("KXUXSPORT-A", T0 - 3000), ("KXUXSPORT-B", T0 - 2000)]
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
+    d = DaemonProcess(tmp_path_factory.mktemp("ux") / "home", ENABLE_SIMULATION="false")
+    try:
+        events = [e for market, t0 in OTHERS for e in trades(market, t0, "sports")] + trades()
+        for e in events:
+            r = d.post("/api/events", e)
+            assert r.status_code in (200, 202), r.text
+        deadline = time.monotonic() + 15
+        while len(d.state()["signals"]) < 3:
+            assert time.monotonic() < deadline, "the spike raised no signal"
+            time.sleep(0.1)
+        yield d
+    finally:
+        d.stop()
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / "browser-ux-daemon.log").write_bytes(Path(d.log).read_bytes())
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
+
+
+def test_the_card_says_why_it_fired(browser: Browser, daemon: DaemonProcess):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(daemon.url + "/")
+        card = page.locator("#signal-list .card").first
+        # 500 contracts against a minimum of 120, a 10¢ move against 3¢; the score is
+        # 0.75 × 500/10 + 1.25 × 0.10/0.03 = 41.7.
+        expect(card.locator(".why-line")).to_have_text(
+            "hard: 500 contracts ≥ 120 and 10¢ ≥ 3¢ — score 41.7")
+        assert "SPIKE_MIN_VOLUME_DELTA" in card.locator(".why-num").nth(1).get_attribute("title")
+        # 12 s of history: no 1, 5 or 30-minute change is claimed.
+        expect(card.locator(".ctx")).to_contain_text("1m — · 5m — · 30m — · (history 12 s)")
+        tier = card.locator(".tier")
+        assert "score ≥" in tier.get_attribute("title")
+        expect(card.locator("a.market-link")).to_have_attribute("href", f"/market/{MARKET}")
+        expect(card.locator("a.venue-link")).to_have_attribute(
+            "href", "https://kalshi.com/markets/kxuxtest")
+        page.locator("#tier-legend summary").click()
+        expect(page.locator("#tier-legend")).to_contain_text("high conviction flow")
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_market_page_charts_the_trades_and_the_signal(browser: Browser, daemon: DaemonProcess):
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    errors: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(daemon.url + "/")
+        page.locator("#signal-list .card a.market-link").first.click()
+        expect(page).to_have_url(f"{daemon.url}/market/{MARKET}")
+        expect(page.locator("#m-title")).to_have_text("Will the UX test pass?")
+        chart = page.locator("#chart")
+        expect(chart).to_have_attribute("data-trades-drawn", "13")
+        expect(chart).to_have_attribute("data-signals-drawn", "1")
+        # Its outcome horizons: +1 and +5 min are past (flat: no trade since), +15 and
+        # +60 min not yet.
+        expect(chart).to_have_attribute("data-horizons-drawn", "2")
+        drawn = page.evaluate("""() => ({
+            prices: window.thMarket.plot.data[1].filter(v => v != null),
+            volume: window.thMarket.plot.data[4].filter(v => v != null)
+                      .reduce((a, b) => a + b, 0),
+            trades: window.thMarket.series.trades.map(t => [t.size, t.side, t.price]),
+            signals: window.thMarket.series.signals.map(s => [s.tier, s.price]),
+        })""")
+        assert drawn["prices"][0] == 0.40 and drawn["prices"][-1] == 0.50
+        assert drawn["volume"] == 12 * 10 + 500
+        assert drawn["trades"][-1] == [500, "yes", 0.5]
+        assert [t[1] for t in drawn["trades"][:3]] == ["no", "yes", "yes"]
+        assert len(drawn["signals"]) == 1 and drawn["signals"][0][1] == 0.5
+        # The hover read-out names the spike's trade.
+        box = chart.locator(".u-over").bounding_box()  # the plotting area
+        assert box is not None
+        at = page.evaluate(f"window.thMarket.plot.valToPos({T0 + 12}, 'x')")
+        page.mouse.move(box["x"] + at, box["y"] + box["height"] / 2)
+        expect(page.locator("#readout")).to_contain_text(re.compile(r"(trade|biggest): 500 @ 50¢ taker yes"))
+        expect(page.locator("#readout")).to_contain_text("then +1m flat ±0¢, +5m flat ±0¢")
+        expect(page.locator("#m-signals .card .why-line")).to_have_text(
+            "hard: 500 contracts ≥ 120 and 10¢ ≥ 3¢ — score 41.7")
+        expect(page.locator("#m-flow")).to_contain_text("13 trades · 620 contracts")
+        page.locator("#ranges button[data-range='15m']").click()
+        expect(page.locator("#ranges button[data-range='15m']")).to_have_attribute(
+            "aria-pressed", "true")
+        expect(chart).to_have_attribute("data-trades-drawn", "13")
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / "market-page.png"
+        page.screenshot(path=str(path), full_page=True)
+        assert path.stat().st_size > 10_000
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_history_filters_pages_and_exports(browser: Browser, daemon: DaemonProcess):
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(daemon.url + "/history?limit=2")
+        cards = page.locator("#h-list .card")
+        expect(cards).to_have_count(2)
+        expect(page.locator("#h-count")).to_have_text("2 of 3")
+        expect(cards.first.locator("a.market")).to_have_text(MARKET)  # newest first
+        page.locator("#h-more").click()  # the next page, by the API's cursor
+        expect(cards).to_have_count(3)
+        expect(page.locator("#h-more")).to_be_hidden()
+        assert cards.nth(2).locator("a.market").text_content() == "KXUXSPORT-A"
+        topic = page.locator("select[name=topic]")
+        expect(topic.locator("option[value=sports]")).to_have_text("sports (2)")
+        topic.select_option("sports")
+        expect(cards).to_have_count(2)
+        expect(page).to_have_url(f"{daemon.url}/history?topic=sports")
+        expect(page.locator("#h-count")).to_have_text("2 of 2")
+        expect(page.locator("select[name=topic] option[value=crypto]")).to_have_text(
+            "crypto (1)")
+        href = page.locator("#x-csv").get_attribute("href")
+        assert href == "/api/signals.csv?topic=sports"
+        rows = list(csv.DictReader(io.StringIO(daemon.http.get(href).text)))
+        assert sorted(r["market_id"] for r in rows) == ["KXUXSPORT-A", "KXUXSPORT-B"]
+        page.locator("select[name=sort]").select_option("oldest")
+        expect(cards.first.locator("a.market")).to_have_text("KXUXSPORT-A")
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_pills_go_stale_when_the_daemon_stops(browser: Browser, tmp_path: Path):
+    d = DaemonProcess(tmp_path / "home", ENABLE_SIMULATION="false")
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(d.url + "/")
+        pills = page.locator("#pills .pill")
+        expect(pills.first).to_have_text("INGEST-ONLY")
+        # A toast belongs to its action: a later action clears it.
+        page.locator("#ticker-form button[type=submit]").click()
+        expect(page.locator("#toast")).to_have_class("toast show bad")
+        page.get_by_role("button", name="Crypto").click()
+        expect(page.locator("#toast")).to_have_class("toast")
+        count = pills.count()
+        d.stop()
+        expect(page.locator("#pills .pill.stale")).to_have_count(count, timeout=15_000)
+        for text in pills.all_text_contents():
+            assert re.search(r" · stale since \d\d:\d\d:\d\d$", text), text
+        expect(page.locator("#banner")).to_contain_text("Cannot refresh")
+    finally:
+        context.close()
+        d.stop()
+
+
+BACKLOG = """# Tuning backlog
+
+## TB-001 — SPIKE_SCORE_THRESHOLD 3 → 3.5
+
+- **Status:** suggested
+- **Date:** 2026-12-01
+- **Knob:** SPIKE_SCORE_THRESHOLD
+- **Change:** 3 → 3.5
+- **Evidence:** replay: 12 of 40 noise signals gone, 1 of 25 real ones lost
+- **Why:** outlier noise on thin markets
+
+## TB-002 — SPIKE_MIN_PRICE_MOVE 0.03 → 0.04
+
+- **Status:** suggested
+- **Date:** 2026-12-01
+- **Knob:** SPIKE_MIN_PRICE_MOVE
+- **Change:** 0.03 → 0.04
+- **Evidence:** replay: 5 of 40 noise signals gone, 0 real ones lost
+"""
+
+
+def test_tuning_panel_applies_and_rejects_after_a_confirmation(browser: Browser,
+                                                               tmp_path: Path):
+    home = tmp_path / "home"
+    home.mkdir()
+    backlog = home / "TUNING-BACKLOG.md"
+    backlog.write_text(BACKLOG)
+    d = DaemonProcess(home, ENABLE_SIMULATION="false", TUNING_BACKLOG_PATH=str(backlog))
+    context = browser.new_context()
+    asked: list[str] = []
+    try:
+        page = context.new_page()
+        answer = {"accept": False}
+
+        def on_dialog(dialog: Any) -> None:
+            asked.append(dialog.message)
+            dialog.accept() if answer["accept"] else dialog.dismiss()
+
+        page.on("dialog", on_dialog)
+        page.goto(d.url + "/")
+        apply = page.get_by_role("button", name="Apply TB-001")
+        apply.click()  # dismissed: nothing changes
+        assert "SPIKE_SCORE_THRESHOLD 3 → 3.5" in asked[0]
+        assert "Replay evidence: replay: 12 of 40 noise signals gone" in asked[0]
+        assert d.http.get("/api/tuning").json()["thresholds"]["SPIKE_SCORE_THRESHOLD"] == 3.0
+        answer["accept"] = True
+        apply.click()
+        expect(page.locator("#toast")).to_contain_text("Applied TB-001")
+        assert d.http.get("/api/tuning").json()["thresholds"]["SPIKE_SCORE_THRESHOLD"] == 3.5
+        expect(page.locator("#tuning li[data-id='TB-001'] .badge")).to_have_text("applied")
+        page.get_by_role("button", name="Reject TB-002").click()
+        expect(page.locator("#tuning li[data-id='TB-002'] .badge")).to_have_text("rejected")
+        assert "- **Status:** rejected" in backlog.read_text().split("## TB-002")[1]
+        assert d.http.get("/api/tuning").json()["thresholds"]["SPIKE_MIN_PRICE_MOVE"] == 0.03
+        expect(page.get_by_role("button", name="Apply TB-002")).to_have_count(0)
+    finally:
+        context.close()
+        d.stop()

@@ -1,0 +1,108 @@
+"""History and export: filters, counts, the keyset cursor, CSV columns and escaping, JSON
+Lines, streamed events."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from typing import Any
+
+import trio
+
+from trade_hunter.plugins.models import MarketEvent
+from trade_hunter.web.export import EVENT_EXPORT_COLUMNS, SIGNAL_COLUMNS
+
+from .conftest import spike_events, wait_signals
+
+
+async def committed(d: Any, n: int) -> None:
+    with trio.fail_after(30):
+        while (await d.store.aquery("SELECT COUNT(*) FROM signals"))[0][0] < n:
+            await d.store.flush()
+            await trio.sleep(0.02)
+
+
+async def four_signals(web: Any) -> tuple[Any, Any]:
+    d, client = await web(ENABLE_SIMULATION="false")
+    d.ingest(spike_events("M-A", topic="crypto"))
+    d.ingest(spike_events("M-B", topic="macro", size=900))
+    d.ingest(spike_events("M-C", topic="crypto", size=300,
+                          title="=HYPERLINK(\"http://x\"), \"quoted\"\nline"))
+    d.ingest(spike_events("M-D", topic="sports"))
+    await wait_signals(d, 4)
+    await committed(d, 4)
+    return d, client
+
+
+async def test_history_filters_counts_and_the_cursor(web):
+    _d, client = await four_signals(web)
+    first = await (await client.get("/api/history?limit=3")).get_json()
+    assert [s["market_id"] for s in first["items"]] == ["M-D", "M-C", "M-B"]
+    assert first["counts"]["total"] == 4
+    assert first["counts"]["topic"] == {"crypto": 2, "macro": 1, "sports": 1}
+    assert first["items"][0]["explain"]["why"].startswith("hard: ")
+    rest = await (await client.get(f"/api/history?limit=3&cursor={first['next_cursor']}"
+                                   )).get_json()
+    assert [s["market_id"] for s in rest["items"]] == ["M-A"] and rest["next_cursor"] is None
+    crypto = await (await client.get("/api/history?topic=crypto&sort=oldest")).get_json()
+    assert [s["market_id"] for s in crypto["items"]] == ["M-A", "M-C"]
+    # the topic facet still counts every topic (choosing another gives that many)
+    assert crypto["counts"]["total"] == 2 and crypto["counts"]["topic"]["macro"] == 1
+    by_score = await (await client.get("/api/history?sort=score")).get_json()
+    scores = [s["score"] for s in by_score["items"]]
+    assert scores == sorted(scores, reverse=True) and by_score["items"][0]["market_id"] == "M-B"
+    one = await (await client.get("/api/history?market=M-B&source=test")).get_json()
+    assert [s["market_id"] for s in one["items"]] == ["M-B"]
+    assert (await (await client.get("/api/history?since=2999-01-01")).get_json())["items"] == []
+    for bad in ("cursor=nonsense", "since=yesterday", "sort=random", "limit=0", "label=meh"):
+        r = await client.get(f"/api/history?{bad}")
+        assert r.status_code == 422, bad
+
+
+async def test_signals_csv_columns_escaping_and_jsonl(web):
+    _d, client = await four_signals(web)
+    r = await client.get("/api/signals.csv?topic=crypto&sort=oldest")
+    assert r.status_code == 200 and r.content_type.startswith("text/csv")
+    assert 'filename="signals.csv"' in r.headers["Content-Disposition"]
+    text = (await r.get_data()).decode()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert list(rows[0]) == list(SIGNAL_COLUMNS)
+    assert [row["market_id"] for row in rows] == ["M-A", "M-C"]
+    a, c = rows
+    assert a["created_at"].endswith("Z") and float(a["created_at_epoch"]) > 0
+    assert a["price_move_cents"] == "10.0" and a["direction"] == "up" and a["notify"] == "true"
+    assert a["why"].startswith("hard: 500 contracts ≥ 120 and 10¢ ≥ 3¢")
+    # A title with a formula, quotes, a comma and a newline survives, defused.
+    assert c["title"] == "'=HYPERLINK(\"http://x\"), \"quoted\"\nline"
+    lines = (await (await client.get("/api/signals.jsonl?market=M-B")).get_data()).decode()
+    records = [json.loads(line) for line in lines.splitlines()]
+    assert [rec["market_id"] for rec in records] == ["M-B"]
+    assert set(records[0]) == set(SIGNAL_COLUMNS) and records[0]["volume_delta"] == 900
+    empty = (await (await client.get("/api/signals.csv?tier=nope")).get_data()).decode()
+    assert empty.splitlines() == [",".join(SIGNAL_COLUMNS)]
+
+
+async def test_events_export_streams_every_page(web, monkeypatch):
+    from trade_hunter.daemon import signal_history
+    monkeypatch.setattr(signal_history, "EVENT_PAGE", 7)  # several pages from a few events
+    d, client = await web(ENABLE_SIMULATION="false")
+    now = time.time()
+    d.ingest([MarketEvent(platform="test", market_id="M-E", title="E", event_kind="trade",
+                          yes_price=0.5, volume=1.0, trade_size=1.0, trade_side="yes",
+                          timestamp=now - 100 + i, source="test") for i in range(30)])
+    with trio.fail_after(30):
+        while (await d.store.aquery("SELECT COUNT(*) FROM events"))[0][0] < 30:
+            await d.store.flush()
+            await trio.sleep(0.02)
+    text = (await (await client.get(f"/api/events.csv?market=M-E&since={now - 90}"
+                                    )).get_data()).decode()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert list(rows[0]) == list(EVENT_EXPORT_COLUMNS)
+    assert len(rows) == 20 and rows[0]["kind"] == "trade"
+    assert [float(r["ts_epoch"]) for r in rows] == sorted(float(r["ts_epoch"]) for r in rows)
+    lines = (await (await client.get("/api/events.jsonl?market=M-E")).get_data()).decode()
+    assert len(lines.splitlines()) == 30
+    bad = await client.get("/api/events.csv?until=soon")
+    assert bad.status_code == 422 and "until" in (await bad.get_json())["detail"]

@@ -1,0 +1,118 @@
+"""One market's page: ``/market/<id>``, its facts (``GET /api/markets/{id}``) and its chart
+data (``GET /api/markets/{id}/series``), read from the store off the event loop."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import trio
+from msgspec import Meta, Struct
+from quart import Quart, Response
+from quart_schema import document_querystring, document_response, hide
+
+from trade_hunter.daemon import market_reads as reads
+from trade_hunter.daemon.market_rollup import RollupCache
+
+from . import schemas
+from .api import read_query
+from .errors import json_error, json_response
+from .state import signal_card
+
+if TYPE_CHECKING:
+    from trade_hunter.daemon.app import Daemon
+
+PAGE_SIGNALS = 50
+Range = Literal["15m", "1h", "6h", "1d", "1w"]
+
+
+class SeriesQuery(Struct, forbid_unknown_fields=True):
+    range: Annotated[Range, Meta(description="how far back from `end`")] = "1h"
+    resolution: Annotated[int, Meta(ge=10, le=reads.MAX_POINTS,
+                                    description="buckets over the range (at most 2,000)")] = 600
+    end: Annotated[float, Meta(gt=0, description="epoch seconds (default: now)")] | None = None
+
+
+class MarketQuery(Struct, forbid_unknown_fields=True):
+    range: Annotated[Range, Meta(description="the window of the trade-flow statistics")] = "1d"
+
+
+def tracking(d: Daemon, market: str) -> list[dict[str, Any]]:
+    """The tracked tickers that cover ``market`` (the market itself, its event, its series)."""
+    return [{"ticker": t.ticker, "status": t.status} for t in d.tickers.list()
+            if t.ticker == market or market in (t.markets or [])
+            or market.startswith(t.ticker + "-")]
+
+
+def feed_status(d: Daemon, source: str | None) -> list[dict[str, Any]]:
+    feeds = [h for h in d.health.as_list() if h["kind"] == "feed"]
+    return [{"name": h["name"], "state": h["state"], "detail": h.get("detail", "")}
+            for h in feeds if source is None or h["name"] == source] or \
+        [{"name": h["name"], "state": h["state"], "detail": h.get("detail", "")} for h in feeds]
+
+
+def market_payload(d: Daemon, market: str, window: str, rollups: RollupCache
+                   ) -> dict[str, Any] | None:
+    """Blocking (worker thread): everything the market page shows but the chart."""
+    row = reads.market_row(d.store, market)
+    if row is None:
+        return None
+    now = time.time()
+    first = row["first_event_at"]
+    signals = [signal_card(s, r, first_seen=first) for s, r in reads.market_signals(d.store, market,
+                                                                      limit=PAGE_SIGNALS)]
+    return {
+        **row,
+        "flow": {"range": window, **reads.flow_stats(
+            d.store, market, now - reads.RANGES[window], now + 1, rollups)},
+        "signals": signals,
+    }
+
+
+def register_market_routes(app: Quart, d: Daemon) -> None:
+    rollups = RollupCache(d.store)  # the long ranges of the last few charted markets
+
+    @app.get("/market/<market_id>")
+    @hide
+    async def market_page(market_id: str) -> Any:
+        return await app.send_static_file("market.html")
+
+    @app.get("/api/markets/<market_id>")
+    @document_querystring(MarketQuery)
+    @document_response(schemas.ObjectResult)
+    @document_response(schemas.ErrorBody, 404)
+    async def market_detail(market_id: str) -> Response:
+        """One market: facts, last quote, signals with reads, trade-flow stats, feeds, tracking."""
+        if len(market_id) > 200:
+            return json_error(422, "invalid market id", "at most 200 characters",
+                              "invalid_params")
+        query = read_query(MarketQuery)
+        data = await trio.to_thread.run_sync(market_payload, d, market_id, query.range,
+                                             rollups)
+        if data is None:
+            return json_error(404, "unknown market", f"no event stored for {market_id!r}",
+                              "not_found")
+        data["tracked_by"] = tracking(d, market_id)
+        data["feeds"] = feed_status(d, data.get("source"))
+        data["kalshi"] = "kalshi" in d.components
+        return json_response(data)
+
+    @app.get("/api/markets/<market_id>/series")
+    @document_querystring(SeriesQuery)
+    @document_response(schemas.ObjectResult)
+    @document_response(schemas.ErrorBody, 404)
+    async def market_series(market_id: str) -> Response:
+        """A market's chart data over a range, downsampled server-side to at most 2,000 points.
+
+        Yes price, bid/ask, contracts traded per bucket, trades, signal markers."""
+        query = read_query(SeriesQuery)
+        end = query.end if query.end is not None else time.time() + 1
+        start = end - reads.RANGES[query.range]
+        data = await trio.to_thread.run_sync(reads.series, d.store, market_id, start, end,
+                                             query.resolution, rollups)
+        data["range"] = query.range
+        return json_response(data)
+
+    for view in (market_detail, market_series):
+        for status in (400, 401, 403, 422):
+            document_response(schemas.ErrorBody, status)(view)
