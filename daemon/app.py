@@ -22,6 +22,7 @@ from .advisor import Advisor, tuned_detector
 from .analysis import AnalystService
 from .control import ControlServer, serve_control
 from .digest import Digest, parse_schedule
+from .divergence import DivergenceRule
 from .grader import Grader
 from .host import PluginHost, Registries, _version
 from .incidents import Incidents
@@ -29,6 +30,7 @@ from .live import Live
 from .logs import STARTUP_LOGGER, log_signal
 from .metrics import Tally
 from .outbox import Outbox
+from .pairs import PairBook
 from .pipeline import INGEST_BUFFER, Pipeline
 from .retention import Retention
 from .runtime import tune_runtime
@@ -44,6 +46,16 @@ log = logging.getLogger(__name__)
 DRAIN_DEADLINE = 5.0
 
 
+def default_feed(watching: list[Any], settings: Any) -> str | None:
+    """The feed ``add-ticker`` without ``--feed`` means: the only enabled feed that accepts
+    identifiers; the first registered one when none is enabled (as before several built-in
+    feeds accepted identifiers); none when several are enabled (then the caller names one)."""
+    on = [r.name for r in watching if r.enabled is None or r.enabled(settings)]
+    if len(on) == 1:
+        return str(on[0])
+    return str(watching[0].name) if watching and not on else None
+
+
 class Daemon:
     def __init__(self, settings: Any, host: PluginHost, registries: Registries) -> None:
         self.settings, self.host, self.registries = settings, host, registries
@@ -53,8 +65,11 @@ class Daemon:
         self.live = Live()
         self.tally = Tally()  # per-signal/per-read counts for /metrics
         self.health = HealthBook()
-        self.tickers = Watchlist(self.store, {r.name: r.identifiers for r in registries.feeds
-                                              .ordered() if r.identifiers is not None})
+        watching = [r for r in registries.feeds.ordered() if r.identifiers is not None]
+        self.tickers = Watchlist(self.store, {r.name: r.identifiers for r in watching
+                                              if r.identifiers is not None},
+                                 default=default_feed(watching, settings))
+        self.pairs = PairBook(self.store)
         self.retention = Retention(self.store, settings.RETENTION_DAYS)
         self.scorecards = Scorecards(self.store)
         self.mutes = MuteBook(self.store)
@@ -146,6 +161,9 @@ class Daemon:
         await trio.to_thread.run_sync(pipeline.load_states)
         await trio.to_thread.run_sync(self.live.restore, self.store)
         await trio.to_thread.run_sync(self.tickers.load, s)
+        await trio.to_thread.run_sync(self.pairs.load)
+        pipeline.signal_sources.append(DivergenceRule(
+            self.pairs, s.DIVERGENCE_MIN_GAP, s.DIVERGENCE_MIN_SECONDS).observe)
         providers = self._create("analyst", self.registries.analysts)
         self.outbox = Outbox(self._create("notifier", self.registries.notifiers),
                              store=self.store, health=self.health, batches=pipeline)

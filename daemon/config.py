@@ -37,6 +37,8 @@ CORE: tuple[tuple[Any, ...], ...] = (
     ("SPIKE_SCORE_THRESHOLD", "float", 3.0, "Outlier trigger: minimum score", {"minimum": 0}),
     ("SPIKE_BASELINE_POINTS", "int", 24, "Volume deltas in the baseline window", {"minimum": 1, "maximum": 10000}),
     ("SPIKE_COOLDOWN_SECONDS", "float", 300.0, "Per-market quiet time after a signal (event time)", {"minimum": 0}),
+    ("DIVERGENCE_MIN_GAP", "float", 0.05, "Cross-venue pairs: a divergence signal needs the mapped YES prices this far apart (dollars)", {"minimum": 0.001, "maximum": 1}),
+    ("DIVERGENCE_MIN_SECONDS", "float", 60.0, "Cross-venue pairs: how long the gap must last before a divergence signal (event time)", {"minimum": 0}),
     ("OUTCOME_BASELINE_K", "int", 20, "Outcomes: random moved trades of the same market and day graded as each signal's baseline", {"minimum": 0, "maximum": 1000}),
     ("OUTCOME_FLAT_BAND", "float", 0.005, "Outcomes: a price change within this many dollars either way is flat", {"minimum": 0, "maximum": 0.5}),
     ("RETENTION_DAYS", "float", 7.0, "Rows older than this are deleted (start-up and hourly)", {"minimum": 0.01}),

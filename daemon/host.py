@@ -37,6 +37,7 @@ BUILTINS: tuple[str, ...] = (
     "trade_hunter.plugins.relays.polyalerthub",
     "trade_hunter.plugins.relays.relays",
     "trade_hunter.plugins.kalshi",
+    "trade_hunter.plugins.polymarket",
 )
 ENTRY_POINT_GROUP = "trade_hunter"
 

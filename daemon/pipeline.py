@@ -79,6 +79,8 @@ class Pipeline:
         self._decoder = msgspec.json.Decoder(detector.state_type)
         self.signal_writes: list[Callable[[SpikeSignal], Iterable[Any]]] = []
         """Store writes that must commit with a signal (its notifier outbox rows)."""
+        self.signal_sources: list[Callable[[list[MarketEvent]], list[SpikeSignal]]] = []
+        """Rules beside the detector, handed each batch after it (cross-venue divergence)."""
         self.signal_handoffs: list[Callable[[SpikeSignal], None]] = []
         """Non-blocking hand-offs of each new signal (analyst queue, notifier wake-up)."""
         self.processed = 0
@@ -248,6 +250,10 @@ class Pipeline:
                 if vendor is not None:
                     vendor.id = self.store.allocate_signal_id()
                     signals.append(vendor)
+        for source in self.signal_sources:
+            for extra in source(events):
+                extra.id = self.store.allocate_signal_id()
+                signals.append(extra)
         self.processed += len(events)
         self._events.extend(events)
         if signals:

@@ -211,6 +211,20 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX incident_signals_incident ON incident_signals (incident_id);
     """,
+    # 8: cross-venue pairs of equivalent markets (daemon/pairs.py); mapping says which side of
+    # market b matches YES of market a
+    """
+    CREATE TABLE market_pairs (
+        id INTEGER PRIMARY KEY,
+        a_platform TEXT NOT NULL,
+        a_market TEXT NOT NULL,
+        b_platform TEXT NOT NULL,
+        b_market TEXT NOT NULL,
+        mapping TEXT NOT NULL CHECK (mapping IN ('yes', 'no')),
+        created_at REAL NOT NULL,
+        UNIQUE (a_platform, a_market, b_platform, b_market)
+    );
+    """,
 )
 
 

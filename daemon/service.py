@@ -93,6 +93,28 @@ class Service(AlertMethods):
             raise RpcError(f"{ticker} is not tracked", code="invalid_params")
         return {"ticker": removed, "removed": True}
 
+    async def pairs_list(self) -> dict[str, Any]:
+        return {"pairs": [p.as_dict() for p in self.d.pairs.entries()]}
+
+    async def pairs_add(self, a: str, b: str, a_platform: str = "kalshi",
+                        b_platform: str = "polymarket") -> dict[str, Any]:
+        pair, added = await self.d.pairs.add(a, b, a_platform, b_platform)
+        return {"pair": pair.as_dict(), "added": added}
+
+    async def pairs_remove(self, id: str) -> dict[str, Any]:
+        try:
+            number = int(str(id))
+        except ValueError:
+            raise RpcError(f"pairs.remove: id must be a pair's number, not {id!r}",
+                           code="invalid_params") from None
+        return {"pair": (await self.d.pairs.remove(number)).as_dict(), "removed": True}
+
+    async def pairs_suggest(self, limit: int = 20) -> dict[str, Any]:
+        if not 1 <= limit <= 200:
+            raise RpcError("pairs.suggest: limit must be from 1 to 200", code="invalid_params")
+        rows = await self.d.store.aquery("SELECT platform, market_id, title FROM markets")
+        return {"suggestions": self.d.pairs.suggest(rows, limit=limit)}
+
     async def signals_list(self, sort: str = "newest", limit: int = 20,
                            topic: str | None = None, tier: str | None = None,
                            since: str | None = None, until: str | None = None,

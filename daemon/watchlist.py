@@ -29,10 +29,13 @@ Key = tuple[str, str]  # (feed, identifier)
 
 
 class Watchlist:
-    def __init__(self, store: Store, specs: Mapping[str, IdentifierSpec]) -> None:
+    def __init__(self, store: Store, specs: Mapping[str, IdentifierSpec],
+                 default: str | None = None) -> None:
         self.store = store
         self.specs = dict(specs)
         """The feeds that accept identifiers, by feed name."""
+        self.default = default
+        """The feed meant when none is named and several accept identifiers."""
         self.items: dict[Key, TrackedTicker] = {}
         self._changed: dict[str, trio.Event] = {}
 
@@ -69,8 +72,8 @@ class Watchlist:
 
     # ------------------------------------------------------------------ which feed
     def feed_for(self, feed: str | None) -> str:
-        """The named feed, or the only one that accepts identifiers; ``RpcError`` naming the
-        candidates otherwise."""
+        """The named feed, or the only one that accepts identifiers, or the default one;
+        ``RpcError`` naming the candidates otherwise."""
         names = ", ".join(sorted(self.specs)) or "none is loaded"
         if feed is not None:
             if feed not in self.specs:
@@ -79,6 +82,8 @@ class Watchlist:
             return feed
         if len(self.specs) == 1:
             return next(iter(self.specs))
+        if self.default in self.specs:
+            return self.default
         if not self.specs:
             raise RpcError("no loaded feed accepts tracked identifiers", code="invalid_params")
         raise RpcError(f"several feeds accept identifiers ({names}): name one with "
@@ -145,10 +150,12 @@ class Watchlist:
     def view(self, name: str) -> FeedWatchlist:
         """What component ``name`` receives as ``ctx.tickers``: its own list when it is a feed
         that accepts identifiers. Any other component gets, as before lists were per feed, the
-        only such feed's list (the Kalshi one), with a ``DeprecationWarning`` when used."""
-        if name in self.specs or len(self.specs) != 1:
+        only such feed's list (the Kalshi one) — or the default one when there are several —
+        with a ``DeprecationWarning`` when used."""
+        only = next(iter(self.specs)) if len(self.specs) == 1 else self.default
+        if name in self.specs or only not in self.specs:
             return FeedWatchlist(self, name)
-        return FeedWatchlist(self, next(iter(self.specs)), borrowed_by=name)
+        return FeedWatchlist(self, str(only), borrowed_by=name)
 
 
 class FeedWatchlist:

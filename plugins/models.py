@@ -23,7 +23,7 @@ VolumeKind = Literal["cumulative", "delta"]
 EventKind = Literal["trade", "quote"]
 Side = Literal["yes", "no"]
 Tier = Literal["high conviction flow", "notable", "watch"]
-Rule = Literal["hard", "outlier", "vendor"]
+Rule = Literal["hard", "outlier", "vendor", "divergence"]
 Direction = Literal["up", "down", "flat"]
 Label = Literal["signal", "noise", "uncertain"]
 Confidence = Literal["low", "medium", "high"]
@@ -121,6 +121,30 @@ class VendorAlert(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Everything else it sent (alert details, unknown fields, the given side)."""
 
 
+class Divergence(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """What a divergence signal saw (``SpikeSignal.divergence``): a pair of equivalent markets
+    on two venues whose mapped YES prices disagree."""
+
+    pair_id: int
+    mapping: Literal["yes", "no"]
+    """``yes``: YES of market a is YES of market b; ``no``: YES of a is NO of b."""
+    a_platform: str
+    a_market: str
+    a_price: float
+    b_platform: str
+    b_market: str
+    b_price: float
+    """Market b's own YES price; compared as ``1 - b_price`` when ``mapping`` is ``no``."""
+    gap: float
+    """``a_price`` minus market b's mapped price (dollars; positive: a is higher)."""
+    seconds: float
+    """How long the gap has exceeded the minimum."""
+    a_spread: float | None = None
+    b_spread: float | None = None
+    converged: bool = False
+    """True on the note that the gap closed again."""
+
+
 class SpikeSignal(msgspec.Struct, kw_only=True, omit_defaults=True):
     """Unusual activity on one market, as raised by a detector."""
 
@@ -160,6 +184,9 @@ class SpikeSignal(msgspec.Struct, kw_only=True, omit_defaults=True):
     escalates: float | None = None
     move_since_signal: float | None = None
     """Escalations: the price change since just before the original signal (dollars)."""
+    divergence: Divergence | None = None
+    """Set on a *divergence signal* (``rule`` and ``detector`` ``divergence``): two venues
+    disagree on a paired market (daemon/divergence.py)."""
     vendor: VendorAlert | None = None
     """Set on a *vendor signal*: an alert relayed from another service (``rule`` ``vendor``,
     ``detector`` ``vendor``, ``source`` the relay), not raised by our detector."""

@@ -156,13 +156,13 @@ async def test_a_third_party_feed_watches_identifiers_added_with_th_ctl(tmp_path
     d = Daemon(*build(base_env(home), [("slugs", plugin)]))  # the Kalshi plugin loaded too
     async with trio.open_nursery() as nursery:
         await nursery.start(d.run)
-        both = await th_ctl(home, "add-ticker", "rain-2026")
-        assert both.returncode == 1 and "several feeds accept identifiers (kalshi, slugs)" \
-            in both.stderr and "--feed" in both.stderr
+        # Kalshi and Polymarket are loaded but not enabled: the enabled one is the default.
+        default = await th_ctl(home, "add-ticker", "Rain 2026")
+        assert default.returncode == 1 and "not a slug: 'Rain 2026'" in default.stderr
         bad = await th_ctl(home, "add-ticker", "--feed", "slugs", "Rain 2026")
         assert bad.returncode == 1 and "not a slug: 'Rain 2026'" in bad.stderr
         unknown = await th_ctl(home, "add-ticker", "--feed", "simulated", "rain-2026")
-        assert unknown.returncode == 1 and "feeds that do: kalshi, slugs" in unknown.stderr
+        assert unknown.returncode == 1 and "feeds that do: kalshi, polymarket, slugs" in unknown.stderr
 
         added = await th_ctl(home, "add-ticker", "--feed", "slugs", "rain-2026")
         assert added.returncode == 0 and "now tracking rain-2026" in added.stdout

@@ -69,6 +69,26 @@ def market_payload(d: Daemon, market: str, window: str, rollups: RollupCache
     }
 
 
+def paired_series(d: Daemon, market: str, start: float, end: float, resolution: int,
+                  rollups: RollupCache) -> list[dict[str, Any]]:
+    """The venue comparison: for each cross-venue pair of ``market``, the other venue's price
+    over the same range, mapped to this market's YES (``1 - p`` when the pair maps YES to NO)."""
+    out = []
+    for pair in d.pairs.entries():
+        if market not in (pair.a_market, pair.b_market):
+            continue
+        mine_a = pair.a_market == market
+        other, platform = (pair.b_market, pair.b_platform) if mine_a else \
+            (pair.a_market, pair.a_platform)
+        other_series = reads.series(d.store, other, start, end, resolution, rollups)
+        flip = pair.mapping == "no"
+        out.append({"pair_id": pair.id, "platform": platform, "market_id": other,
+                    "mapping": pair.mapping,
+                    "price": [[t, round(1 - p, 6) if flip else p]
+                              for t, p in other_series["price"]]})
+    return out
+
+
 def register_market_routes(app: Quart, d: Daemon) -> None:
     rollups = RollupCache(d.store)  # the long ranges of the last few charted markets
 
@@ -111,6 +131,8 @@ def register_market_routes(app: Quart, d: Daemon) -> None:
         data = await trio.to_thread.run_sync(reads.series, d.store, market_id, start, end,
                                              query.resolution, rollups)
         data["range"] = query.range
+        data["paired"] = await trio.to_thread.run_sync(
+            paired_series, d, market_id, start, end, query.resolution, rollups)
         return json_response(data)
 
     for view in (market_detail, market_series):

@@ -51,7 +51,7 @@ def create_feed(ctx: Any) -> KalshiFeed:
 
 @hookimpl
 def th_register_feeds(registry: ComponentRegistry) -> None:
-    registry.add("kalshi", create_feed, enabled=lambda s: s.active_mode == "live",
+    registry.add("kalshi", create_feed, enabled=lambda s: bool(s.ENABLE_KALSHI),
                  description="Kalshi live market data (signed WebSocket)",
                  identifiers=IDENTIFIERS)
 

@@ -284,3 +284,35 @@ def test_tuning_panel_applies_and_rejects_after_a_confirmation(browser: Browser,
     finally:
         context.close()
         d.stop()
+
+
+def test_a_paired_market_shows_the_other_venue_on_its_chart(browser: Browser,
+                                                              daemon: DaemonProcess):
+    twin = {"source": "uxtest", "platform": "polymarket", "market_id": "ux-test-passes",
+            "title": "UX test passes?", "event_kind": "quote", "volume_kind": "delta"}
+    for i, price in enumerate((0.35, 0.38)):
+        r = daemon.post("/api/events", {**twin, "yes_price": price, "volume": 0,
+                                            "timestamp": T0 + 2 + i})
+        assert r.status_code in (200, 202), r.text
+    r = daemon.post("/api/pairs", {"a": MARKET, "b": "ux-test-passes:yes"})
+    assert r.status_code == 200, r.text
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    errors: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        deadline = time.monotonic() + 15
+        while True:  # the twin's quotes are committed a moment after they were accepted
+            page.goto(f"{daemon.url}/market/{MARKET}")
+            expect(page.locator("#chart")).to_have_attribute("data-trades-drawn", "13")
+            drawn = page.evaluate("""() => ({
+                label: window.thMarket.plot.series[5].label,
+                prices: window.thMarket.plot.data[5].filter(v => v != null)})""")
+            if drawn["prices"] or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert drawn["label"] == "polymarket ux-test-passes"
+        assert drawn["prices"][-1] == 0.38  # the twin's last price (1 s apart: one bucket)
+        assert errors == []
+    finally:
+        context.close()

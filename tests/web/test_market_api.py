@@ -121,3 +121,24 @@ async def test_series_refuses_bad_queries(web):
         assert needle in (await r.get_json())["detail"], query
     ok = await client.get("/api/markets/M-X/series")  # unknown market: an empty series
     assert ok.status_code == 200 and (await ok.get_json())["price"] == []
+
+
+async def test_series_of_a_paired_market_carries_the_other_venue_mapped(web):
+    d, client = await web(ENABLE_SIMULATION="false")
+    now = time.time()
+    d.ingest([MarketEvent(platform="kalshi", market_id="KX-A", title="A?", event_kind="quote",
+                          yes_price=0.40, timestamp=now - 60, source="test"),
+              MarketEvent(platform="polymarket", market_id="a-twin", title="A twin?",
+                          event_kind="quote", yes_price=0.30, timestamp=now - 50,
+                          source="test")])
+    await stored(d, "a-twin", 1)
+    alone = await (await client.get("/api/markets/KX-A/series?range=15m")).get_json()
+    assert alone["paired"] == []
+    await d.service.call("pairs.add", {"a": "KX-A", "b": "a-twin:no"})
+    body = await (await client.get("/api/markets/KX-A/series?range=15m")).get_json()
+    [other] = body["paired"]
+    assert (other["platform"], other["market_id"], other["mapping"]) == (
+        "polymarket", "a-twin", "no")
+    assert [round(p, 6) for _, p in other["price"]] == [0.70]  # NO side: 1 - 0.30
+    back = await (await client.get("/api/markets/a-twin/series?range=15m")).get_json()
+    assert back["paired"][0]["market_id"] == "KX-A"

@@ -24,18 +24,21 @@ function columns(s) {
   const rows = new Map();
   const row = (t) => {
     let r = rows.get(t);
-    if (!r) { r = [t, null, null, null, null]; rows.set(t, r); }
+    if (!r) { r = [t, null, null, null, null, null]; rows.set(t, r); }
     return r;
   };
   for (const [t, p] of s.price) row(t)[1] = p;
+  // the venue comparison: the paired market's price, mapped to this market's YES
+  for (const [t, p] of (s.paired && s.paired[0] ? s.paired[0].price : [])) row(t)[5] = p;
   for (const [t, bid, ask] of s.quotes) { const r = row(t); r[2] = bid; r[3] = ask; }
   for (const [t, v] of s.volume) row(t + s.step / 2)[4] = v;  // a bar at its bucket's middle
   const sorted = Array.from(rows.values()).sort((a, b) => a[0] - b[0]);
-  return [0, 1, 2, 3, 4].map((i) => sorted.map((r) => r[i]));
+  return [0, 1, 2, 3, 4, 5].map((i) => sorted.map((r) => r[i]));
 }
 
 function priceRange(s) {
-  const vals = s.price.map((p) => p[1]).concat(s.trades.map((t) => t.price),
+  const paired = s.paired && s.paired[0] ? s.paired[0].price.map((p) => p[1]) : [];
+  const vals = s.price.map((p) => p[1]).concat(paired, s.trades.map((t) => t.price),
     s.quotes.flatMap((q) => [q[1], q[2]]), s.signals.map((m) => m.price))
     .filter((v) => v != null);
   if (!vals.length) return [0, 1];
@@ -149,6 +152,12 @@ function readout(u) {
   setText($("readout"), parts.join(" · "));
 }
 
+function pairedLabel() {
+  const p = series && series.paired && series.paired[0];
+  return p ? `${p.platform} ${p.market_id}${p.mapping === "no" ? " (NO side)" : ""}`
+    : "paired venue";
+}
+
 function chartOptions(width) {
   const grid = { stroke: css("--line"), width: 1 };
   const axis = { stroke: css("--muted"), grid, ticks: grid };
@@ -167,6 +176,8 @@ function chartOptions(width) {
       { label: "contracts", scale: "vol", fill: css("--off-bg"), stroke: css("--off"),
         width: 1, paths: uPlot.paths.bars({ size: [0.8, 24] }), points: { show: false },
         value: (u, v) => fmt.num(v) },
+      { label: pairedLabel(), scale: "price", stroke: css("--wa"), width: 2, spanGaps: true,
+        value: (u, v) => fmt.price(v) },
     ],
     bands: [{ series: [3, 2], fill: "rgba(120, 150, 220, 0.15)" }],
     axes: [{ ...axis }, { ...axis, scale: "price", values: (u, vals) => vals.map((v) => fmt.price(v)) }],
@@ -180,7 +191,8 @@ async function loadSeries() {
   const resolution = Math.min(2000, Math.max(10, Math.round(width / 2)));
   series = await api(`${base}/series?range=${range}&resolution=${resolution}`);
   const data = columns(series);
-  if (plot && plot.width === width) {
+  const label = pairedLabel();
+  if (plot && plot.width === width && plot.series[5].label === label) {
     plot.setData(data);
   } else {
     if (plot) plot.destroy();

@@ -1,0 +1,204 @@
+"""The Polymarket live feed: resolution through Gamma, the market-channel connection loop,
+events out.
+
+``run`` starts the tracker, connects, subscribes and streams; it calls
+``task_status.started()`` once subscribed, when the first attempt failed, or after
+``STARTUP_WAIT`` at the latest. The connection loop reconnects with full-jitter exponential
+backoff (0.5 s doubling up to ``POLYMARKET_RECONNECT_MAX_SECONDS``) on drops, stalls, rejected
+handshakes and errors, subscribing every wanted token afresh; the backoff resets only after a
+session stayed up a while. On shutdown the socket is closed with code 1000, shielded and
+bounded. Quotes whose best bid and ask did not change are not repeated (a reconnect's book
+dump, a ``price_change`` deep in the book).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import trio
+from trio_websocket import ConnectionClosed, ConnectionRejected, HandshakeError, open_websocket_url
+
+from trade_hunter.plugins.models import MarketEvent
+
+from . import parse
+from .config import PolymarketConfig
+from .gamma import Gamma, backoff
+from .resolve import Resolver
+from .session import Reconnect, Session
+from .tracker import GROUPS, Tracker
+
+log = logging.getLogger(__name__)
+STARTUP_WAIT = 10.0
+RESOLVE_WAIT = 5.0
+HEALTHY_AFTER = 30.0
+CONNECT_TIMEOUT = 10.0
+DISCONNECT_TIMEOUT = 2.0
+MESSAGE_QUEUE = 4096
+MAX_MESSAGE = 16 * 1024 * 1024
+
+
+def _cancelled(exc: BaseException) -> bool:
+    if isinstance(exc, BaseExceptionGroup):
+        return exc.split(trio.Cancelled)[1] is None
+    return isinstance(exc, trio.Cancelled)
+
+
+class PolymarketFeed:
+    def __init__(self, cfg: PolymarketConfig, health: Any, tickers: Any, *,
+                 now: Callable[[], float] = time.time, gamma_page: int | None = None) -> None:
+        self.cfg, self.health, self.now = cfg, health, now
+        self.gamma = Gamma(cfg.gamma_url, health=health,
+                           **({"page": gamma_page} if gamma_page else {}))
+        self.tracker = Tracker(Resolver(self.gamma), tickers, now=now,
+                               on_publish=self._publish)
+        self.sessions = 0
+        self.last_message_at: float | None = None
+        self.state, self.note = "starting", "resolving identifiers"
+        self._quotes: dict[str, tuple[Any, ...]] = {}
+        self._send: trio.MemorySendChannel[Any] | None = None
+        self._ready = trio.Event()
+        self._up_at: float | None = None
+        self._last_reason = ""
+
+    # ------------------------------------------------------------------ run
+    async def run(self, send_channel: trio.MemorySendChannel[Any], *,
+                  task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        self._send = send_channel
+        self.health.put("ws_url", self.cfg.ws_url)
+        self.health.put("gamma_url", self.cfg.gamma_url)
+        self._set("starting", "resolving identifiers")
+        async with self.gamma, trio.open_nursery() as nursery:
+            nursery.start_soon(self.tracker.run)
+            nursery.start_soon(self._connect_loop)
+            nursery.start_soon(self._age_loop)
+            with trio.move_on_after(STARTUP_WAIT):
+                await self._ready.wait()
+            task_status.started()
+
+    async def _connect_loop(self) -> None:
+        with trio.move_on_after(RESOLVE_WAIT):
+            await self.tracker.ready.wait()
+        failures = 0
+        while True:
+            self._up_at = None
+            try:
+                await self._connect_once()
+            except Reconnect as exc:
+                reason = str(exc)
+            except ConnectionRejected as exc:
+                reason = f"handshake rejected (HTTP {exc.status_code})"
+            except (HandshakeError, ConnectionClosed, OSError, trio.BrokenResourceError) as exc:
+                reason = self._last_reason or f"{type(exc).__name__}: {exc}"
+            healthy = self._up_at is not None and \
+                trio.current_time() - self._up_at >= HEALTHY_AFTER
+            failures = 1 if healthy else failures + 1
+            delay = backoff(failures - 1, base=0.5, cap=self.cfg.reconnect_max)
+            self.health.count("disconnects")
+            self.health.put("last_disconnect", reason)
+            log.warning("polymarket: %s; reconnecting in %.1fs", reason, delay)
+            self._set("reconnecting", f"{reason}; reconnecting in {delay:.1f}s")
+            self._ready.set()
+            await trio.sleep(delay)
+
+    async def _connect_once(self) -> None:
+        self._last_reason = ""
+        self.health.count("connects")
+        async with open_websocket_url(
+                self.cfg.ws_url, message_queue_size=MESSAGE_QUEUE,
+                max_message_size=MAX_MESSAGE, connect_timeout=CONNECT_TIMEOUT,
+                disconnect_timeout=DISCONNECT_TIMEOUT) as ws:
+            if self.sessions:
+                self.health.count("reconnects")
+            self.sessions += 1
+            self._set(self.state, "connected, subscribing")
+            session = Session(ws, self)
+            try:
+                await session.run()
+            except BaseException as exc:
+                if _cancelled(exc):
+                    with trio.CancelScope(shield=True), trio.move_on_after(DISCONNECT_TIMEOUT):
+                        await ws.aclose(1000, "client shutting down")
+                raise
+            finally:
+                self._last_reason = session.reason
+
+    async def _age_loop(self) -> None:
+        while True:
+            if self.last_message_at is not None:
+                self.health.put("last_message_age", round(self.now() - self.last_message_at, 1))
+            await trio.sleep(1.0)
+
+    # ------------------------------------------------------------------ health
+    def _set(self, state: str, note: str) -> None:
+        self.state, self.note = state, note
+        self.health.set(state, self._detail())
+
+    def _detail(self) -> str:
+        text = self.tracker.detail()
+        return f"{text}; {self.note}" if self.note else text
+
+    def _publish(self) -> None:
+        summary = self.tracker.summary()
+        for group in GROUPS:
+            self.health.put(group, summary.get(group, {}))
+        self.health.put("markets", sorted(m.slug for m in self.tracker.markets.values()))
+        self.health.set(self.state, self._detail())
+
+    def on_subscribed(self) -> None:
+        if self._up_at is None:
+            self._up_at = trio.current_time()
+        if self.state != "connected":
+            self._set("connected", "")
+        self._ready.set()
+
+    def on_message(self) -> None:
+        self.last_message_at = self.now()
+        self.health.put("last_message_at", self.last_message_at)
+
+    # ------------------------------------------------------------------ events
+    def handle(self, raw: str | bytes) -> list[MarketEvent]:
+        """The events of one frame; malformed messages are counted as garbage."""
+        now = self.now()
+        try:
+            messages = parse.messages(raw)
+        except parse.FrameError as exc:
+            self.health.count("garbage")
+            log.debug("polymarket: garbage frame: %s", exc)
+            return []
+        out: list[MarketEvent] = []
+        wanted = self.tracker.markets
+        for msg in messages:
+            self.health.count(f"msg_{msg.get('event_type')}")
+            try:
+                out += parse.events(msg, wanted, now, self._lifecycle)
+            except parse.FrameError as exc:
+                self.health.count("garbage")
+                log.debug("polymarket: garbage message: %s", exc)
+        return out
+
+    def _lifecycle(self, msg: dict[str, Any]) -> None:
+        event = msg.get("event_message")
+        slug = str(event.get("slug") or "") if isinstance(event, dict) else ""
+        self.tracker.nudge(str(msg.get("market") or ""), slug)
+
+    async def emit(self, events: list[MarketEvent]) -> int:
+        out = []
+        unchanged = 0
+        for e in events:
+            if e.event_kind == "quote":
+                key = (e.yes_bid, e.yes_ask)
+                if self._quotes.get(e.market_id) == key:
+                    unchanged += 1
+                    continue
+                self._quotes[e.market_id] = key
+            out.append(e)
+        if unchanged:
+            self.health.count("unchanged_quotes", unchanged)
+        if out:
+            assert self._send is not None
+            await self._send.send(out if len(out) > 1 else out[0])
+            self.health.count("events", len(out))
+        return len(out)
