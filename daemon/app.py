@@ -24,7 +24,7 @@ from .control import serve_control
 from .host import PluginHost, Registries, _version
 from .live import Live
 from .outbox import Outbox
-from .pipeline import INGEST_BUFFER, Pipeline
+from .pipeline import INGEST_BUFFER, Handoff, Pipeline
 from .retention import Retention
 from .runtime import tune_runtime
 from .service import Service, demo_events
@@ -88,11 +88,14 @@ class Daemon:
         return made
 
     # ------------------------------------------------------------------ ingest
-    def ingest(self, events: list[MarketEvent]) -> None:
+    def ingest(self, events: list[MarketEvent], stored: trio.Event | None = None) -> Handoff:
         """Hand events to the pipeline without waiting (relays); raises ``trio.WouldBlock``
-        when the ingest buffer is full, so the caller can answer 503."""
+        when the ingest buffer is full, so the caller can answer 503. The returned hand-off's
+        ``stored`` event (``stored``, when given) is set once they are committed."""
         assert self._send is not None
-        self._send.send_nowait(events)
+        handoff = Handoff(events, stored)
+        self._send.send_nowait(handoff)
+        return handoff
 
     def inject_demo(self, market: str) -> list[SpikeSignal]:
         assert self.pipeline is not None
@@ -118,7 +121,9 @@ class Daemon:
         s = self.settings
         tune_runtime()  # before the store's writer thread starts
         feeds_made = self._create("feed", self.registries.feeds)  # ConfigError: before any I/O
+        self.store.health = self.health.get("store", "store")
         await trio.to_thread.run_sync(self.store.open)
+        self.store.health.set("running", str(self.store.path))
         detectors = self._create("detector", self.registries.detectors)
         if not detectors:
             raise RuntimeError("no detector plugin is loaded")

@@ -29,6 +29,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .limits import MAX_PARAM, text_problem
+
 MAX_LINE = 64 * 1024
 
 ERRORS: dict[str, int] = {
@@ -149,6 +151,10 @@ def _convert(method: Method, p: Param, value: Any) -> Any:
             raise ParamError(f"{where} must be true or false")
     elif not isinstance(value, str):
         raise ParamError(f"{where} must be a string")
+    else:
+        problem = text_problem(value, MAX_PARAM)
+        if problem:
+            raise ParamError(f"{where}: {problem}")
     if p.choices and value not in p.choices:
         raise ParamError(f"{where} must be one of {', '.join(p.choices)}")
     return value
