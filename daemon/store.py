@@ -225,9 +225,9 @@ class Store:
         try:
             results = [fn(conn) for fn, _ in entries]
         except Exception as exc:  # redone below, where it is logged and isolated
-            conn.execute("ROLLBACK")
             if environmental(exc):
                 raise  # not the rows' fault: the whole batch is retried
+            conn.execute("ROLLBACK")
         else:
             conn.execute("COMMIT")
             return results
@@ -240,10 +240,10 @@ class Store:
                 results.append(getattr(fn, "careful", fn)(conn))
                 conn.execute("RELEASE op")
             except Exception as exc:  # one bad write must not lose the batch
+                if environmental(exc):
+                    raise  # the caller rolls the whole transaction back
                 conn.execute("ROLLBACK TO op")
                 conn.execute("RELEASE op")
-                if environmental(exc):
-                    raise
                 self.write_errors += 1
                 self.last_write_error = f"{type(exc).__name__}: {exc}"
                 log.exception("store write failed")
@@ -456,10 +456,10 @@ def write_batch(events: list[MarketEvent], signals: list[SpikeSignal],
             try:
                 run()
             except Exception as exc:
+                if environmental(exc):
+                    raise  # the store rolls the whole transaction back and retries
                 conn.execute("ROLLBACK TO row")
                 conn.execute("RELEASE row")
-                if environmental(exc):
-                    raise
                 failed.ids.append(name)
                 failed.error = failed.error or f"{type(exc).__name__}: {exc}"
             else:
@@ -479,7 +479,7 @@ def write_batch(events: list[MarketEvent], signals: list[SpikeSignal],
         if failed:
             log.error("store: %d rows of a batch could not be written, the rest is stored "
                       "(%s); rows: %s", len(failed.ids), failed.error,
-                      ", ".join(map(str, failed.ids[:50])))
+                      ", ".join(map(ascii, failed.ids[:50])))  # ascii: a name may hold a surrogate
         return failed
 
     fn.careful = careful  # type: ignore[attr-defined]

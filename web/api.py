@@ -7,6 +7,7 @@ method in the table appears here, validated and documented, without touching thi
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ from quart import Quart, Response, request
 from quart_schema import document_querystring, document_request, document_response
 
 from trade_hunter.daemon import protocol
+from trade_hunter.daemon.limits import text_problem
 
 from . import schemas
 from .errors import json_error, json_response
@@ -43,7 +45,25 @@ async def read_body(model: type[msgspec.Struct]) -> Any:
     except msgspec.ValidationError as exc:
         raise BadRequest(422, "invalid request body", str(exc)) from None
     except msgspec.DecodeError as exc:
+        unstorable = _unstorable_text(raw)  # valid JSON that msgspec refuses: name the field
+        if unstorable:
+            raise BadRequest(422, "invalid request body", unstorable) from None
         raise BadRequest(400, "malformed JSON body", str(exc)) from None
+
+
+def _unstorable_text(raw: bytes) -> str | None:
+    """The member of a JSON object body whose string is not valid Unicode (a lone surrogate
+    escape such as ``"\\ud800"``), or None."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(body, dict):
+        return None
+    for key, value in body.items():
+        if isinstance(value, str) and text_problem(value, len(value)):
+            return f"{ascii(key)[1:-1]}: {text_problem(value, len(value))}"
+    return None
 
 
 def read_query(model: type[msgspec.Struct]) -> Any:
