@@ -159,6 +159,9 @@ class Alert(msgspec.Struct, kw_only=True):
     kind: Literal["detector", "analyst"]
     signal: SpikeSignal
     read: AnalystRead | None = None
+    possible_repeat: bool = False
+    """The daemon stopped while this alert was being sent: the service may have it already
+    (delivery is at-least-once); a notifier should say so."""
 
 
 _encoder = msgspec.json.Encoder()
