@@ -14,6 +14,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -465,17 +466,16 @@ def write_batch(events: list[MarketEvent], signals: list[SpikeSignal],
             else:
                 conn.execute("RELEASE row")
         for i, e in enumerate(events):
-            row = event_row(e)
             if first_id is None:
-                one(i, lambda row=row: conn.execute(EVENT_SQL, row))
+                one(i, partial(conn.execute, EVENT_SQL, event_row(e)))
             else:
-                one(first_id + i, lambda row=row, i=i: conn.execute(EVENT_ID_SQL,
-                                                                    (first_id + i, *row)))
+                one(first_id + i, partial(conn.execute, EVENT_ID_SQL,
+                                          (first_id + i, *event_row(e))))
         for sql, rows, names in parts(time.time()):
             for row, name in zip(rows, names, strict=True):
-                one(name, lambda row=row, sql=sql: conn.execute(sql, row))
+                one(name, partial(conn.execute, sql, row))
         for n, write in enumerate(extra):
-            one(f"write {n}", lambda write=write: write(conn))
+            one(f"write {n}", partial(write, conn))
         if failed:
             log.error("store: %d rows of a batch could not be written, the rest is stored "
                       "(%s); rows: %s", len(failed.ids), failed.error,

@@ -58,7 +58,8 @@ def open_failure(path: Path, exc: BaseException) -> StoreUnavailable:
                                 "aside or restore a backup")
     if isinstance(exc, PermissionError) or code in (8, 14):
         return StoreUnavailable(
-            f"cannot write the database {path}: {cause(exc) if code else exc.strerror}; make "
+            f"cannot write the database {path}: "
+            f"{cause(exc) if code else getattr(exc, 'strerror', None) or exc}; make "
             f"the file and its folder {path.parent} writable by this user, or set "
             "TRADE_HUNTER_HOME to another folder")
     if isinstance(exc, OSError):

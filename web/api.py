@@ -51,7 +51,7 @@ async def read_body(model: type[msgspec.Struct]) -> Any:
         raise BadRequest(400, "malformed JSON body", str(exc)) from None
 
 
-def _unstorable_text(raw: bytes) -> str | None:
+def _unstorable_text(raw: str | bytes) -> str | None:
     """The member of a JSON object body whose string is not valid Unicode (a lone surrogate
     escape such as ``"\\ud800"``), or None."""
     try:

@@ -38,7 +38,7 @@ from hypercorn.typing import ConnectionState
 from hypercorn.utils import repr_socket_addr, wrap_app
 
 log = logging.getLogger("trade_hunter.web")
-KEEP_ALIVE_SECONDS = 5.0   # an idle keep-alive connection is closed after this
+KEEP_ALIVE_SECONDS = 15.0  # an idle keep-alive connection is closed after this (the page polls every 3 s)
 DRAIN_SECONDS = 2.0        # how long an early answer waits for the body it refused
 DRAIN_BYTES = 8 * 1024 * 1024  # bodies declared larger are not drained: the connection closes
 REFUSAL_READ_SECONDS = 1.0  # a refused connection's request is read (so no RST) this long
@@ -135,7 +135,8 @@ async def serve(app: Any, config: Config, max_connections: int, *,
                 task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED) -> None:
     """``hypercorn.trio.serve`` for plain HTTP with the fixes above; cancel it to stop."""
     config.keep_alive_timeout = KEEP_ALIVE_SECONDS
-    asgi = wrap_app(early_answers(app), config.wsgi_max_body_size, "asgi")
+    asgi = wrap_app(early_answers(app), config.wsgi_max_body_size,  # type: ignore[arg-type]
+                    "asgi")
     lifespan_state: dict[str, Any] = {}
     lifespan = Lifespan(asgi, config, lifespan_state)
     context = WorkerContext(None)
