@@ -130,6 +130,11 @@ class Daemon:
         self.extras["detector"] = await tuned_detector(self, *detectors[0])  # applied tuning
         self.pipeline = pipeline = Pipeline(self.extras["detector"], self.store, self.live)
         await trio.to_thread.run_sync(pipeline.load_states)
+        # Detectors have no task of their own: the one in use runs inside the pipeline.
+        for n, (name, _) in enumerate(detectors):
+            self.health.get(name, "detector").set(
+                "running" if n == 0 else "disabled",
+                "runs in the pipeline" if n == 0 else f"not used: {detectors[0][0]} is")
         await trio.to_thread.run_sync(self.live.restore, self.store)
         await trio.to_thread.run_sync(self.tickers.load, s.KALSHI_MARKETS)
         self.analysts = AnalystService(self, self._create("analyst", self.registries.analysts))
