@@ -305,6 +305,18 @@ class Store:
         return [(from_json(s, SpikeSignal), from_json(r, AnalystRead) if r else None)
                 for s, r in rows]
 
+    def last_prices(self, market_ids: Iterable[str]) -> dict[str, tuple[float, float | None]]:
+        out = {}
+        for market in market_ids:  # two index seeks each (market_id, ts)
+            price = self.query("SELECT yes_price FROM events WHERE market_id=? AND yes_price"
+                               " IS NOT NULL ORDER BY ts DESC LIMIT 1", (market,))
+            if price:
+                volume = self.query("SELECT volume FROM events WHERE market_id=? AND"
+                                    " volume_kind='cumulative' ORDER BY ts DESC LIMIT 1",
+                                    (market,))
+                out[market] = (price[0][0], volume[0][0] if volume else None)
+        return out
+
     # ------------------------------------------------------------------ typed helpers
     def allocate_signal_id(self) -> int:
         sid = self.next_signal_id
