@@ -37,8 +37,9 @@ def event_problems(events: list[MarketEvent]) -> list[str]:
     problems = []
     many = len(events) > 1
     for i, event in enumerate(events):
-        for name in event.__struct_fields__:
-            value = getattr(event, name)
+        fields = [(name, getattr(event, name)) for name in event.__struct_fields__]
+        fields += [(str(k), v) for k, v in event.metadata.items()]  # e.g. the market's url
+        for name, value in fields:
             if not isinstance(value, str):
                 continue
             problem = text_problem(value, EVENT_LIMITS.get(name, MAX_NAME))
