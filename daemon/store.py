@@ -254,6 +254,10 @@ class Store:
                 if isinstance(failed, RowFailures) and failed:
                     self.write_errors += len(failed.ids)
                     self.last_write_error = failed.error
+                    if self.health is not None:  # shown with the store's health
+                        self.health.count("rows_not_written", len(failed.ids))
+                        self.health.last_error = failed.error[:300]
+                        self.health.last_error_at = time.time()
         conn.execute("COMMIT")
         return results
 
