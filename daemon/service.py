@@ -10,6 +10,7 @@ from trade_hunter.plugins.errors import RpcError
 from trade_hunter.plugins.models import MarketEvent, SpikeSignal, to_builtins
 
 from . import protocol
+from .limits import MAX_PARAM, text_problem
 
 if TYPE_CHECKING:
     from .advisor import Advisor
@@ -34,6 +35,10 @@ class Service:
                 args = protocol.convert_params(method, params or {})
             except protocol.ParamError as exc:
                 raise RpcError(str(exc), code="invalid_params") from None
+            if method.mutating and name != "shutdown" and self.d.store.degraded:
+                # Its write would only wait in the queue: say so at once instead.
+                raise RpcError(f"the store cannot write now: {self.d.store.degraded}",
+                               code="not_available")
             return await getattr(self, method.handler_name)(**args)
         extra = self.d.registries.rpc.items.get(name)
         if extra is None:
@@ -42,6 +47,10 @@ class Service:
         if unknown:
             raise RpcError(f"{name}: unknown parameter(s) {', '.join(unknown)}",
                            code="invalid_params")
+        for key, value in (params or {}).items():  # plugin methods: the same text limits
+            problem = text_problem(value, MAX_PARAM) if isinstance(value, str) else None
+            if problem:
+                raise RpcError(f"{name}: parameter {key!r}: {problem}", code="invalid_params")
         return await extra.handler(self.d.plugin_context(extra.plugin), **(params or {}))
 
     # ------------------------------------------------------------------ methods

@@ -17,6 +17,7 @@ import pytest
 import trio
 
 from trade_hunter.daemon.store import Store, write_batch
+from trade_hunter.plugins.errors import RpcError
 from trade_hunter.plugins.models import MarketEvent
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -75,6 +76,9 @@ async def test_a_full_or_read_only_store_degrades_refuses_and_recovers(
             status = await d.service.call("status")
             assert any(c["name"] == "store" and c["state"] == "degraded"
                        for c in status["components"])
+            with pytest.raises(RpcError) as busy:  # a control write says so, not waits
+                await d.service.call("demo.spike")
+            assert busy.value.code == "not_available" and cause in str(busy.value)
 
             on_writer(d.store, repair)
             await wait_until(lambda: not d.store.degraded)
