@@ -177,7 +177,11 @@ class Daemon:
                 consumers.cancel_scope.cancel()
             services.cancel_scope.cancel()
         await trio.to_thread.run_sync(self.store.close)
-        log.info("stopped: %d events processed and committed", pipeline.processed)
+        if pipeline.not_stored:
+            log.warning("stopped: %d events processed, %d of them could not be stored "
+                        "(see the errors above)", pipeline.processed, pipeline.not_stored)
+        else:
+            log.info("stopped: %d events processed and stored", pipeline.processed)
 
     async def _drain(self, send: trio.MemorySendChannel[Any]) -> None:
         with trio.move_on_after(DRAIN_DEADLINE):

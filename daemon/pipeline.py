@@ -111,6 +111,7 @@ class Pipeline:
         self._token: trio.lowlevel.TrioToken | None = None
         self.submitted = 0            # events queued to the store (this thread only)
         self.committed = 0            # ... and committed (the writer thread only)
+        self.not_stored = 0           # ... of which the store refused (failed rows, a give-up)
         store.flush_hooks.append(self.flush)
 
     # ------------------------------------------------------------------ start-up
@@ -307,10 +308,14 @@ class Pipeline:
 
     def _committed(self, count: int, acks: list[Handoff], result: Any) -> None:
         """In the writer thread, once a write has committed (or failed: ``result``)."""
-        self.committed += count  # only the writer thread writes this counter
+        self.committed += count  # only the writer thread writes these counters
+        failed: set[Any] = set(result.ids) if isinstance(result, RowFailures) else set()
+        if isinstance(result, BaseException):
+            self.not_stored += count
+        elif failed:
+            self.not_stored += sum(isinstance(i, int) for i in failed)  # event rows
         if not acks:
             return
-        failed: set[Any] = set(result.ids) if isinstance(result, RowFailures) else set()
         for ack in acks:
             if isinstance(result, BaseException):
                 ack.failed = len(ack)
