@@ -344,7 +344,7 @@ class Pipeline:
         return [(name, m, view[a:b], as_of[m]) for m, a, b in spans]
 
     def _due_states(self, now: float, *, everything: bool = False) -> list[str]:
-        dirty, due = self._dirty, []
+        dirty, due = self._dirty, list[str]()
         horizon = self.store.next_event_id - STATE_EVENTS
         while dirty and len(due) < STATE_CHUNK:
             market, (first_id, since) = next(iter(dirty.items()))
