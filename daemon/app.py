@@ -31,7 +31,7 @@ from .logs import STARTUP_LOGGER, log_signal
 from .metrics import Tally
 from .outbox import Outbox
 from .pairs import PairBook
-from .pipeline import INGEST_BUFFER, Pipeline
+from .pipeline import INGEST_BUFFER, Handoff, Pipeline
 from .retention import Retention
 from .runtime import tune_runtime
 from .scorecards import Scorecards
@@ -118,11 +118,14 @@ class Daemon:
         return made
 
     # ------------------------------------------------------------------ ingest
-    def ingest(self, events: list[MarketEvent]) -> None:
+    def ingest(self, events: list[MarketEvent], stored: trio.Event | None = None) -> Handoff:
         """Hand events to the pipeline without waiting (relays); raises ``trio.WouldBlock``
-        when the ingest buffer is full, so the caller can answer 503."""
+        when the ingest buffer is full, so the caller can answer 503. The returned hand-off's
+        ``stored`` event (``stored``, when given) is set once they are committed."""
         assert self._send is not None
-        self._send.send_nowait(events)
+        handoff = Handoff(events, stored)
+        self._send.send_nowait(handoff)
+        return handoff
 
     def inject_demo(self, market: str) -> list[SpikeSignal]:
         assert self.pipeline is not None
@@ -149,7 +152,9 @@ class Daemon:
         tune_runtime()  # before the store's writer thread starts
         feeds_made = self._create("feed", self.registries.feeds)  # ConfigError: before any I/O
         digest_at, digest_tz = parse_schedule(s.DIGEST_AT, s.DIGEST_TIMEZONE)
+        self.store.health = self.health.get("store", "store")
         await trio.to_thread.run_sync(self.store.open)
+        self.store.health.set("running", str(self.store.path))
         detectors = self._create("detector", self.registries.detectors)
         if not detectors:
             raise RuntimeError("no detector plugin is loaded")
@@ -159,6 +164,11 @@ class Daemon:
         show_detector(self.health.get(name, "detector"), detector)
         self.pipeline = pipeline = Pipeline(detector, self.store, self.live)
         await trio.to_thread.run_sync(pipeline.load_states)
+        # Detectors have no task of their own: the one in use runs inside the pipeline.
+        for n, (name, _) in enumerate(detectors):
+            self.health.get(name, "detector").set(
+                "running" if n == 0 else "disabled",
+                "runs in the pipeline" if n == 0 else f"not used: {detectors[0][0]} is")
         await trio.to_thread.run_sync(self.live.restore, self.store)
         await trio.to_thread.run_sync(self.tickers.load, s)
         await trio.to_thread.run_sync(self.pairs.load)
@@ -243,7 +253,11 @@ class Daemon:
                 consumers.cancel_scope.cancel()
             services.cancel_scope.cancel()
         await trio.to_thread.run_sync(self.store.close)
-        log.info("stopped: %d events processed and committed", pipeline.processed)
+        if pipeline.not_stored:
+            log.warning("stopped: %d events processed, %d of them could not be stored "
+                        "(see the errors above)", pipeline.processed, pipeline.not_stored)
+        else:
+            log.info("stopped: %d events processed and stored", pipeline.processed)
 
     async def _drain(self, send: trio.MemorySendChannel[Any]) -> None:
         with trio.move_on_after(DRAIN_DEADLINE):

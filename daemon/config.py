@@ -24,6 +24,7 @@ CORE: tuple[tuple[Any, ...], ...] = (
     ("DASHBOARD_TOKEN", "str", "", "Token every API call needs when APP_HOST is not loopback", {"secret": True}),
     ("ALLOWED_HOSTS", "list", "", "Extra Host names the dashboard answers to (loopback names and APP_HOST always are), comma-separated", {}),
     ("HTTP_MAX_BODY_BYTES", "int", 1048576, "Largest accepted HTTP request body (bytes); larger gets 413", {"minimum": 1024}),
+    ("HTTP_MAX_CONNECTIONS", "int", 256, "Dashboard/API connections served at once; one more gets 503 and is closed (idle keep-alive connections close after 15 s)", {"minimum": 1, "maximum": 100000}),
     ("ENABLE_SIMULATION", "bool", True, "Run the simulated feed (ignored in live mode)", {}),
     ("POLYALERTHUB_TOKEN", "str", "", "Bearer token PolyAlertHub must send (unset: open)", {"secret": True}),
     ("INGEST_API_TOKEN", "str", "", "Bearer token for POST /api/events (unset: open)", {"secret": True}),

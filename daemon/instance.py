@@ -25,6 +25,7 @@ from typing import Any
 from filelock import lock_descriptor, unlock_descriptor
 
 from . import protocol
+from .privacy import repair_files
 
 LOCK_FILE = "trade-hunter.lock"
 REPLACE_DEADLINE = 30.0   # the old instance drains for up to 5 s; this leaves ample margin
@@ -63,6 +64,7 @@ class InstanceLock:
             return True
         flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
         fd = os.open(self.path, flags, 0o600)
+        repair_files(self.path)  # one made by an older version may be world-readable
         try:
             if lock_descriptor(fd, blocking=False):
                 self._fd = fd

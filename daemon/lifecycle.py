@@ -2,7 +2,8 @@
 the trio run, and the exit code.
 
 Exit codes of ``trade-hunter``: 0 stopped cleanly; 1 failed (a logged bug, or the control
-socket could not be set up); 2 configuration error; 3 another instance runs on this home and
+socket could not be set up); 2 configuration error (an unusable home folder or database
+too: damaged, read-only, from a newer version — one line each); 3 another instance runs on this home and
 was not replaced (``--no-replace``, or it did not stop in time); 4 the dashboard port is held
 by another program.
 """
@@ -15,12 +16,13 @@ from typing import Any
 
 import trio
 
-from . import instance
+from . import instance, privacy
 from .app import Daemon
 from .control import ControlSetupError
+from .store_errors import StoreUnavailable
 
 log = logging.getLogger(__name__)
-EXIT_OK, EXIT_FAILED, EXIT_RUNNING, EXIT_PORT = 0, 1, 3, 4
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_RUNNING, EXIT_PORT = 0, 1, 2, 3, 4
 
 
 def _say(message: str) -> None:
@@ -39,9 +41,13 @@ def _find(exc: BaseException, kind: type[BaseException]) -> BaseException | None
 
 def run_daemon(settings: Any, host: Any, registries: Any, *, replace: bool = True) -> int:
     home = settings.home
-    home.mkdir(parents=True, exist_ok=True)
     try:
+        privacy.private_dir(home)
         lock = instance.acquire(home, replace=replace, say=_say)
+    except OSError as exc:  # like a bad setting: one line, exit 2
+        _say(f"cannot use the home folder {home} (TRADE_HUNTER_HOME): "
+             f"{exc.strerror or exc}; make it a folder this user can read and write")
+        return EXIT_CONFIG
     except instance.InstanceRunning as exc:
         _say(f"an instance is already running on {home} ({exc}); not replacing it "
              f"(--no-replace). Stop it with `th-ctl stop`.")
@@ -55,6 +61,9 @@ def run_daemon(settings: Any, host: Any, registries: Any, *, replace: bool = Tru
     except instance.PortBusy as exc:
         _say(str(exc))
         return EXIT_PORT
+    except StoreUnavailable as exc:
+        _say(str(exc))
+        return EXIT_CONFIG
     except KeyboardInterrupt:
         pass
     except BaseException as exc:

@@ -7,9 +7,12 @@
   notifier's optional ``lane(alert)``; Discord: one lane per webhook). A lane delivers its rows
   one at a time in id order; a failing or rate-limited lane pauses alone, so one slow webhook
   never holds up another, and nothing here ever blocks the pipeline.
-* A row is marked ``sent`` only after ``notify`` returned, and that mark is committed before
-  the row can be picked again; a restart re-sends only what was not confirmed (a crash in the
-  instant between a send and its commit is the one window for a duplicate).
+* A row is marked ``sending`` (committed) before ``notify`` is called and ``sent`` only after
+  it returned, and that mark is committed before the row can be picked again; a restart
+  re-sends only what was not confirmed. A row found ``sending`` by a new run was interrupted
+  between the call and its mark (a crash after the service answered is the one window for a
+  duplicate): it is re-sent with ``Alert.possible_repeat`` set, so the notifier can say so.
+  Delivery is at-least-once.
 * ``NotifyError(retry_after=…)`` pauses the lane for that long without using up an attempt
   (rate limits are not failures); other errors back off exponentially with jitter; after
   ``MAX_ATTEMPTS`` failures, or once a row is older than ``MAX_AGE``, it is given up (``dead``).
@@ -171,8 +174,9 @@ class Outbox:
                 # Every pending row (ids and times only, oldest first), so a lane with a
                 # backlog can never hide the rows of another; payloads only for new rows.
                 rows = await self.store.aquery(
-                    "SELECT id, attempts, created_at, next_at FROM outbox WHERE notifier=?"
-                    " AND status='pending' ORDER BY id LIMIT ?", (st.name, SCAN_LIMIT))
+                    "SELECT id, attempts, created_at, next_at, status = 'sending' FROM outbox"
+                    " WHERE notifier=? AND status IN ('pending', 'sending') ORDER BY id"
+                    " LIMIT ?", (st.name, SCAN_LIMIT))
                 st.finished.intersection_update(r[0] for r in rows)  # the rest are gone
                 fresh = [r[0] for r in rows if r[0] not in st.known and r[0] not in st.inflight
                          and r[0] not in st.finished]
@@ -207,7 +211,7 @@ class Outbox:
         held: set[str] = set()
         seen: dict[int, tuple[Alert, str]] = {}
         dispatched = 0
-        for row_id, attempts, created_at, next_at in rows:
+        for row_id, attempts, created_at, next_at, interrupted in rows:
             if row_id in st.inflight or row_id in st.finished:
                 continue
             known = st.known.get(row_id)
@@ -217,6 +221,8 @@ class Outbox:
                 except (KeyError, msgspec.DecodeError) as exc:  # an incompatible version
                     await self._mark(row_id, "dead", attempts, now, f"unreadable alert: {exc}")
                     continue
+                # Not ours in flight, yet "sending": a run stopped between call and mark.
+                alert.possible_repeat = bool(interrupted)
                 known = (alert, self._lane_key(st, alert))
             seen[row_id] = known
             alert, key = known
@@ -279,6 +285,7 @@ class Outbox:
             await self._mark(row.id, "muted", row.attempts, self.now(), muted)
             health.count("muted")
             return True
+        await self._mark_sending(row.id)
         try:
             with trio.fail_after(NOTIFY_TIMEOUT):
                 await st.component.notify(row.alert)
@@ -352,6 +359,14 @@ class Outbox:
             await self.store.run(lambda conn: conn.execute(
                 "UPDATE outbox SET status=?, attempts=?, next_at=?, last_error=? WHERE id=?",
                 (status, attempts, next_at, error[:500], row_id)))
+
+
+    async def _mark_sending(self, row_id: int) -> None:
+        """Committed before the call, so a run that dies during it leaves the row
+        ``sending`` and the next run knows the service may already have it."""
+        with trio.CancelScope(shield=True):
+            await self.store.run(lambda conn: conn.execute(
+                "UPDATE outbox SET status='sending' WHERE id=?", (row_id,)))
 
 
 def _wants(name: str, notifier: Any, alert: Alert) -> bool:

@@ -44,7 +44,7 @@ from trade_hunter.plugins.models import MarketEvent, SpikeSignal
 from trade_hunter.plugins.topics import topic_of
 
 from .live import Live
-from .store import Store, write_batch
+from .store import RowFailures, Store, write_batch
 from .vendor import vendor_signal
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,19 @@ SETTLE_POLL = 0.005        # how often settled() looks at the committed count
 
 def low_water_key(detector: str) -> str:
     return f"detector.low_water.{detector}"
+
+
+class Handoff(list[MarketEvent]):
+    """Events handed to the pipeline by someone who waits for their commit (a relay's
+    request): ``stored`` is set once the batch holding them has committed, with ``failed``
+    the number of them the store refused (each isolated and logged)."""
+
+    def __init__(self, events: Iterable[MarketEvent], stored: trio.Event | None = None
+                 ) -> None:
+        super().__init__(events)
+        self.stored = stored or trio.Event()
+        self.failed = 0
+        self.first_id = 0  # set by the pipeline: the id of the first event
 
 
 class Pipeline:
@@ -97,8 +110,11 @@ class Pipeline:
         """Markets whose stored state is behind: first unsaved event id, monotonic time."""
         self._markets: dict[str, tuple[str, str | None, float]] = {}
         """What ``markets`` holds per market: title, topic, when last_seen was written."""
+        self._handoffs: list[Handoff] = []  # waiting for the next write's commit
+        self._token: trio.lowlevel.TrioToken | None = None
         self.submitted = 0            # events queued to the store (this thread only)
         self.committed = 0            # ... and committed (the writer thread only)
+        self.not_stored = 0           # ... of which the store refused (failed rows, a give-up)
         store.flush_hooks.append(self.flush)
 
     # ------------------------------------------------------------------ start-up
@@ -153,32 +169,38 @@ class Pipeline:
     # ------------------------------------------------------------------ the loop
     async def run(self, receive: trio.MemoryReceiveChannel[Any], *,
                   task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        self._token = trio.lowlevel.current_trio_token()
         task_status.started()
         # The channel is not closed here: after a crash the supervisor runs us on it again.
         try:
             while True:
                 while self.submitted - self.committed > MAX_UNWRITTEN:
                     await trio.sleep(0.002)  # let the writer catch up (it needs the GIL)
-                batch = _drain(receive, [])
+                acks: list[Handoff] = []
+                batch = _drain(receive, [], acks)
                 if not batch:
                     if self._events:
                         # A producer in mid-burst adds to this write: wait a little for it
                         # (a scheduler pass first; a timed wait costs more).
                         await trio.lowlevel.checkpoint()
-                        if not _drain(receive, batch):
+                        if not _drain(receive, batch, acks):
                             left = FLUSH_SECONDS - (self.clock() - self._since)
                             with trio.move_on_after(max(0.0, min(left, LINGER_SECONDS))):
-                                _extend(batch, await receive.receive())
+                                _extend(batch, await receive.receive(), acks)
                             if not batch:
                                 self.flush()
                                 continue
-                            _drain(receive, batch)
+                            _drain(receive, batch, acks)
                     else:
                         try:
-                            _extend(batch, await receive.receive())
+                            _extend(batch, await receive.receive(), acks)
                         except trio.EndOfChannel:
                             return
-                        _drain(receive, batch)
+                        _drain(receive, batch, acks)
+                if acks:  # their events get ids from here on, in batch order
+                    for ack in acks:
+                        ack.first_id += self.store.next_event_id
+                    self._handoffs.extend(acks)
                 self._process(batch)
                 await trio.lowlevel.checkpoint()
         finally:
@@ -290,13 +312,33 @@ class Pipeline:
             else self.store.next_event_id - 1
         count = len(events)
         self.submitted += count
+        acks, self._handoffs = self._handoffs, []
         self.store.submit(write_batch(
             events, signals, rows, extra, first_id=self._first_id,
             markets=self._market_rows(events, time.time()), low_water=(low_water_key(name), low)),
-            done=lambda _: self._committed(count))
+            done=lambda result: self._committed(count, acks, result))
 
-    def _committed(self, count: int) -> None:
-        self.committed += count  # in the writer thread; only it writes this counter
+    def _committed(self, count: int, acks: list[Handoff], result: Any) -> None:
+        """In the writer thread, once a write has committed (or failed: ``result``)."""
+        self.committed += count  # only the writer thread writes these counters
+        failed: set[Any] = set(result.ids) if isinstance(result, RowFailures) else set()
+        if isinstance(result, BaseException):
+            self.not_stored += count
+        elif failed:
+            self.not_stored += sum(isinstance(i, int) for i in failed)  # event rows
+        if not acks:
+            return
+        for ack in acks:
+            if isinstance(result, BaseException):
+                ack.failed = len(ack)
+            elif failed:
+                ack.failed = sum(i in failed for i in range(ack.first_id,
+                                                            ack.first_id + len(ack)))
+            if self._token is not None:
+                try:
+                    self._token.run_sync_soon(ack.stored.set)
+                except trio.RunFinishedError:
+                    pass
 
     def _encode_states(self, name: str, markets: list[str]) -> list[tuple[Any, ...]]:
         """State rows for ``markets``, their JSON encoded back to back into one buffer (each
@@ -353,18 +395,21 @@ def _event(r: tuple[Any, ...]) -> MarketEvent:
         source=r[13], ext_id=r[14])
 
 
-def _drain(receive: trio.MemoryReceiveChannel[Any], batch: list[MarketEvent]
-           ) -> list[MarketEvent]:
+def _drain(receive: trio.MemoryReceiveChannel[Any], batch: list[MarketEvent],
+           acks: list[Handoff]) -> list[MarketEvent]:
     while len(batch) < DRAIN_LIMIT:
         try:
-            _extend(batch, receive.receive_nowait())
+            _extend(batch, receive.receive_nowait(), acks)
         except (trio.WouldBlock, trio.EndOfChannel):
             break
     return batch
 
 
-def _extend(batch: list[MarketEvent], item: Any) -> None:
+def _extend(batch: list[MarketEvent], item: Any, acks: list[Handoff]) -> None:
     if isinstance(item, MarketEvent):
         batch.append(item)
-    else:
-        batch.extend(item)
+        return
+    if type(item) is Handoff:
+        item.first_id = len(batch)  # its offset; the pipeline adds the next event id
+        acks.append(item)
+    batch.extend(item)

@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .limits import MAX_PARAM, text_problem
+
 MAX_LINE = 64 * 1024                # a request line (the server answers line_too_long)
 MAX_RESPONSE = 64 * 1024 * 1024     # an answer line this large is a bug, not data
 
@@ -238,6 +240,10 @@ def _convert(method: Method, p: Param, value: Any) -> Any:
             raise ParamError(f"{where} must be true or false")
     elif not isinstance(value, str):
         raise ParamError(f"{where} must be a string")
+    else:
+        problem = text_problem(value, MAX_PARAM)
+        if problem:
+            raise ParamError(f"{where}: {problem}")
     if p.choices and value not in p.choices:
         raise ParamError(f"{where} must be one of {', '.join(p.choices)}")
     return value

@@ -47,7 +47,8 @@ class Retention:
                         break
                     await trio.lowlevel.checkpoint()  # let the pipeline's batches interleave
             await self.store.run(lambda conn: conn.execute(
-                "DELETE FROM outbox WHERE status != 'pending' AND created_at < ?", (cutoff,)))
+                "DELETE FROM outbox WHERE status NOT IN ('pending', 'sending')"
+                " AND created_at < ?", (cutoff,)))
             rows = await self.store.aquery("SELECT MIN(ts) FROM events")
         finally:
             self.status["running"] = False

@@ -15,6 +15,7 @@ from trade_hunter.plugins.models import MarketEvent, SpikeSignal, to_builtins
 
 from . import outcome_store, protocol, signal_history
 from .alert_methods import AlertMethods
+from .limits import MAX_PARAM, text_problem
 
 if TYPE_CHECKING:
     from .advisor import Advisor
@@ -40,6 +41,10 @@ class Service(AlertMethods):
                 args = protocol.convert_params(method, params or {})
             except protocol.ParamError as exc:
                 raise RpcError(str(exc), code="invalid_params") from None
+            if method.mutating and name != "shutdown" and self.d.store.degraded:
+                # Its write would only wait in the queue: say so at once instead.
+                raise RpcError(f"the store cannot write now: {self.d.store.degraded}",
+                               code="not_available")
             return await getattr(self, method.handler_name)(**args)
         extra = self.d.registries.rpc.items.get(name)
         if extra is None:
@@ -48,6 +53,10 @@ class Service(AlertMethods):
         if unknown:
             raise RpcError(f"{name}: unknown parameter(s) {', '.join(unknown)}",
                            code="invalid_params")
+        for key, value in (params or {}).items():  # plugin methods: the same text limits
+            problem = text_problem(value, MAX_PARAM) if isinstance(value, str) else None
+            if problem:
+                raise RpcError(f"{name}: parameter {key!r}: {problem}", code="invalid_params")
         return await extra.handler(self.d.plugin_context(extra.plugin), **(params or {}))
 
     # ------------------------------------------------------------------ methods

@@ -14,6 +14,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,7 +22,9 @@ import trio
 
 from trade_hunter.plugins.models import AnalystRead, MarketEvent, SpikeSignal, from_json, to_json
 
-from .schema import migrate
+from . import privacy
+from .schema import MIGRATIONS, migrate
+from .store_errors import StoreUnavailable, cause, environmental, open_failure
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -29,6 +32,8 @@ Write = Callable[[sqlite3.Connection], Any]
 MAX_BATCH_SECONDS = 0.25
 CACHE_KIB = 16 * 1024  # the writer's page cache: index inserts land in random pages
 WAL_PAGES = 10_000     # checkpoint the WAL every this many pages (SQLite's default: 1,000)
+RETRY_FIRST, RETRY_MAX = 0.25, 5.0  # seconds between attempts while the store is degraded
+CLOSE_GRACE = 5.0      # at shutdown, how long a degraded store keeps trying before giving up
 _STOP = object()
 
 
@@ -62,22 +67,50 @@ class Store:
         (the pipeline) queues them, so ``flush`` covers everything accepted so far."""
         self.write_errors = 0
         self.last_write_error = ""
+        self.degraded = ""
+        """Why the writer cannot commit now (the disk is full, ...); empty when it can. The
+        writer keeps its batch and retries until the cause clears."""
+        self.health: Any = None
+        """The ``store`` component's health record (set by the daemon): ``degraded`` then."""
+        self._closing = threading.Event()
 
     # ------------------------------------------------------------------ lifecycle
     def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = connect(self.path, writer=True)
-        migrate(self._conn)
-        row = self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM signals").fetchone()
-        self.next_signal_id = row[0] + 1
-        row = self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()
-        self.next_event_id = row[0] + 1
+        """Open, migrate and check that a write commits; ``StoreUnavailable`` (one line for
+        the user) when the home, the file or its schema version is unusable."""
+        try:
+            privacy.private_dir(self.path.parent)
+            privacy.private_file(self.path)
+            privacy.repair_files(*(self.path.with_name(self.path.name + suffix)
+                                   for suffix in ("-wal", "-shm")))
+            conn = self._conn = connect(self.path, writer=True)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(MIGRATIONS):
+                raise StoreUnavailable(
+                    f"{self.path} was written by a newer Trade Hunter (schema {version}; this "
+                    f"one knows {len(MIGRATIONS)}): upgrade, or move the database aside")
+            migrate(conn)
+            # Ready means writable: a read-only or full database must not be acknowledged to.
+            conn.execute("INSERT OR REPLACE INTO kv (key, value) VALUES ('store.opened_at', ?)",
+                         (str(time.time()),))
+            row = conn.execute("SELECT COALESCE(MAX(id), 0) FROM signals").fetchone()
+            self.next_signal_id = row[0] + 1
+            row = conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()
+            self.next_event_id = row[0] + 1
+        except (sqlite3.Error, OSError) as exc:
+            self.close()
+            raise open_failure(self.path, exc) from None
+        except StoreUnavailable:
+            self.close()
+            raise
         self._thread = threading.Thread(target=self._writer, name="th-sqlite-writer",
                                         daemon=True)
         self._thread.start()
 
     def close(self) -> None:
-        """Commit everything queued, then stop the writer (blocking)."""
+        """Commit everything queued, then stop the writer (blocking). A degraded store keeps
+        trying for ``CLOSE_GRACE`` seconds, then gives up on what it holds (logged)."""
+        self._closing.set()
         if self._thread is not None:
             self._queue.put(_STOP)
             self._thread.join()
@@ -132,7 +165,7 @@ class Store:
             stop = _STOP in batch
             entries = [entry for entry in batch if entry is not _STOP]
             cpu = time.thread_time()
-            results = self._commit(conn, entries)
+            results = self._commit_until_stored(conn, entries)
             self.commits += 1
             self.write_cpu += time.thread_time() - cpu
             for (_, notify), result in zip(entries, results, strict=True):
@@ -142,6 +175,45 @@ class Store:
                     notify(result)
                 except trio.RunFinishedError:
                     pass
+
+    def _commit_until_stored(self, conn: sqlite3.Connection, entries: list[Any]) -> list[Any]:
+        """``_commit``, retried while the environment refuses it (disk full, I/O error,
+        read-only, locked): the store is ``degraded`` meanwhile, nothing is dropped, and
+        writing resumes by itself once the cause clears."""
+        delay, gave_up_at = RETRY_FIRST, None
+        while True:
+            try:
+                results = self._commit(conn, entries)
+            except Exception as exc:  # noqa: BLE001 - the environment (rows are isolated)
+                if conn.in_transaction:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass  # SQLite may have rolled back itself (SQLITE_FULL, IOERR)
+                self._set_degraded(cause(exc) if environmental(exc)
+                                   else f"{type(exc).__name__}: {exc}")
+                if self._closing.is_set():
+                    gave_up_at = gave_up_at or time.monotonic() + CLOSE_GRACE
+                    if time.monotonic() >= gave_up_at:
+                        log.error("stopping with %d writes not stored: %s", len(entries),
+                                  self.degraded)
+                        return [exc] * len(entries)
+                self._closing.wait(delay)
+                delay = min(delay * 2, RETRY_MAX)
+                continue
+            if self.degraded:
+                log.warning("store recovered: writing again (was: %s)", self.degraded)
+                self._set_degraded("")
+            return results
+
+    def _set_degraded(self, why: str) -> None:
+        if why and why != self.degraded:
+            log.warning("store degraded, writes are held and retried: %s", why)
+        self.degraded = why
+        if self.health is not None:
+            self.health.set("degraded" if why else "running", why or str(self.path))
+            if why:
+                self.health.last_error, self.health.last_error_at = why, time.time()
 
     def _commit(self, conn: sqlite3.Connection, entries: list[Any]) -> list[Any]:
         """Run the writes in one transaction and commit; returns each one's result (or its
@@ -153,7 +225,9 @@ class Store:
         conn.execute("BEGIN")
         try:
             results = [fn(conn) for fn, _ in entries]
-        except Exception:  # noqa: BLE001 - redone below, where it is logged and isolated
+        except Exception as exc:  # redone below, where it is logged and isolated
+            if environmental(exc):
+                raise  # not the rows' fault: the whole batch is retried
             conn.execute("ROLLBACK")
         else:
             conn.execute("COMMIT")
@@ -163,15 +237,27 @@ class Store:
         for fn, _ in entries:
             try:
                 conn.execute("SAVEPOINT op")
-                results.append(fn(conn))
+                # A write that can isolate its own rows (a pipeline batch) does so.
+                results.append(getattr(fn, "careful", fn)(conn))
                 conn.execute("RELEASE op")
             except Exception as exc:  # one bad write must not lose the batch
+                if environmental(exc):
+                    raise  # the caller rolls the whole transaction back
                 conn.execute("ROLLBACK TO op")
                 conn.execute("RELEASE op")
                 self.write_errors += 1
                 self.last_write_error = f"{type(exc).__name__}: {exc}"
                 log.exception("store write failed")
                 results.append(exc)
+            else:
+                failed = results[-1]
+                if isinstance(failed, RowFailures) and failed:
+                    self.write_errors += len(failed.ids)
+                    self.last_write_error = failed.error
+                    if self.health is not None:  # shown with the store's health
+                        self.health.count("rows_not_written", len(failed.ids))
+                        self.health.last_error = failed.error[:300]
+                        self.health.last_error_at = time.time()
         conn.execute("COMMIT")
         return results
 
@@ -222,6 +308,18 @@ class Store:
             " WHERE s.created_at >= ? AND s.created_at < ? ORDER BY s.id", (start, end))
         return [(from_json(s, SpikeSignal), from_json(r, AnalystRead) if r else None)
                 for s, r in rows]
+
+    def last_prices(self, market_ids: Iterable[str]) -> dict[str, tuple[float, float | None]]:
+        out = {}
+        for market in market_ids:  # two index seeks each (market_id, ts)
+            price = self.query("SELECT yes_price FROM events WHERE market_id=? AND yes_price"
+                               " IS NOT NULL ORDER BY ts DESC LIMIT 1", (market,))
+            if price:
+                volume = self.query("SELECT volume FROM events WHERE market_id=? AND"
+                                    " volume_kind='cumulative' ORDER BY ts DESC LIMIT 1",
+                                    (market,))
+                out[market] = (price[0][0], volume[0][0] if volume else None)
+        return out
 
     # ------------------------------------------------------------------ typed helpers
     def allocate_signal_id(self) -> int:
@@ -316,6 +414,17 @@ READ_SQL = (
 )
 
 
+class RowFailures:
+    """The rows of a batch that could not be written (their event ids; other rows by name)."""
+
+    def __init__(self) -> None:
+        self.ids: list[int | str] = []
+        self.error = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.ids)
+
+
 def write_batch(events: list[MarketEvent], signals: list[SpikeSignal],
                 states: list[tuple[Any, ...]], extra: Iterable[Write] = (), *,
                 first_id: int | None = None, markets: list[tuple[Any, ...]] | None = None,
@@ -326,29 +435,70 @@ def write_batch(events: list[MarketEvent], signals: list[SpikeSignal],
     ``states`` are ``(detector, market, payload[, as_of])``; ``first_id`` gives the events
     consecutive ids from it (allocated by ``Store.allocate_event_ids``), else SQLite numbers
     them; ``markets`` are the ``markets`` rows to upsert, by default one per market in
-    ``events``."""
+    ``events``. Its ``careful`` variant (run by the store when a batch failed) writes row by
+    row and returns the ``RowFailures``, so one bad row never costs the others."""
+    if markets is None:
+        latest: dict[str, MarketEvent] = {e.market_id: e for e in events}
+        markets = [(e.market_id, e.platform, e.title, e.topic, e.timestamp)
+                   for e in latest.values()]
+
+    def parts(now: float) -> list[tuple[str, list[Any], Any]]:
+        """``(sql or '', rows, row names)``: each part's statement and rows."""
+        return [
+            (MARKET_SQL, markets, [m[0] for m in markets]),
+            (SIGNAL_SQL, [signal_row(s, now) for s in signals], [f"signal {s.id}"
+                                                                 for s in signals]),
+            (STATE_SQL, [(s[0], s[1], s[2], now, s[3] if len(s) > 3 else 0) for s in states],
+             [f"state {s[1]}" for s in states]),
+            (KV_SQL, [(low_water[0], str(low_water[1]))] if low_water else [],
+             [low_water] if low_water else []),
+        ]
+
     def fn(conn: sqlite3.Connection) -> None:
-        now = time.time()
         if first_id is None:
             conn.executemany(EVENT_SQL, [event_row(e) for e in events])
         else:
             insert_events(conn, events, first_id)
-        rows = markets
-        if rows is None:
-            latest: dict[str, MarketEvent] = {e.market_id: e for e in events}
-            rows = [(e.market_id, e.platform, e.title, e.topic, e.timestamp)
-                    for e in latest.values()]
-        if rows:
-            conn.executemany(MARKET_SQL, rows)
-        if signals:
-            conn.executemany(SIGNAL_SQL, [signal_row(s, now) for s in signals])
-        if states:
-            conn.executemany(STATE_SQL, [(s[0], s[1], s[2], now, s[3] if len(s) > 3 else 0)
-                                         for s in states])
-        if low_water is not None:
-            conn.execute(KV_SQL, (low_water[0], str(low_water[1])))
+        for sql, rows, _ in parts(time.time()):
+            if rows:
+                conn.executemany(sql, rows)
         for write in extra:
             write(conn)
+
+    def careful(conn: sqlite3.Connection) -> RowFailures:
+        failed = RowFailures()
+
+        def one(name: int | str, run: Callable[[], Any]) -> None:
+            conn.execute("SAVEPOINT row")
+            try:
+                run()
+            except Exception as exc:
+                if environmental(exc):
+                    raise  # the store rolls the whole transaction back and retries
+                conn.execute("ROLLBACK TO row")
+                conn.execute("RELEASE row")
+                failed.ids.append(name)
+                failed.error = failed.error or f"{type(exc).__name__}: {exc}"
+            else:
+                conn.execute("RELEASE row")
+        for i, e in enumerate(events):
+            if first_id is None:
+                one(i, partial(conn.execute, EVENT_SQL, event_row(e)))
+            else:
+                one(first_id + i, partial(conn.execute, EVENT_ID_SQL,
+                                          (first_id + i, *event_row(e))))
+        for sql, rows, names in parts(time.time()):
+            for row, name in zip(rows, names, strict=True):
+                one(name, partial(conn.execute, sql, row))
+        for n, write in enumerate(extra):
+            one(f"write {n}", partial(write, conn))
+        if failed:
+            log.error("store: %d rows of a batch could not be written, the rest is stored "
+                      "(%s); rows: %s", len(failed.ids), failed.error,
+                      ", ".join(map(ascii, failed.ids[:50])))  # ascii: a name may hold a surrogate
+        return failed
+
+    fn.careful = careful  # type: ignore[attr-defined]
     return fn
 
 

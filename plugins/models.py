@@ -253,6 +253,9 @@ class Alert(msgspec.Struct, kw_only=True):
     read: AnalystRead | None = None
     incident: Incident | None = None
     """Set on a grouped detector alert: ``signal`` is the incident's newest signal."""
+    possible_repeat: bool = False
+    """The daemon stopped while this alert was being sent: the service may have it already
+    (delivery is at-least-once); a notifier should say so."""
 
 
 _encoder = msgspec.json.Encoder()

@@ -127,6 +127,10 @@ class StoreReader(Protocol):
     def events_between(self, start: float, end: float) -> list[MarketEvent]: ...
     def signals_between(self, start: float, end: float
                         ) -> list[tuple[SpikeSignal, AnalystRead | None]]: ...
+    def last_prices(self, market_ids: Sequence[str]) -> dict[str, tuple[float, float | None]]:
+        """Each stored market's last YES price and last cumulative volume (None when it has
+        none), so a feed can resume where it left off."""
+        ...
 
 
 @dataclass

@@ -72,10 +72,12 @@ class SimMarket:
 
 class SimulatedFeed:
     def __init__(self, seed: str = "", health: Any = None, *,
-                 tick: float = TICK_SECONDS) -> None:
+                 tick: float = TICK_SECONDS, store: Any = None) -> None:
         self.rng = random.Random(seed or None)
         self.health = health
         self.tick = tick
+        self.store = store
+        """Where the previous run's prices are read from (``StoreReader.last_prices``)."""
         rng = self.rng
         self.markets = [SimMarket(m, t, topic, round(rng.uniform(0.08, 0.92), 2),
                                   float(rng.randint(2_000, 90_000)), float(rng.randint(5, 40)))
@@ -142,8 +144,23 @@ class SimulatedFeed:
                                       trade_size=size))
         return events
 
+    def resume(self, last: dict[str, tuple[float, float | None]]) -> int:
+        """Continue from the stored prices and volumes: fresh random ones would look like
+        jumps against the detector's restored baselines (a burst of fake signals)."""
+        resumed = 0
+        for m in self.markets:
+            if m.market_id in last:
+                price, volume = last[m.market_id]
+                m.price = min(0.99, max(0.01, round(price, 2)))
+                m.volume = volume if volume is not None else m.volume
+                resumed += 1
+        return resumed
+
     async def run(self, send_channel: trio.MemorySendChannel[Any], *,
                   task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        if self.store is not None:
+            self.resume(await trio.to_thread.run_sync(
+                self.store.last_prices, [m.market_id for m in self.markets]))
         if self.health is not None:
             self.health.set("connected", f"{len(self.markets)} synthetic markets")
         task_status.started()
@@ -165,6 +182,7 @@ class SimulatedFeed:
 @hookimpl
 def th_register_feeds(registry: ComponentRegistry) -> None:
     registry.add("simulated",
-                 lambda ctx: SimulatedFeed(ctx.settings.SIMULATION_SEED, ctx.health),
+                 lambda ctx: SimulatedFeed(ctx.settings.SIMULATION_SEED, ctx.health,
+                                           store=ctx.store),
                  enabled=lambda settings: settings.active_mode == "simulation",
                  description="synthetic markets with occasional genuine spikes")

@@ -9,6 +9,7 @@ aliases) are mounted the same way: each names the control method that serves it.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ from quart import Quart, Response, request
 from quart_schema import document_querystring, document_request, document_response
 
 from trade_hunter.daemon import protocol
+from trade_hunter.daemon.limits import text_problem
 from trade_hunter.daemon.market_reads import FirstSeen
 
 from . import schemas
@@ -50,7 +52,25 @@ async def read_body(model: type[msgspec.Struct]) -> Any:
     except msgspec.ValidationError as exc:
         raise BadRequest(422, "invalid request body", str(exc)) from None
     except msgspec.DecodeError as exc:
+        unstorable = _unstorable_text(raw)  # valid JSON that msgspec refuses: name the field
+        if unstorable:
+            raise BadRequest(422, "invalid request body", unstorable) from None
         raise BadRequest(400, "malformed JSON body", str(exc)) from None
+
+
+def _unstorable_text(raw: str | bytes) -> str | None:
+    """The member of a JSON object body whose string is not valid Unicode (a lone surrogate
+    escape such as ``"\\ud800"``), or None."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(body, dict):
+        return None
+    for key, value in body.items():
+        if isinstance(value, str) and text_problem(value, len(value)):
+            return f"{ascii(key)[1:-1]}: {text_problem(value, len(value))}"
+    return None
 
 
 def read_query(model: type[msgspec.Struct]) -> Any:

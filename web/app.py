@@ -75,5 +75,5 @@ def register_pages(app: QuartTrio, guard: Guard) -> None:
     @app.post("/api/logout")
     @document_response(LoginResult)
     async def logout() -> Response:
-        """Clear the session cookie."""
+        """Revoke the session (server-side) and clear its cookie."""
         return guard.logout()

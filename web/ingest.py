@@ -18,8 +18,14 @@ For each ``POST <relay.path>``:
    header (``key`` for one event, ``key#i`` for the i-th of an array). A key already seen —
    in this request, in memory (the last ``RECENT_KEYS``), or in the store (unique index on
    ``(source, ext_id)``) — is a duplicate: answered, not processed again.
-5. **Hand-off**: ``daemon.ingest(events)`` — the same pipeline as the feeds; a full buffer
-   answers 503 with ``Retry-After``. Success: 202 ``{"accepted": n, "duplicates": m}``.
+5. **Text**: every string is valid Unicode (no lone surrogates) within its length limit
+   (``daemon/limits.py``): 422 naming the field otherwise.
+6. **Hand-off**: ``daemon.ingest(events)`` — the same pipeline as the feeds — then the answer
+   waits until the batch holding the events has committed: **200 means stored**
+   ``{"accepted": n, "duplicates": m}``. A degraded store (disk full, read-only, ...) or a
+   full buffer answers 503 with ``Retry-After`` instead; nothing is acknowledged that is not
+   stored. ``Prefer: respond-async`` (RFC 7240) opts into the old 202 "queued, not yet
+   stored" answer without the wait.
 
 Mounted: the relays plugins registered, then the routes of ``RELAYS_FILE``
 (``daemon.extras["relay_routes"]``). Every answer is counted per route in the
@@ -41,6 +47,7 @@ import trio
 from quart import Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from trade_hunter.daemon.limits import event_problems
 from trade_hunter.daemon.schema import UNIQUE_EXT_ID
 from trade_hunter.plugins.errors import PayloadError
 from trade_hunter.plugins.models import MarketEvent
@@ -55,6 +62,8 @@ log = logging.getLogger("trade_hunter.web.ingest")
 RECENT_KEYS = 100_000
 MAX_KEY = 200
 RETRY_AFTER = "1"
+DEGRADED_RETRY_AFTER = "5"
+STORE_WAIT = 10.0  # longest an answer waits for its commit; then 503 (the events stay queued)
 # The unique index's terms repeated, so SQLite uses it (a partial index; daemon/schema.py).
 STORED_SQL = f"SELECT 1 FROM events WHERE source=? AND ext_id=? AND {UNIQUE_EXT_ID}"
 Key = tuple[str, str]
@@ -171,13 +180,25 @@ class RelayEndpoint:
             log.error("relay %s returned %r instead of a list of MarketEvent",
                       self.relay.name, type(events).__name__)
             return _error(500, f"relay {self.relay.name} failed", None, "internal_error")
+        problems = event_problems(events)
+        if problems:
+            return _error(422, problems[0], problems[:20], "invalid_payload")
         key = request.headers.get("Idempotency-Key", "").strip()
         if len(key) > MAX_KEY or not key.isprintable():
             return _error(422, f"Idempotency-Key: expected at most {MAX_KEY} printable "
                                "characters", None, "invalid_payload")
-        return await self.accept(events, key)
+        if self.d.store.degraded:
+            return self._degraded()
+        wait = "respond-async" not in request.headers.get("Prefer", "").lower()
+        return await self.accept(events, key, wait=wait)
 
-    async def accept(self, events: list[MarketEvent], key: str) -> Response:
+    def _degraded(self) -> Response:
+        return _error(503, "the store cannot write now, nothing was accepted",
+                      f"{self.d.store.degraded}; retry later", "store_degraded",
+                      {"Retry-After": DEGRADED_RETRY_AFTER})
+
+    async def accept(self, events: list[MarketEvent], key: str, *, wait: bool = True
+                     ) -> Response:
         now = time.time()
         for i, e in enumerate(events):
             e.source = e.source or self.relay.name
@@ -197,6 +218,7 @@ class RelayEndpoint:
             fresh.append(e)
         self.recent.add(reserved)
         stored: set[Key] = set()
+        handoff = None
         try:
             stored = await self._stored(reserved)
             if stored:
@@ -204,16 +226,33 @@ class RelayEndpoint:
                          (e.source, e.ext_id) not in stored]
                 duplicates += len(stored)
             if fresh:
-                self.d.ingest(fresh)
+                handoff = self.d.ingest(fresh)
         except trio.WouldBlock:
             self.recent.discard(reserved - stored)
+            if self.d.store.degraded:
+                return self._degraded()
             return _error(503, "ingest buffer full", "retry shortly", "busy",
                           {"Retry-After": RETRY_AFTER})
         except BaseException:
             self.recent.discard(reserved)
             raise
-        return Response(json.dumps({"accepted": len(fresh), "duplicates": duplicates}), 202,
-                        content_type="application/json")
+        body = json.dumps({"accepted": len(fresh), "duplicates": duplicates})
+        if not wait:
+            return Response(body, 202, content_type="application/json")
+        if handoff is not None:
+            with trio.move_on_after(STORE_WAIT):
+                await handoff.stored.wait()
+            if not handoff.stored.is_set():
+                # Queued and kept (a retry with the same ids is recognised), but not stored.
+                return _error(503, "accepted but not stored yet",
+                              f"{self.d.store.degraded or 'the store is slow'}; the events "
+                              "stay queued; a retry with the same ids is not stored twice",
+                              "not_stored_yet", {"Retry-After": DEGRADED_RETRY_AFTER})
+            if handoff.failed:
+                return _error(500, f"{handoff.failed} of {len(fresh)} events could not be "
+                                   "stored", "the daemon log names the rows; the others are "
+                                   "stored", "store_error")
+        return Response(body, 200, content_type="application/json")
 
     async def _stored(self, keys: set[Key]) -> set[Key]:
         """The keys already in the store (delivered before a restart)."""
@@ -251,6 +290,7 @@ def register_ingest_routes(app: Any, daemon: Daemon) -> None:
             return await endpoint()
 
         view.__name__ = f"ingest_{relay.name}"
-        view.__doc__ = f"{relay.description or relay.name}\n\nAnswers 202 " \
-            "{\"accepted\": n, \"duplicates\": m}; 401, 413, 400, 422, 503 on errors."
+        view.__doc__ = f"{relay.description or relay.name}\n\nAnswers 200 once stored " \
+            "{\"accepted\": n, \"duplicates\": m} (202 without waiting with Prefer: " \
+            "respond-async); 401, 413, 400, 422, 503 on errors."
         app.add_url_rule(relay.path, f"ingest_{relay.name}", view, methods=["POST"])

@@ -81,9 +81,10 @@ class Provider(OpenAPIProvider):
             error = {"content": {"application/json": {"schema": {"$ref": REF.format(
                 name=ErrorBody.__name__)}}}, "description": ""}
             responses = operation["responses"]
-            for status in (202, 400, 401, 413, 415, 422, 503):
+            ok = {200: "stored (committed)", 202: "queued, not yet stored (Prefer: respond-async)"}
+            for status in (200, 202, 400, 401, 413, 415, 422, 500, 503):
                 if status not in responses and str(status) not in responses:
-                    responses[status] = error if status != 202 else {"description": "accepted"}
+                    responses[status] = {"description": ok[status]} if status in ok else error
 
 
 def install_openapi(app: Quart, daemon: Daemon, version: str) -> QuartSchema:

@@ -15,7 +15,8 @@ In order, for each request:
    same rule serves the dashboard and the machine-to-machine ingest routes.
 4. With ``DASHBOARD_TOKEN`` set, every route except the login page, ``/api/login`` and static
    assets needs it: ``Authorization: Bearer <token>``, or the session cookie the login form
-   sets (HttpOnly, SameSite=Strict; its value is an HMAC of the token, never the token).
+   sets (HttpOnly, SameSite=Strict, ``Secure`` over HTTPS — also behind a proxy that says
+   ``X-Forwarded-Proto: https``; a random server-side session id, see ``sessions.py``).
    Ingest routes are exempt: relays check their own bearer tokens (``Relay.token_setting``).
 
 5. A JSON response that would contain a secret setting's value (a webhook URL quoted in a
@@ -27,7 +28,6 @@ Ingest paths are the relays' paths (``daemon.registries.relays``) plus any path 
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import logging
@@ -40,6 +40,7 @@ from trade_hunter.daemon.logs import secret_strings
 
 from .bind import allowed_hosts, host_ok
 from .errors import json_error, wants_json
+from .sessions import SESSION_MAX_AGE, LoginThrottle, Sessions
 
 if TYPE_CHECKING:
     from trade_hunter.daemon.app import Daemon
@@ -47,7 +48,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("trade_hunter.web")
 SESSION_COOKIE = "th_session"
 REDACTED = b"[redacted]"
-SESSION_MAX_AGE = 30 * 86400
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 LOGIN_PATHS = frozenset({"/login", "/api/login", "/favicon.ico"})
 WRONG_TOKEN_DELAY = 1.0  # seconds: slows guessing down
@@ -62,10 +62,10 @@ def secret_values(settings: Any) -> list[tuple[str, bytes]]:
     return [(name, json.dumps(text)[1:-1].encode()) for name, text in secret_strings(settings)]
 
 
-def session_value(token: str) -> str:
-    """The cookie value for ``token``: proves knowledge of it without being it."""
-    return hmac.new(token.encode(), b"trade-hunter dashboard session v1",
-                    hashlib.sha256).hexdigest()
+def https() -> bool:
+    """Served over HTTPS, directly or behind a proxy that says so."""
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return request.scheme == "https" or forwarded == "https"
 
 
 def _same(a: str, b: str) -> bool:
@@ -78,7 +78,8 @@ class Guard:
         self.app, self.d = app, daemon
         self.allowed = allowed_hosts(str(s.APP_HOST), s.ALLOWED_HOSTS)
         self.token: str = s.DASHBOARD_TOKEN
-        self.session = session_value(self.token) if self.token else ""
+        self.sessions = Sessions()
+        self.throttle = LoginThrottle()
         self.cap: int = s.HTTP_MAX_BODY_BYTES
         self.secrets = secret_values(s)
 
@@ -94,8 +95,7 @@ class Guard:
         auth = request.headers.get("Authorization", "")
         if auth[:7].lower() == "bearer " and _same(auth[7:].strip(), self.token):
             return True
-        cookie = request.cookies.get(SESSION_COOKIE, "")
-        return bool(cookie) and _same(cookie, self.session)
+        return self.sessions.valid(request.cookies.get(SESSION_COOKIE, ""))
 
     def _public(self, path: str) -> bool:
         return path in LOGIN_PATHS or path.startswith("/static/")
@@ -130,7 +130,8 @@ class Guard:
     def _cross_origin(self) -> Response | None:
         origin = request.headers.get("Origin")
         own = f"{request.scheme}://{request.headers.get('Host', '')}".lower()
-        if origin is not None and origin.lower() != own:
+        behind_tls = f"https://{request.headers.get('Host', '')}".lower() if https() else own
+        if origin is not None and origin.lower() not in (own, behind_tls):
             return json_error(403, "cross-origin request refused",
                               f"Origin {origin!r} is not this dashboard ({own})",
                               "cross_origin")
@@ -178,17 +179,25 @@ class Guard:
         if not self.token:
             return json_error(409, "no login needed", "DASHBOARD_TOKEN is not set",
                               "no_token_configured")
+        wait = self.throttle.wait()
+        if wait:  # refused before comparing: parallel guessing learns nothing
+            return json_error(429, "too many wrong logins", f"try again in {wait:.0f} s",
+                              "too_many_attempts", {"Retry-After": f"{max(1, round(wait))}"})
         if not _same(token, self.token):
+            self.throttle.failed()
             await trio.sleep(WRONG_TOKEN_DELAY)
             return json_error(401, "wrong token", None, "unauthorized")
         response = Response(b'{"ok": true}', content_type="application/json")
-        response.set_cookie(SESSION_COOKIE, self.session, max_age=SESSION_MAX_AGE,
-                            httponly=True, samesite="Strict", path="/")
+        response.set_cookie(SESSION_COOKIE, self.sessions.create(), max_age=SESSION_MAX_AGE,
+                            httponly=True, samesite="Strict", path="/", secure=https())
         return response
 
     def logout(self) -> Response:
+        """Revoke this browser's session (server-side) and clear its cookie."""
+        self.sessions.revoke(request.cookies.get(SESSION_COOKIE, ""))
         response = Response(b'{"ok": true}', content_type="application/json")
-        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Strict")
+        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Strict",
+                               secure=https())
         return response
 
 

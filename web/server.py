@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 from hypercorn.config import Config
-from hypercorn.trio import serve
 
 from .app import create_app
 from .bind import check_bind
+from .http_server import serve
 
 if TYPE_CHECKING:
     from trade_hunter.daemon.app import Daemon
@@ -25,4 +25,5 @@ async def serve_web(daemon: Daemon, host: str, port: int, *,
     config.accesslog = None
     config.errorlog = logging.getLogger("trade_hunter.web")
     config.graceful_timeout = 2.0
-    await serve(create_app(daemon), config, task_status=task_status)
+    await serve(create_app(daemon), config, daemon.settings.HTTP_MAX_CONNECTIONS,
+                task_status=task_status)

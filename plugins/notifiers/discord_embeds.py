@@ -221,4 +221,7 @@ def build_payload(alert: Alert) -> dict[str, Any]:
     url = market_url(signal)
     if url:
         embed["url"] = url
+    if alert.possible_repeat:  # Discord webhooks have no idempotency key: say it honestly
+        embed["title"] = "(possible repeat) " + embed["title"]
+        embed["footer"]["text"] += " · possible repeat: the daemon stopped while sending it"
     return {"username": USERNAME, "allowed_mentions": NO_PINGS, "embeds": [fit(embed)]}

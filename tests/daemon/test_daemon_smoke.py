@@ -60,3 +60,11 @@ async def test_reads_show_their_status_even_when_done(start_daemon):
             await trio.sleep(0.05)
     assert listed["id"] == sid and listed["read"]["status"] == "done"
     assert listed["read"]["provider"] == "heuristic"
+
+
+async def test_the_detector_and_the_store_report_running(start_daemon):
+    d = await start_daemon()
+    async with httpx.AsyncClient(base_url=d.dashboard_url) as client:
+        health = (await client.get("/api/health")).json()
+    states = {c["name"]: c["state"] for c in health["components"]}
+    assert states["spike"] == "running" and states["store"] == "running"

@@ -63,3 +63,36 @@ async def test_feed_runs_and_spikes_within_a_minute(autojump_clock):
             break
     sizes = [len(b) for b in batches]
     assert sum(sizes) > 300 and max(sizes) >= 2  # flow, and at least one burst
+
+
+async def test_a_restarted_simulation_resumes_from_the_stored_prices(tmp_path):
+    # A restart used to re-randomise every price while the detector's baselines stayed:
+    # jumps of tens of cents, a burst of fake signals. Now it goes on from the stored ones.
+    from trade_hunter.daemon.store import Store, write_batch
+
+    store = Store(tmp_path / "trade-hunter.db")
+    await trio.to_thread.run_sync(store.open)
+    try:
+        before = SimulatedFeed("first run")
+        history = [e for _ in range(3000) for e in before.step()]
+        store.submit(write_batch(history, [], []))
+        await store.flush()
+        last = {e.market_id: e.yes_price for e in history}
+
+        again = SimulatedFeed("another seed", store=store, tick=0)
+        send, receive = trio.open_memory_channel(0)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(again.run, send)
+            first = [e for _ in range(300) for e in await receive.receive()]
+            nursery.cancel_scope.cancel()
+        seen: set[str] = set()
+        for e in first:  # each market's first new price is its stored one, ± one cent
+            if e.market_id in seen:
+                continue
+            seen.add(e.market_id)
+            assert abs(e.yes_price - last[e.market_id]) <= 0.0100001, e.market_id
+        assert len(seen) >= 20
+        fresh = SimulatedFeed("another seed")  # without the store: prices of its own
+        assert sum(abs(m.price - last[m.market_id]) > 0.05 for m in fresh.markets) > 10
+    finally:
+        await trio.to_thread.run_sync(store.close)

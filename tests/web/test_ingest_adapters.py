@@ -245,13 +245,13 @@ async def test_signed_deliveries_through_the_real_server(start_daemon, both_exam
         accepted = await post("/api/alerts/struct", body, **{"X-Webhook-Signature": good})
         again = await post("/api/alerts/struct", body, **{"X-Webhook-Signature": good.upper()
                            .replace("SHA256=", "sha256=")})  # hex in capitals is the same
-        assert (accepted.status_code, accepted.json()) == (202, {"accepted": 1,
+        assert (accepted.status_code, accepted.json()) == (200, {"accepted": 1,
                                                                  "duplicates": 0})
         assert again.json() == {"accepted": 0, "duplicates": 1}
         pql = json.dumps(example("polyquantlab-opportunity.json")).encode()
         pql_answer = await post("/api/alerts/polyquantlab", pql, **{
             "X-PQL-Signature": sign(SECRETS["POLYQUANTLAB_WEBHOOK_SECRET"], pql)})
-        assert pql_answer.status_code == 202, pql_answer.text
+        assert pql_answer.status_code == 200, pql_answer.text
         invalid = json.dumps({"data": {"price": 0.5}}).encode()
         unmapped = await post("/api/alerts/struct", invalid, **{
             "X-Webhook-Signature": sign(SECRETS["STRUCT_WEBHOOK_SECRET"], invalid,
@@ -286,7 +286,7 @@ async def test_a_bearer_route_and_the_built_in_ones_still_work(start_daemon, tmp
         builtin = await client.post("/api/alerts/polyalerthub", json={
             "platform": "p", "market_id": "m", "title": "t"})
     assert denied.status_code == 401 and "MY_RELAY_TOKEN" in denied.json()["detail"]
-    assert ok.status_code == 202 and builtin.status_code == 202
+    assert ok.status_code == 200 and builtin.status_code == 200
 
 
 # --------------------------------------------------------------------------- th-ctl relays
@@ -318,7 +318,7 @@ async def test_th_ctl_relays_lists_routes_deliveries_and_errors(start_daemon, bo
         ok = await client.post("/api/alerts/struct", content=body, headers={
             **headers, "X-Webhook-Signature": sign(SECRETS["STRUCT_WEBHOOK_SECRET"], body,
                                                    "sha256=")})
-        assert ok.status_code == 202
+        assert ok.status_code == 200
     after = await trio.to_thread.run_sync(lambda: ctl.Client(home).call("relays.list"))
     struct = {r["path"]: r for r in after["routes"]}["/api/alerts/struct"]
     assert (struct["deliveries"], struct["accepted"], struct["error_count"]) == (1, 1, 2)

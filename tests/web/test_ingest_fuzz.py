@@ -58,10 +58,10 @@ async def test_no_generated_body_makes_an_ingest_route_fail(start_daemon):
             assert schema["oneOf"] and schema["examples"]
             for example in schema["examples"]:
                 response = await client.post(path, json=example)
-                assert response.status_code == 202, (path, example, response.text)
+                assert response.status_code == 200, (path, example, response.text)
     started = time.monotonic()
     seen = await trio.to_thread.run_sync(fuzz, doc, d.dashboard_url.rstrip("/"))
     assert time.monotonic() - started < 120  # bounded by EXAMPLES (about 12 s when idle)
-    assert seen["/api/events"].get(202, 0) > 0  # generated valid events were accepted
+    assert seen["/api/events"].get(200, 0) > 0  # generated valid events were accepted
     for path in RELAYS:  # and invalid bodies were refused with a 4xx, not a crash
         assert seen[path].get(422, 0) > 0 and seen[path].get(400, 0) > 0, seen

@@ -12,12 +12,14 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import trio
 from quart import jsonify
 
 from trade_hunter.plugins.errors import ConfigError
 from trade_hunter.web.app import create_app
 from trade_hunter.web.bind import allowed_hosts, check_bind, host_ok, is_loopback, split_host
-from trade_hunter.web.security import SESSION_COOKIE, session_value
+from trade_hunter.web.security import SESSION_COOKIE
+from trade_hunter.web.sessions import MAX_FAILURES
 
 JSON = {"Content-Type": "application/json"}
 TOKEN = "s3cret-dashboard-token"
@@ -175,14 +177,50 @@ async def test_login_sets_a_session_cookie_that_is_not_the_token(start_daemon):
         assert ok.status_code == 200
         cookie = ok.headers["Set-Cookie"]
         assert "HttpOnly" in cookie and "SameSite=Strict" in cookie and TOKEN not in cookie
-        assert client.cookies[SESSION_COOKIE] == session_value(TOKEN)
+        session = client.cookies[SESSION_COOKIE]
+        assert len(session) >= 40 and "Secure" not in cookie  # random; plain HTTP here
         assert (await client.get("/api/state")).status_code == 200
         assert (await client.get("/")).status_code == 200
         spike = await client.post("/api/demo/spike", json={})
         assert spike.status_code == 200
+        again = await client.post("/api/login", json={"token": TOKEN})
+        assert again.cookies[SESSION_COOKIE] != session  # every login a new session
         out = await client.post("/api/logout", json={})
         assert out.status_code == 200
         assert (await client.get("/api/state")).status_code == 401
+    async with httpx.AsyncClient(base_url=d.dashboard_url) as thief:  # the old cookie, kept
+        thief.cookies.set(SESSION_COOKIE, session)
+        assert (await thief.get("/api/state")).status_code == 200  # not logged out itself
+    async with httpx.AsyncClient(base_url=d.dashboard_url) as client:
+        client.cookies.set(SESSION_COOKIE, again.cookies[SESSION_COOKIE])
+        assert (await client.get("/api/state")).status_code == 401  # revoked by the logout
+
+
+async def test_the_cookie_is_secure_behind_an_https_proxy(start_daemon):
+    d = await start_daemon(DASHBOARD_TOKEN=TOKEN)
+    async with httpx.AsyncClient(base_url=d.dashboard_url) as client:
+        ok = await client.post("/api/login", json={"token": TOKEN},
+                               headers={"X-Forwarded-Proto": "https"})
+        assert ok.status_code == 200 and "Secure" in ok.headers["Set-Cookie"]
+
+
+async def test_wrong_logins_are_throttled_for_everyone(start_daemon):
+    d = await start_daemon(DASHBOARD_TOKEN=TOKEN)
+    answers: list[int] = []
+    async with httpx.AsyncClient(base_url=d.dashboard_url, timeout=30) as client:
+        async def guess(i: int) -> None:
+            answer = await client.post("/api/login", json={"token": f"guess-{i}"})
+            answers.append(answer.status_code)
+        async with trio.open_nursery() as nursery:
+            for i in range(MAX_FAILURES):
+                nursery.start_soon(guess, i)
+        assert answers == [401] * MAX_FAILURES
+        async with trio.open_nursery() as nursery:  # 50 parallel guesses: none is checked
+            for i in range(50):
+                nursery.start_soon(guess, i)
+        assert answers[MAX_FAILURES:] == [429] * 50
+        locked = await client.post("/api/login", json={"token": TOKEN})
+        assert locked.status_code == 429 and int(locked.headers["Retry-After"]) >= 1
 
 
 async def test_without_a_token_login_is_not_needed(start_daemon):
