@@ -161,14 +161,13 @@ class Daemon:
         name, detector = detectors[0]
         detector = await tuned_detector(self.store, s, detector)  # applied tuning
         self.components[name] = self.extras["detector"] = detector
-        show_detector(self.health.get(name, "detector"), detector)
         self.pipeline = pipeline = Pipeline(detector, self.store, self.live)
         await trio.to_thread.run_sync(pipeline.load_states)
-        # Detectors have no task of their own: the one in use runs inside the pipeline.
-        for n, (name, _) in enumerate(detectors):
-            self.health.get(name, "detector").set(
-                "running" if n == 0 else "disabled",
-                "runs in the pipeline" if n == 0 else f"not used: {detectors[0][0]} is")
+        # Detectors have no task of their own: the one in use runs inside the pipeline (its
+        # pill says so with its profile and settings), any other is not used.
+        show_detector(self.health.get(name, "detector"), detector)
+        for other, _ in detectors[1:]:
+            self.health.get(other, "detector").set("disabled", f"not used: {name} is")
         await trio.to_thread.run_sync(self.live.restore, self.store)
         await trio.to_thread.run_sync(self.tickers.load, s)
         await trio.to_thread.run_sync(self.pairs.load)
@@ -298,7 +297,7 @@ def show_detector(health: Any, detector: Any) -> None:
     """The detector's pill, /api/health and th-ctl status: running, with its profile and
     settings (a detector that can describe itself says so in words)."""
     describe = getattr(detector, "describe", None)
-    health.set("running", describe() if callable(describe) else "")
+    health.set("running", describe() if callable(describe) else "runs in the pipeline")
     health.put("thresholds", dict(getattr(detector, "thresholds", {}) or {}))
 
 

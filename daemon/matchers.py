@@ -23,7 +23,7 @@ FIELDS: dict[str, str] = {"topic": "topic", "market": "market_id", "tier": "tier
 KNOWN: dict[str, tuple[str, ...]] = {
     "tier": ("high conviction flow", "notable", "watch"),
     "topic": ("crypto", "elections", "macro", "sports", "geopolitics", "general"),
-    "rule": ("hard", "outlier", "vendor"),
+    "rule": ("hard", "outlier", "vendor", "divergence"),
 }
 GLOB = re.compile(r"[*?\[]")
 DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")

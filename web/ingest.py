@@ -137,7 +137,7 @@ class RelayEndpoint:
 
     async def __call__(self) -> Response:
         response = await self.handle()
-        if response.status_code == 202:
+        if response.status_code in (200, 202):  # stored, or queued (Prefer: respond-async)
             answer = json.loads(await response.get_data())
             self.stats.delivered(answer["accepted"], answer["duplicates"])
         else:

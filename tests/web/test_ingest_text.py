@@ -24,9 +24,10 @@ def ours(i: int, **kw: Any) -> dict[str, Any]:
 
 
 def alert(**kw: Any) -> dict[str, Any]:
-    """(Its ``category`` is only a hint for the topic, which comes from a fixed list.)"""
-    return {"market": {"slug": "fed-cut", "question": "Fed cut?"}, "outcome": "Yes",
-            "side": "BUY", "price": "0.41", "amount_usd": 25, "id": "pah-1", **kw}
+    """A PolyAlertHub alert in its documented format (README, "Relays and ingest")."""
+    return {"platform": "polymarket", "market_id": "fed-cut", "title": "Fed cut?",
+            "alert_type": "whale_trade", "yes_price": 0.41, "trade_size": 25,
+            "trade_side": "buy", "id": "pah-1", **kw}
 
 
 CASES = [("/api/events", ours(0, **{f: BAD}), f) for f in
@@ -34,9 +35,8 @@ CASES = [("/api/events", ours(0, **{f: BAD}), f) for f in
           "volume_kind", "event_kind", "timestamp")] + \
         [("/api/alerts/polyalerthub", alert(**{"id": f"pah-{f}", f: BAD}), f)
          for f in ("id", "platform", "url")] + \
-        [("/api/alerts/polyalerthub", alert(id="pah-m", market={"slug": BAD}), "market_id"),
-         ("/api/alerts/polyalerthub",
-          alert(id="pah-q", market={"slug": "s", "question": BAD}), "title")] + \
+        [("/api/alerts/polyalerthub", alert(id="pah-m", market_id=BAD), "market_id"),
+         ("/api/alerts/polyalerthub", alert(id="pah-q", title=BAD), "title")] + \
         [("/api/events", ours(0, market_id="M" * (MAX_ID + 1)), "market_id"),
          ("/api/events", ours(0, id="i" * (MAX_ID + 1)), "id"),
          ("/api/events", ours(0, title="t" * (MAX_TITLE + 1)), "title")]

@@ -2,6 +2,7 @@
 // (see panels.js); the actions (demo spike, tickers, category search) call the JSON API.
 import { $, fmt, h, setClass, showEmpty } from "./dom.js";
 import { markStale, render, renderSignals } from "./panels.js";
+import { api } from "./net.js";
 import { startScorecard } from "./scorecard.js";
 
 const REFRESH_MS = 3000;
@@ -13,30 +14,6 @@ let timer = null;
 let inflight = false;
 
 // ------------------------------------------------------------------ helpers
-class ApiError extends Error {
-  constructor(status, body) {
-    const detail = body && body.detail != null && typeof body.detail !== "object"
-      ? `: ${body.detail}` : "";
-    super(((body && body.error) || `HTTP ${status}`) + detail);
-    this.status = status;
-    this.body = body;
-  }
-}
-
-async function api(path, body) {
-  const opts = { headers: { Accept: "application/json" }, credentials: "same-origin" };
-  if (body !== undefined) {
-    opts.method = "POST";
-    opts.headers["Content-Type"] = "application/json";
-    opts.body = JSON.stringify(body);
-  }
-  const res = await fetch(path, opts);
-  let data = null;
-  try { data = await res.json(); } catch (_) { data = null; }
-  if (res.status === 401) { location.assign("/login"); }
-  if (!res.ok) throw new ApiError(res.status, data);
-  return data;
-}
 
 // A toast belongs to the action that raised it: each action clears the previous one first.
 function clearToast() {

@@ -1,4 +1,4 @@
-// The JSON API from the market and history pages: same-origin, the session cookie, a 401
+// The JSON API for every page (dashboard, market, history): same-origin, the session cookie, a 401
 // goes to the login page; errors carry the API's "error: detail" text.
 export class ApiError extends Error {
   constructor(status, body) {
@@ -6,6 +6,7 @@ export class ApiError extends Error {
       ? `: ${body.detail}` : "";
     super(((body && body.error) || `HTTP ${status}`) + detail);
     this.status = status;
+    this.body = body;
   }
 }
 

@@ -3,6 +3,7 @@
 // delete). Polls /api/alert-state with the dashboard's refresh; panels.js calls cardHook for
 // every card it patches.
 import { $, h, reconcile, setClass, setText } from "./dom.js";
+import { api } from "./net.js";
 import { cardHooks } from "./panels.js";
 
 const REFRESH_MS = 3000;
@@ -10,22 +11,7 @@ const DURATIONS = ["30m", "1h", "2h", "8h", "1d"];
 let view = { acked: [], muted: {}, unread: 0, silences: [], muted_today: { alerts: 0, silences: 0 } };
 let acked = new Set();
 
-async function call(path, body) {
-  const opts = { headers: { Accept: "application/json" }, credentials: "same-origin" };
-  if (body !== undefined) {
-    opts.method = "POST";
-    opts.headers["Content-Type"] = "application/json";
-    opts.body = JSON.stringify(body);
-  }
-  const res = await fetch(path, opts);
-  let data = null;
-  try { data = await res.json(); } catch (_) { data = null; }
-  if (!res.ok) {
-    const detail = data && data.detail != null && typeof data.detail !== "object" ? `: ${data.detail}` : "";
-    throw new Error(((data && data.error) || `HTTP ${res.status}`) + detail);
-  }
-  return data;
-}
+const call = api;  // errors read "error: detail" (net.js)
 
 function say(text, bad) {
   const el = $("silence-note");
