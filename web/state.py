@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from trade_hunter.daemon.outcome_store import outcome_dicts
 from trade_hunter.plugins.models import TIERS, TOPICS, to_builtins
 
-from .why import explain
+from .why import TIER_MEANINGS, explain
 
 if TYPE_CHECKING:
     from trade_hunter.daemon.app import Daemon
@@ -92,8 +92,8 @@ def state_payload(d: Daemon, first_seen: Mapping[str, float] | None = None) -> d
     since = now - s.FRESHNESS_WINDOW_SECONDS if window_applies else None
 
     first_seen = first_seen or {}
-    signals = [signal_card(sig, live.reads.get(sig.id or 0), live.outcomes.get(sig.id or 0),
-                           first_seen.get(sig.market_id))
+    signals = [_lean(signal_card(sig, live.reads.get(sig.id or 0),
+                                 live.outcomes.get(sig.id or 0), first_seen.get(sig.market_id)))
                for sig in live.recent_signals(limit=STATE_SIGNALS)]
 
     tape_entries = live.fresh_tape(since=since, limit=STATE_TAPE)
@@ -157,4 +157,15 @@ def state_payload(d: Daemon, first_seen: Mapping[str, float] | None = None) -> d
         "counters": summary,
         "filters": {"topics": list(TOPICS), "tiers": list(TIERS),
                     "sources": sorted({s["source"] for s in signals})},
+        "tier_meanings": TIER_MEANINGS,
     }
+
+
+def _lean(card: dict[str, Any]) -> dict[str, Any]:
+    """A card as /api/state polls it every 3 s for 100 signals: the tier's meaning once per
+    payload (``tier_meanings``), not once per card, and no empty explanation fields."""
+    explain = card.get("explain")
+    if explain:
+        explain.pop("tier_meaning", None)
+        card["explain"] = {k: v for k, v in explain.items() if v is not None}
+    return card

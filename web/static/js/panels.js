@@ -144,7 +144,8 @@ function patchCard(el, s) {
     (s.vendor.trader ? ` by ${s.vendor.trader}` : "") : "");
   setText(p.tier, s.tier);
   setClass(p.tier, `tier t-${tierCls}`);
-  setAttr(p.tier, "title", s.explain ? `${s.tier}: ${s.explain.tier_meaning}` : s.tier);
+  const meaning = (last.tier_meanings || {})[s.tier];
+  setAttr(p.tier, "title", meaning ? `${s.tier}: ${meaning}` : s.tier);
   setText(p.score, s.score.toFixed(1));
   setAttr(p.score, "title", `score (${s.rule} rule)`);
   setText(p.title, s.title || s.market_id);
