@@ -33,6 +33,11 @@ CLUSTER_TRADES = 10        # trades in the large-trade cluster test
 SIZE_WINDOW = 50           # trades in the size distribution
 LARGE_QUANTILE = 0.8       # "large": at or above the market's 80th percentile trade size
 _SIZE = struct.Struct("<f")
+_TAIL = tuple(round(sum(math.comb(CLUSTER_TRADES, i) * (1 - LARGE_QUANTILE) ** i
+                         * LARGE_QUANTILE ** (CLUSTER_TRADES - i)
+                         for i in range(k, CLUSTER_TRADES + 1)), 4)
+              for k in range(CLUSTER_TRADES + 1))
+"""P(at least k of CLUSTER_TRADES trades are large), k = 0 … CLUSTER_TRADES."""
 TIER_RANK = {"watch": 0, "notable": 1, "high conviction flow": 2}
 TIERS_BY_RANK = ("watch", "notable", "high conviction flow")
 
@@ -55,12 +60,16 @@ def flow_share(flow: bytearray, direction: str, trades: int = FLOW_TRADES) -> fl
     """Share of the last ``trades`` trades' taker volume on the move's side."""
     if direction not in ("up", "down") or not flow:
         return None
-    sizes = [s for (s,) in _SIZE.iter_unpack(flow[-trades * _SIZE.size:])]
-    total = sum(abs(s) for s in sizes)
+    yes = no = 0.0
+    for (s,) in _SIZE.iter_unpack(flow[-trades * _SIZE.size:]):
+        if s > 0:
+            yes += s
+        else:
+            no -= s
+    total = yes + no
     if not total:
         return None
-    with_move = sum(abs(s) for s in sizes if (s > 0) == (direction == "up"))
-    return round(with_move / total, 4)
+    return round((yes if direction == "up" else no) / total, 4)
 
 
 def cluster_p(flow: bytearray) -> float | None:
@@ -71,10 +80,8 @@ def cluster_p(flow: bytearray) -> float | None:
     if len(sizes) < 2 * CLUSTER_TRADES:
         return None
     cut = sizes[int(LARGE_QUANTILE * (len(sizes) - 1))]
-    recent = [abs(s) for (s,) in _SIZE.iter_unpack(flow[-CLUSTER_TRADES * _SIZE.size:])]
-    k = sum(1 for s in recent if s >= cut)
-    p, n = 1 - LARGE_QUANTILE, len(recent)
-    return round(sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k, n + 1)), 4)
+    k = sum(1 for (s,) in _SIZE.iter_unpack(flow[-CLUSTER_TRADES * _SIZE.size:]) if abs(s) >= cut)
+    return _TAIL[k]
 
 
 class GatedDetector(SpikeDetector):
@@ -170,6 +177,11 @@ class GatedDetector(SpikeDetector):
         if closes_at is not None and closes_at - ts < self.guard:
             return None
         volume_only = move <= FLAT_BAND
+        if escalation and not volume_only and score < self.escalate * state.signal_score:
+            # Only a higher tier can still escalate it: cheap to rule out before the flow.
+            best = TIER_RANK[self.tier(score, move, multiple)] + (self.one_sided <= 1.0)
+            if best <= TIER_RANK.get(state.signal_tier, 0):
+                return None
         if volume_only:
             quiet_at = state.quiet_at
             if self.volume_only == "off" or (quiet_at is not None
