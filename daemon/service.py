@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from .app import Daemon
 
 
+DISCOVERY = ("rpc.discover", "system.methods")
+"""Names of the method list on the control socket (JSON-RPC discovery conventions)."""
+
 def signal_dict(signal: SpikeSignal, read: Any, outcomes: Any = None) -> dict[str, Any]:
     out = to_builtins(signal)
     out["read"] = to_builtins(read) if read is not None else None
@@ -35,6 +38,8 @@ class Service(AlertMethods):
 
     async def call(self, name: str, params: dict[str, Any] | None = None) -> Any:
         """Dispatch a table method (or a plugin's ``plugin.method``) with checked params."""
+        if name in DISCOVERY:
+            return self.discover()
         method = protocol.BY_NAME.get(name)
         if method is not None:
             try:
@@ -58,6 +63,16 @@ class Service(AlertMethods):
             if problem:
                 raise RpcError(f"{name}: parameter {key!r}: {problem}", code="invalid_params")
         return await extra.handler(self.d.plugin_context(extra.plugin), **(params or {}))
+
+    def discover(self) -> dict[str, Any]:
+        """Every method this daemon answers: the table's and the plugins' (``rpc.discover``,
+        also ``system.methods``; th-ctl methods lists them)."""
+        core = [{"name": m.name, "summary": m.help, "from": "core",
+                 "params": [p.name for p in m.params]} for m in protocol.METHODS]
+        plugins = [{"name": m.name, "summary": m.help, "from": m.plugin,
+                    "params": sorted(m.params)}
+                   for m in sorted(self.d.registries.rpc.items.values(), key=lambda m: m.name)]
+        return {"methods": core + plugins}
 
     # ------------------------------------------------------------------ methods
     async def status(self) -> dict[str, Any]:

@@ -190,3 +190,13 @@ def test_render_output_options():
     assert render.Output.for_stream(stream) == render.Output(None, False)
     text = render.table([("a" * 60, "running")], ("long", "state"), render.Output(30, False))
     assert max(len(line) for line in text.splitlines()) <= 30 and "running" in text
+
+
+def test_methods_of_a_running_daemon_include_the_plugins(daemon):
+    procs, d = daemon
+    done = procs.ctl(d.home, "methods", "-o", "json")
+    assert done.returncode == 0, done.stderr
+    listed = json.loads(done.stdout)
+    rows = {m["name"]: m for m in listed["methods"]}
+    assert listed["note"] == "" and rows["relays.list"]["from"] == "relays"
+    assert rows["relays.list"]["command"] == "th-ctl call relays.list"

@@ -84,3 +84,12 @@ async def test_plugin_method_errors(daemon, caplog):
     assert any("ZeroDivisionError" in (r.exc_text or "") for r in caplog.records)
     code, out, _ = await th_ctl(daemon, "status", "--json")  # still serving
     assert code == 0 and json.loads(out)["pid"] == daemon.pid
+
+
+async def test_rpc_discover_lists_the_table_and_the_plugins_methods(start_daemon):
+    d = await start_daemon()
+    for name in ("rpc.discover", "system.methods"):
+        listed = {m["name"]: m for m in (await d.service.call(name))["methods"]}
+        assert listed["status"]["from"] == "core"
+        assert listed["signals.list"]["params"][:2] == ["sort", "limit"]
+        assert listed["relays.list"]["from"] == "relays"  # a built-in plugin's method
