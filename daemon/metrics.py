@@ -25,6 +25,8 @@ from prometheus_client.core import (
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from .buckets import Buckets
+
 if TYPE_CHECKING:
     from trade_hunter.plugins.models import AnalystRead, SpikeSignal
 
@@ -32,6 +34,7 @@ if TYPE_CHECKING:
 
 PREFIX = "trade_hunter"
 # Analyst calls take from tens of milliseconds (local rules) to the 30 s deadline.
+DETECTION_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0)
 LATENCY_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 # Outbox health counters → the delivery result they count.
 DELIVERY_RESULTS = {"sent": "sent", "dropped": "dropped", "retries": "retried",
@@ -48,10 +51,15 @@ class Tally:
         self.reads: dict[tuple[str, str], int] = {}
         # provider → (bucket counts, count, sum of seconds)
         self.latency: dict[str, tuple[list[int], int, float]] = {}
+        self.detection = Buckets(DETECTION_BUCKETS)
+        """Seconds from an event's receipt to its signal being handed on."""
 
     def signal(self, signal: SpikeSignal) -> None:
         key = (signal.source, signal.tier, signal.rule)
         self.signals[key] = self.signals.get(key, 0) + 1
+        received = signal.event.received_at
+        if received and not signal.demo:
+            self.detection.observe(max(time.time() - received, 0.0))
 
     def read(self, read: AnalystRead) -> None:
         provider = read.provider or "none"
@@ -115,6 +123,11 @@ class DaemonCollector(Collector):
         for (source, tier, rule), n in sorted(self.tally.signals.items()):
             signals.add_metric([source, tier, rule], n)
         yield signals
+        detection = self.tally.detection
+        yield HistogramMetricFamily(
+            f"{PREFIX}_signal_detection_seconds", "From an event's receipt by the daemon to "
+            "its signal being handed to the notifiers and the analyst (the detector's latency)",
+            buckets=detection.pairs(), sum_value=detection.total)
         yield GaugeMetricFamily(f"{PREFIX}_markets", "Markets seen since start (up to 2,000)",
                                 value=len(live.tape))
         if live.last_event_at is not None:
@@ -218,6 +231,13 @@ class DaemonCollector(Collector):
                                   value=store.write_errors)
         yield CounterMetricFamily(f"{PREFIX}_store_write_cpu_seconds", "CPU time of the "
                                   "writer thread", value=round(store.write_cpu, 6))
+        for name, doc, buckets in (
+                ("store_commit_seconds", "Wall time of each writer transaction",
+                 store.commit_seconds),
+                ("store_batch_writes", ("Queued writes per writer transaction (a pipeline "
+                 "batch of events counts as one)"), store.batch_writes)):
+            yield HistogramMetricFamily(f"{PREFIX}_{name}", doc, buckets=buckets.pairs(),
+                                        sum_value=buckets.total)
         if pipeline is None:
             return
         yield CounterMetricFamily(f"{PREFIX}_store_committed_events", "Events committed to "

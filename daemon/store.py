@@ -23,6 +23,7 @@ import trio
 from trade_hunter.plugins.models import AnalystRead, MarketEvent, SpikeSignal, from_json, to_json
 
 from . import privacy
+from .buckets import Buckets
 from .schema import MIGRATIONS, migrate
 from .store_errors import StoreUnavailable, cause, environmental, open_failure
 
@@ -33,6 +34,8 @@ MAX_BATCH_SECONDS = 0.25
 CACHE_KIB = 16 * 1024  # the writer's page cache: index inserts land in random pages
 WAL_PAGES = 10_000     # checkpoint the WAL every this many pages (SQLite's default: 1,000)
 RETRY_FIRST, RETRY_MAX = 0.25, 5.0  # seconds between attempts while the store is degraded
+COMMIT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0)
+BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100)
 CLOSE_GRACE = 5.0      # at shutdown, how long a degraded store keeps trying before giving up
 _STOP = object()
 
@@ -61,6 +64,10 @@ class Store:
         self.next_event_id = 1
         self.commits = 0
         self.write_cpu = 0.0
+        self.commit_seconds = Buckets(COMMIT_BUCKETS)
+        """Wall time of each writer transaction (/metrics)."""
+        self.batch_writes = Buckets(BATCH_BUCKETS)
+        """Queued writes per transaction (a pipeline batch of events is one write)."""
         """CPU seconds the writer thread spent running writes and committing."""
         self.flush_hooks: list[Callable[[], None]] = []
         """Called by :meth:`flush` first: a component that holds writes back to batch them
@@ -164,10 +171,12 @@ class Store:
                     break
             stop = _STOP in batch
             entries = [entry for entry in batch if entry is not _STOP]
-            cpu = time.thread_time()
+            cpu, began = time.thread_time(), time.perf_counter()
             results = self._commit_until_stored(conn, entries)
             self.commits += 1
             self.write_cpu += time.thread_time() - cpu
+            self.commit_seconds.observe(time.perf_counter() - began)
+            self.batch_writes.observe(len(entries))
             for (_, notify), result in zip(entries, results, strict=True):
                 if notify is None:
                     continue

@@ -24,7 +24,8 @@ FAMILIES = {
     "trade_hunter_analyst_budget_remaining", "trade_hunter_analyst_budget_limit",
     "trade_hunter_store_commits", "trade_hunter_store_write_errors",
     "trade_hunter_store_committed_events", "trade_hunter_store_uncommitted_events",
-    "trade_hunter_ingest_queue_depth",
+    "trade_hunter_ingest_queue_depth", "trade_hunter_signal_detection_seconds",
+    "trade_hunter_store_commit_seconds", "trade_hunter_store_batch_writes",
 }
 
 
@@ -82,7 +83,15 @@ async def test_metrics_has_every_family_and_counts_what_happened(web):
         ("trade_hunter_analyst_reads_total", (("provider", "heuristic"), ("status", "done")))] == 2
     assert m["trade_hunter_store_committed_events"][
         ("trade_hunter_store_committed_events_total", ())] >= 12
-    assert m["trade_hunter_store_commits"][("trade_hunter_store_commits_total", ())] >= 1
+    commits = m["trade_hunter_store_commits"][("trade_hunter_store_commits_total", ())]
+    assert commits >= 1
+    for family in ("trade_hunter_store_commit_seconds", "trade_hunter_store_batch_writes"):
+        assert m[family + ":type"] == "histogram"
+        # one observation per commit (a commit may land while the scrape reads them)
+        assert abs(m[family][(family + "_count", ())] - commits) <= 2
+    detection = m["trade_hunter_signal_detection_seconds"]
+    assert detection[("trade_hunter_signal_detection_seconds_count", ())] == 2
+    assert detection[("trade_hunter_signal_detection_seconds_bucket", (("le", "+Inf"),))] == 2
     states = m["trade_hunter_component_state"]
     assert states[("trade_hunter_component_state",
                    (("component", "pipeline"), ("kind", "component"), ("state", "running")))] == 1
