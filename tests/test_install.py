@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import sysconfig
 import urllib.request
 import venv
 from pathlib import Path
@@ -45,7 +46,15 @@ def test_the_wheel_installs_and_runs_outside_the_checkout(tmp_path):
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     bin_dir = env_dir / ("Scripts" if os.name == "nt" else "bin")
-    pip = [str(bin_dir / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
+    # Offline: the dependencies come from this test's own environment (a .pth naming its
+    # site-packages; the editable install's hook there is not run, so trade_hunter is the
+    # wheel's), the wheel itself with --no-index.
+    purelib = subprocess.run([str(bin_dir / "python"), "-c",
+                              "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    Path(purelib, "test-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    pip = [str(bin_dir / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+           "--no-index", "--no-deps"]
     subprocess.run([*pip, str(wheel)], check=True, capture_output=True, timeout=900)
 
     work = tmp_path / "somewhere"  # an unrelated directory, with a docs folder of its own
