@@ -159,14 +159,18 @@ class Grader:
         p0 = _price(s)
         if p0 is None:  # nothing to measure a move from: never guessed
             return _empty(), []
+        # The market's close, when the detector knew it (the gated profile records the time
+        # left): horizons past it are graded at the close.
+        left = s.context.seconds_to_close
+        close = s.created_at + left if left is not None else None
         i = path.index_of(s.event.timestamp, p0)
         if i is None:  # the signal's own event is not stored (deleted): grade, no baseline
             return grade(s.direction, item.t0, p0, path.times, path.prices, data_end=end,
-                         band=self.band), []
+                         close_time=close, band=self.band), []
         horizons = grade(s.direction, item.t0, p0, path.times, path.prices, data_end=end,
-                         band=self.band, start=i + 1)
-        return horizons, baseline(path, i, s.market_id, data_end=end, k=self.k,
-                                  band=self.band)
+                         close_time=close, band=self.band, start=i + 1)
+        return horizons, baseline(path, i, s.market_id, data_end=end, close_time=close,
+                                  k=self.k, band=self.band)
 
     async def _count_hours(self) -> None:
         while True:

@@ -216,3 +216,26 @@ async def test_outcomes_market_hours_and_settlements_follow_retention(tmp_path):
             assert store.query(f"SELECT market_id FROM {table}") == [("KXNEW",)], table
     finally:
         store.close()
+
+
+async def test_a_known_close_caps_the_horizons(tmp_path):
+    """A gated signal records the time left to the close: horizons past it are graded at the
+    close (here 250 s after the signal: +5 m and later end at the 48¢ of +200 s)."""
+    store = Store(tmp_path / "db.sqlite")
+    store.open()
+    published: dict[int, list] = {}
+    grader = Grader(store, ComponentHealth("outcomes", "component"), k=20, band=0.005,
+                    published=lambda sid, h: published.__setitem__(sid, h))
+    capped = signal(1, SIGNAL_EVENT)
+    capped.context.seconds_to_close = 250.0
+    try:
+        store_history(store, [*MORNING, SIGNAL_EVENT, *AFTER, clock(T0 + 3700)], [capped])
+        await store.flush()
+        await grader.recover()
+        await grader.pass_once()
+        graded = published[1]
+        assert classes(graded) == ["continued", "reversed", "reversed", "reversed"]
+        assert [h.capped for h in graded] == [False, True, True, True]
+        assert {h.price for h in graded[1:]} == {0.48}
+    finally:
+        store.close()
