@@ -25,7 +25,7 @@ from typing import Any
 
 import trio
 
-from trade_hunter.outcomes.baseline import BASELINE_K, DAY, PricePath, Tally, baseline
+from trade_hunter.outcomes.baseline import BASELINE_K, DAY, PricePath, Tally, grade_signal
 from trade_hunter.outcomes.grading import FLAT_BAND, HORIZONS, HorizonOutcome, grade
 from trade_hunter.plugins.models import SpikeSignal, from_json
 
@@ -167,10 +167,8 @@ class Grader:
         if i is None:  # the signal's own event is not stored (deleted): grade, no baseline
             return grade(s.direction, item.t0, p0, path.times, path.prices, data_end=end,
                          close_time=close, band=self.band), []
-        horizons = grade(s.direction, item.t0, p0, path.times, path.prices, data_end=end,
-                         close_time=close, band=self.band, start=i + 1)
-        return horizons, baseline(path, i, s.market_id, data_end=end, close_time=close,
-                                  k=self.k, band=self.band)
+        return grade_signal(path, i, s.market_id, s.direction, item.t0, p0, data_end=end,
+                            close_time=close, k=self.k, band=self.band)
 
     async def _count_hours(self) -> None:
         while True:

@@ -97,6 +97,17 @@ class PricePath:
                      start=i + 1)
 
 
+def grade_signal(path: PricePath, i: int, market_id: str, direction: str, t0: float, p0: float,
+                 *, data_end: float, close_time: float | None = None, k: int = BASELINE_K,
+                 band: float = FLAT_BAND) -> tuple[list[HorizonOutcome], list[Tally]]:
+    """A signal whose event is ``path``'s index ``i``: its outcome per horizon (from the events
+    after it) and its time-matched baseline. The backtest and the live grader both use it."""
+    return (grade(direction, t0, p0, path.times, path.prices, data_end=data_end,
+                  close_time=close_time, band=band, start=i + 1),
+            baseline(path, i, market_id, data_end=data_end, close_time=close_time, k=k,
+                     band=band))
+
+
 def seed_for(market_id: str, t0: float) -> str:
     return f"{market_id}@{t0:.6f}"
 

@@ -11,13 +11,12 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import msgspec
 
 from . import scorecard
 from .backtest.readers import read_events, read_markets
-from .backtest.runner import Run, make_detector, run
+from .backtest.runner import Run, run_with
 from .render import pct, render
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,13 +46,6 @@ CONFIGS: list[tuple[str, dict[str, str]]] = [
     ("gated + score threshold 5", {"SPIKE_SCORE_THRESHOLD": "5"}),
     ("gated + minimum move 0.05", {"SPIKE_MIN_PRICE_MOVE": "0.05"}),
 ]
-
-
-def measure(events: list[Any], markets: dict[str, Any], overrides: dict[str, str]) -> Run:
-    detector, spike = make_detector(overrides)
-    result = run([msgspec.structs.replace(e) for e in events], detector, markets)
-    result.settings = spike
-    return result
 
 
 def total(result: Run, rows: Sequence[scorecard.ScoredSignal] | None = None
@@ -115,7 +107,8 @@ def table_row(name: str, r: Run) -> str:
 def build_doc() -> str:
     events = list(read_events(TRADES))
     markets = read_markets(MARKETS)
-    runs = [(name, measure(events, markets, o)) for name, o in CONFIGS]
+    runs = [(name, run_with([msgspec.structs.replace(e) for e in events], markets, o))
+            for name, o in CONFIGS]
     default = runs[1][1]
     t = total(default)
     h5, h15 = t.horizons[1], t.horizons[2]

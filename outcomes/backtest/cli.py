@@ -16,8 +16,8 @@ from .. import scorecard
 from ..baseline import BASELINE_K
 from ..grading import FLAT_BAND
 from ..render import render
-from .readers import InputError, MarketInfo, read_events, read_markets
-from .runner import Run, make_detector, run
+from .readers import InputError, read_events, read_markets
+from .runner import Run, run_with
 
 EXIT_INPUT = 2
 
@@ -88,15 +88,6 @@ class Progress:
             self.stream.flush()
 
 
-def execute(events: list[Any], markets: dict[str, MarketInfo], overrides: dict[str, str],
-            args: argparse.Namespace, progress: Progress | None = None) -> Run:
-    detector, spike = make_detector(overrides)
-    result = run(events, detector, markets, k=args.baseline_k, band=args.flat_band,
-                 progress=progress)
-    result.settings = spike
-    return result
-
-
 def describe(result: Run) -> str:
     from datetime import UTC, datetime
 
@@ -130,12 +121,13 @@ def main(argv: Sequence[str], out: TextIO | None = None, err: TextIO | None = No
         progress = Progress(err)
         events = [e for f in files for e in read_events(f)]
         events.sort(key=lambda e: e.timestamp)  # stable: same-time events keep file order
-        base = execute(events, markets, pairs(args.set, "--set"), args, progress)
+        base = run_with(events, markets, pairs(args.set, "--set"), k=args.baseline_k,
+                        band=args.flat_band, progress=progress)
         other = None
         if args.compare:
             overrides = {**pairs(args.set, "--set"), **pairs(args.compare, "--compare")}
-            other = execute([msgspec.structs.replace(e) for e in events], markets, overrides,
-                            args)
+            other = run_with([msgspec.structs.replace(e) for e in events], markets, overrides,
+                             k=args.baseline_k, band=args.flat_band)
         progress.done()
     except (InputError, ConfigError, OSError) as exc:
         print(f"trade-hunter backtest: {exc}", file=err)

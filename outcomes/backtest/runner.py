@@ -16,8 +16,8 @@ from typing import Any
 from trade_hunter.plugins.models import MarketEvent, SpikeSignal
 from trade_hunter.plugins.registry import PluginContext
 
-from ..baseline import BASELINE_K, PricePath, baseline
-from ..grading import FLAT_BAND, grade
+from ..baseline import BASELINE_K, PricePath, grade_signal
+from ..grading import FLAT_BAND
 from ..scorecard import ScoredSignal
 from .readers import MarketInfo
 
@@ -105,15 +105,25 @@ def run(events: Iterable[MarketEvent], detector: Any, markets: Mapping[str, Mark
                market_hours={m: float(len(h)) for m, h in hours.items()}, first=first, last=last)
 
 
+def run_with(events: Iterable[MarketEvent], markets: Mapping[str, MarketInfo],
+             overrides: Mapping[str, str], *, k: int = BASELINE_K, band: float = FLAT_BAND,
+             progress: Progress | None = None) -> Run:
+    """The daemon's detector with these settings over ``events`` (which it annotates with
+    titles and close times: pass copies to reuse them), the settings recorded on the run."""
+    detector, spike = make_detector(overrides)
+    result = run(events, detector, markets, k=k, band=band, progress=progress)
+    result.settings = spike
+    return result
+
+
 def score(signal: SpikeSignal, i: int, path: PricePath, info: MarketInfo | None, *,
           data_end: float, k: int, band: float) -> ScoredSignal:
     close = info.close_time if info else None
     if i >= 0:
         p0 = signal.yes_price if signal.yes_price is not None else path.prices[i]
-        outcomes = grade(signal.direction, signal.created_at, p0, path.times, path.prices,
-                         data_end=data_end, close_time=close, band=band, start=i + 1)
-        base = baseline(path, i, signal.market_id, data_end=data_end, close_time=close, k=k,
-                        band=band)
+        outcomes, base = grade_signal(path, i, signal.market_id, signal.direction,
+                                      signal.created_at, p0, data_end=data_end,
+                                      close_time=close, k=k, band=band)
     else:  # a signal before the market's first price: nothing to grade from
         outcomes, base = [], []
     return ScoredSignal(
