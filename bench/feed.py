@@ -25,13 +25,13 @@ from trade_hunter.daemon.app import Daemon
 from trade_hunter.daemon.cli import build
 from trade_hunter.daemon.schema import migrate
 from trade_hunter.daemon.store import connect
-from trade_hunter.plugins.kalshi.auth import Signer
-from trade_hunter.plugins.kalshi.config import KalshiConfig
-from trade_hunter.plugins.kalshi.feed import MESSAGE_QUEUE, KalshiFeed
-from trade_hunter.plugins.kalshi.resolve import MarketInfo
-from trade_hunter.plugins.kalshi.ws import Session
+from trade_hunter.plugins.builtin.kalshi.auth import Signer
+from trade_hunter.plugins.builtin.kalshi.config import KalshiConfig
+from trade_hunter.plugins.builtin.kalshi.feed import MESSAGE_QUEUE, KalshiFeed
+from trade_hunter.plugins.builtin.kalshi.resolve import MarketInfo
+from trade_hunter.plugins.builtin.kalshi.ws import Session
+from trade_hunter.plugins.builtin.spike import SpikeDetector
 from trade_hunter.plugins.models import Alert, MarketEvent
-from trade_hunter.plugins.spike import SpikeDetector
 
 from .frames import TICKER_SID, TRADE_SID
 

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import trio
 
-from trade_hunter.plugins.kalshi.feed import MESSAGE_QUEUE
+from trade_hunter.plugins.builtin.kalshi.feed import MESSAGE_QUEUE
 
 from .common import emit, load_average, peak_rss_mib, say
 from .feed import bench_daemon, seed_database, warm_states

@@ -29,8 +29,8 @@ from pyinstrument import Profiler
 
 from trade_hunter.daemon import store as store_module
 from trade_hunter.daemon.runtime import tune_runtime
-from trade_hunter.plugins.kalshi import parse
-from trade_hunter.plugins.spike import SpikeDetector, SpikeState
+from trade_hunter.plugins.builtin.kalshi import parse
+from trade_hunter.plugins.builtin.spike import SpikeDetector, SpikeState
 
 from .common import emit, pin_one_core, say
 from .feed import bench_daemon, seed_database, warm_states

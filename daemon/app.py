@@ -18,28 +18,28 @@ from trade_hunter.plugins.errors import ConfigError
 from trade_hunter.plugins.models import MarketEvent, SpikeSignal
 from trade_hunter.plugins.registry import PluginContext
 
-from .advisor import Advisor, tuned_detector
-from .analysis import AnalystService
+from .analyst_queue import AnalystService
 from .control import ControlServer, serve_control
 from .digest import Digest, parse_schedule
 from .divergence import DivergenceRule
 from .grader import Grader
 from .host import PluginHost, Registries, _version
 from .incidents import Incidents
-from .live import Live
+from .live_view import Live
 from .logs import STARTUP_LOGGER, log_signal
 from .metrics import Tally
 from .outbox import Outbox
 from .pairs import PairBook
 from .pipeline import INGEST_BUFFER, Handoff, Pipeline
 from .retention import Retention
+from .rpc_handlers import Service, demo_events
 from .runtime import tune_runtime
 from .scorecards import Scorecards
-from .service import Service, demo_events
 from .settlement import Settler, capable
 from .silences import MuteBook
 from .store import Store
 from .supervisor import HealthBook, supervise
+from .tuning_advisor import Advisor, tuned_detector
 from .watchlist import Watchlist
 
 log = logging.getLogger(__name__)

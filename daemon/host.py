@@ -24,20 +24,19 @@ log = logging.getLogger(__name__)
 
 # Built-in plugins: module names registered with the same call as entry points.
 BUILTINS: tuple[str, ...] = (
-    "trade_hunter.plugins.spike",
-    "trade_hunter.plugins.simulated",
-    "trade_hunter.plugins.analysts",
-    "trade_hunter.plugins.analysts.anthropic",
-    "trade_hunter.plugins.analysts.perplexity",
-    "trade_hunter.plugins.analysts.heuristic",
-    "trade_hunter.plugins.analysts.advisor",
-    "trade_hunter.plugins.notifiers.discord",
-    "trade_hunter.plugins.notifiers.apprise",
-    "trade_hunter.plugins.relays.ingest",
-    "trade_hunter.plugins.relays.polyalerthub",
-    "trade_hunter.plugins.relays.relays",
-    "trade_hunter.plugins.kalshi",
-    "trade_hunter.plugins.polymarket",
+    "trade_hunter.plugins.builtin.spike",
+    "trade_hunter.plugins.builtin.simulated",
+    "trade_hunter.plugins.builtin.analysts",
+    "trade_hunter.plugins.builtin.analysts.anthropic",
+    "trade_hunter.plugins.builtin.analysts.perplexity",
+    "trade_hunter.plugins.builtin.analysts.heuristic",
+    "trade_hunter.plugins.builtin.notifiers.discord",
+    "trade_hunter.plugins.builtin.notifiers.apprise",
+    "trade_hunter.plugins.builtin.relays.ingest",
+    "trade_hunter.plugins.builtin.relays.polyalerthub",
+    "trade_hunter.plugins.builtin.relays.relays",
+    "trade_hunter.plugins.builtin.kalshi",
+    "trade_hunter.plugins.builtin.polymarket",
 )
 ENTRY_POINT_GROUP = "trade_hunter"
 

@@ -43,7 +43,7 @@ import trio
 from trade_hunter.plugins.models import MarketEvent, SpikeSignal
 from trade_hunter.plugins.topics import topic_of
 
-from .live import Live
+from .live_view import Live
 from .store import RowFailures, Store, write_batch
 from .vendor import vendor_signal
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-# The detector's tier rules (plugins/spike.py ``tier``; the gated profile moves a tier one
+# The detector's tier rules (plugins/builtin/spike.py ``tier``; the gated profile moves a tier one
 # step for one-sided or churning taker flow), said plainly.
 TIER_MEANINGS: dict[str, str] = {
     "high conviction flow": "the strongest tier: score ≥ 6, a move of at least 1.75× the "

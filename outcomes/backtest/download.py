@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 import trio
 
-from trade_hunter.plugins.kalshi.rest import NotFound, Rest, RestError
+from trade_hunter.plugins.builtin.kalshi.rest import NotFound, Rest, RestError
 
 from .readers import InputError
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from trade_hunter.plugins.kalshi import parse
+from trade_hunter.plugins.builtin.kalshi import parse
 from trade_hunter.plugins.models import MarketEvent
 
 

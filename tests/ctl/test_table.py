@@ -11,7 +11,7 @@ import pytest
 
 from trade_hunter.ctl import cli
 from trade_hunter.daemon import protocol
-from trade_hunter.daemon.service import Service
+from trade_hunter.daemon.rpc_handlers import Service
 
 REPO = Path(__file__).resolve().parents[2]
 

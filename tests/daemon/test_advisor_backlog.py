@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-from trade_hunter.daemon.advisor import backlog_path
 from trade_hunter.daemon.backlog import Backlog, parse, render
+from trade_hunter.daemon.tuning_advisor import backlog_path
 
 VOLUME = {"knob": "SPIKE_MIN_VOLUME_DELTA", "from": 120.0, "to": 160.0, "why": "small noise",
           "evidence": "\u221245 % alerts (11 → 6); drops 4 of 4 noise, keeps 5 of 6 signal"}

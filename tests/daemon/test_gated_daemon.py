@@ -10,8 +10,8 @@ import trio
 
 from trade_hunter.daemon.app import Daemon
 from trade_hunter.daemon.cli import build
+from trade_hunter.plugins.builtin.spike_gated import GatedState
 from trade_hunter.plugins.models import MarketEvent
-from trade_hunter.plugins.spike_gated import GatedState
 from trade_hunter.plugins.testing import FakesPlugin, RecordingNotifier, ScriptedFeed
 
 from ..conftest import run_daemon

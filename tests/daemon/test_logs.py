@@ -37,7 +37,7 @@ from trade_hunter.daemon.logs import configure_logging
 settings, _, _ = build(read_sources())
 configure_logging(settings)
 key, hook = sys.argv[1], sys.argv[2]
-log = logging.getLogger("trade_hunter.daemon.analysis")
+log = logging.getLogger("trade_hunter.daemon.analyst_queue")
 log.info("calling with key %s", key)
 log.warning("webhook https://discord.test/api/webhooks/1/" + hook + " answered 404")
 logging.getLogger("some.library").error("auth failed", extra={"header": "Bearer " + key})

@@ -15,8 +15,8 @@ from trade_hunter.daemon.app import Daemon
 from trade_hunter.daemon.config import core_registry, load_settings
 from trade_hunter.daemon.host import BUILTINS, PluginHost, Registries
 from trade_hunter.plugins import hookimpl
+from trade_hunter.plugins.builtin.notifiers.discord_embeds import build_payload
 from trade_hunter.plugins.models import Alert
-from trade_hunter.plugins.notifiers.discord_embeds import build_payload
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from conftest import base_env, run_daemon

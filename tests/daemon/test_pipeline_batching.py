@@ -12,11 +12,11 @@ import msgspec
 import pytest
 import trio
 
-from trade_hunter.daemon.live import Live
+from trade_hunter.daemon.live_view import Live
 from trade_hunter.daemon.pipeline import STATE_CHUNK, STATE_SECONDS, Pipeline
 from trade_hunter.daemon.store import Store
+from trade_hunter.plugins.builtin.spike import SpikeDetector
 from trade_hunter.plugins.models import MarketEvent
-from trade_hunter.plugins.spike import SpikeDetector
 
 
 class Clock:

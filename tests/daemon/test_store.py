@@ -9,8 +9,8 @@ import trio
 from trade_hunter.daemon import schema
 from trade_hunter.daemon.retention import CHUNK, Retention
 from trade_hunter.daemon.store import Store, write_batch, write_read
+from trade_hunter.plugins.builtin.spike import SpikeDetector
 from trade_hunter.plugins.models import AnalystRead, MarketEvent
-from trade_hunter.plugins.spike import SpikeDetector
 
 
 @pytest.fixture
@@ -74,7 +74,7 @@ async def test_duplicate_ext_ids_are_stored_once(store):
 
 
 async def test_kalshi_trade_ids_are_left_to_the_feed_and_relay_keys_use_the_index(store):
-    from trade_hunter.plugins.kalshi.parse import PLATFORM
+    from trade_hunter.plugins.builtin.kalshi.parse import PLATFORM
     from trade_hunter.web.ingest import STORED_SQL
 
     assert f"source <> '{PLATFORM}'" in schema.UNIQUE_EXT_ID  # the feed's source name

@@ -11,8 +11,8 @@ import pytest
 from trade_hunter.daemon import schema
 from trade_hunter.daemon.store import Store
 from trade_hunter.daemon.watchlist import Watchlist
+from trade_hunter.plugins.builtin.kalshi.identifiers import IDENTIFIERS
 from trade_hunter.plugins.errors import RpcError
-from trade_hunter.plugins.kalshi.identifiers import IDENTIFIERS
 from trade_hunter.plugins.registry import IdentifierSpec
 
 SLUGS = IdentifierSpec(validate=str.lower, describe="a slug", seed_setting="SLUGS")

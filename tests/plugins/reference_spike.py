@@ -1,6 +1,6 @@
 """REFERENCE ONLY: the spike detector as committed before the performance work of issue 8
 (history in lists of tuples, every event scored). tests/plugins/test_spike_equivalence.py
-checks the optimised plugins/spike.py against it; do not change it.
+checks the optimised plugins/builtin/spike.py against it; do not change it.
 
 The built-in spike detector: exactly the contract of docs/detector.md.
 

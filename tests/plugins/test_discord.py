@@ -16,12 +16,12 @@ import trio
 
 from trade_hunter.daemon.config import core_registry, load_settings
 from trade_hunter.daemon.supervisor import ComponentHealth
+from trade_hunter.plugins.builtin.notifiers import discord
+from trade_hunter.plugins.builtin.notifiers import discord_embeds as embeds
+from trade_hunter.plugins.builtin.notifiers.discord import make_notifier
+from trade_hunter.plugins.builtin.notifiers.discord_http import MIN_RETRY
 from trade_hunter.plugins.errors import ConfigError, NotifyError, PermanentNotifyError
 from trade_hunter.plugins.models import Alert, AnalystRead, MarketEvent, SignalContext, SpikeSignal
-from trade_hunter.plugins.notifiers import discord
-from trade_hunter.plugins.notifiers import discord_embeds as embeds
-from trade_hunter.plugins.notifiers.discord import make_notifier
-from trade_hunter.plugins.notifiers.discord_http import MIN_RETRY
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fake_discord import FakeDiscord, validate

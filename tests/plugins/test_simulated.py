@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import trio
 
-from trade_hunter.plugins.simulated import MARKETS, SimulatedFeed
-from trade_hunter.plugins.spike import SpikeDetector
+from trade_hunter.plugins.builtin.simulated import MARKETS, SimulatedFeed
+from trade_hunter.plugins.builtin.spike import SpikeDetector
 
 
 def fingerprint(feed: SimulatedFeed, steps: int) -> list[tuple]:

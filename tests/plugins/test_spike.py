@@ -5,8 +5,8 @@ from __future__ import annotations
 import msgspec
 import pytest
 
+from trade_hunter.plugins.builtin.spike import SpikeDetector, SpikeState
 from trade_hunter.plugins.models import MarketEvent
-from trade_hunter.plugins.spike import SpikeDetector, SpikeState
 
 
 def ev(ts: float, price: float | None = None, volume: float | None = None,

@@ -1,6 +1,6 @@
 """The optimised spike detector gives exactly what the reference implementation gave.
 
-plugins/spike.py packs its history and only scores events that can fire (issue 8);
+plugins/builtin/spike.py packs its history and only scores events that can fire (issue 8);
 reference_spike.py is the detector as it was before. Both see the same event streams (random,
 seeded: several markets, trades and quotes, missing prices and volumes, cumulative resets,
 out-of-order and far-apart times) and must raise identical signals — every field, the context
@@ -19,8 +19,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from trade_hunter.plugins.builtin.spike import (
+    SpikeDetector,
+    SpikeState,
+    price_samples,
+    volume_buckets,
+)
 from trade_hunter.plugins.models import MarketEvent, to_builtins
-from trade_hunter.plugins.spike import SpikeDetector, SpikeState, price_samples, volume_buckets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reference_spike as ref

@@ -6,8 +6,13 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from trade_hunter.plugins.spike import SpikeDetector, make_detector
-from trade_hunter.plugins.spike_gated import GatedDetector, GatedState, cluster_p, flow_share
+from trade_hunter.plugins.builtin.spike import SpikeDetector, make_detector
+from trade_hunter.plugins.builtin.spike_gated import (
+    GatedDetector,
+    GatedState,
+    cluster_p,
+    flow_share,
+)
 
 from .test_spike import ev
 

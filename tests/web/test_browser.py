@@ -38,7 +38,7 @@ if not os.path.exists(CHROMIUM):  # .ci/run installs it; a dev box may not have 
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from trade_hunter.plugins.simulated import MARKETS
+from trade_hunter.plugins.builtin.simulated import MARKETS
 
 
 def free_port() -> int:
@@ -467,7 +467,7 @@ class FakeKalshiRest(http.server.BaseHTTPRequestHandler):
 
 def test_category_search_finds_markets_and_tracks_one_with_a_click(browser: Browser,
                                                                    tmp_path: Path):
-    pytest.importorskip("trade_hunter.plugins.kalshi", reason="the Kalshi plugin is not installed")
+    pytest.importorskip("trade_hunter.plugins.builtin.kalshi", reason="the Kalshi plugin is not installed")
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeKalshiRest)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     api = f"http://127.0.0.1:{server.server_address[1]}/trade-api/v2"

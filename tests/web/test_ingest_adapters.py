@@ -19,8 +19,8 @@ import httpx
 import pytest
 import trio
 
+from trade_hunter.plugins.builtin.relays.relays import load_routes
 from trade_hunter.plugins.errors import ConfigError, PayloadError
-from trade_hunter.plugins.relays.relays import load_routes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from conftest import REPO, base_env, make_daemon

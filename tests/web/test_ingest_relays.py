@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
+from trade_hunter.plugins.builtin.relays import ingest, polyalerthub
 from trade_hunter.plugins.errors import PayloadError
-from trade_hunter.plugins.relays import ingest, polyalerthub
 
 FIXTURES = Path(__file__).parent / "fixtures" / "polyalerthub"
 KINDS = ("price_alert", "whale_trade", "trader_position", "market_event")

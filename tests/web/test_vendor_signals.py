@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import trio
 
-from trade_hunter.daemon.live import Live
+from trade_hunter.daemon.live_view import Live
 from trade_hunter.daemon.vendor import vendor_signal
+from trade_hunter.plugins.builtin.relays import ingest, polyalerthub
 from trade_hunter.plugins.models import SpikeSignal, from_json, to_json
-from trade_hunter.plugins.relays import ingest, polyalerthub
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 from fake_discord import FakeDiscord

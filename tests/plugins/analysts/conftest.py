@@ -12,8 +12,8 @@ import pytest
 import trio
 import trio.testing
 
+from trade_hunter.plugins.builtin.spike import SpikeDetector
 from trade_hunter.plugins.models import MarketEvent, SpikeSignal
-from trade_hunter.plugins.spike import SpikeDetector
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from fake_analysts import FakeAnthropic, FakePerplexity

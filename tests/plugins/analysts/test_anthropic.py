@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import trio
 
-from trade_hunter.plugins.analysts.anthropic import DEFAULT_MODEL, AnthropicAnalyst
-from trade_hunter.plugins.analysts.common import READ_SCHEMA, TOOL_NAME
+from trade_hunter.plugins.builtin.analysts.anthropic import DEFAULT_MODEL, AnthropicAnalyst
+from trade_hunter.plugins.builtin.analysts.common import READ_SCHEMA, TOOL_NAME
 from trade_hunter.plugins.errors import AnalystError
 
 
@@ -107,7 +107,7 @@ def test_factory_needs_a_key_and_checks_the_endpoint(tmp_path):
     from types import SimpleNamespace
 
     from trade_hunter.daemon.cli import build
-    from trade_hunter.plugins.analysts import anthropic, perplexity
+    from trade_hunter.plugins.builtin.analysts import anthropic, perplexity
     from trade_hunter.plugins.errors import ConfigError
 
     def ctx(**env: str) -> SimpleNamespace:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trade_hunter.plugins.analysts.common import (
+from trade_hunter.plugins.builtin.analysts.common import (
     check_url,
     gives_advice,
     parse_json_answer,

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from trade_hunter.plugins.analysts.heuristic import HeuristicAnalyst, judge
+from trade_hunter.plugins.builtin.analysts.heuristic import HeuristicAnalyst, judge
 
 
 async def test_an_informed_move_reads_as_signal(make_signal):
@@ -50,7 +50,7 @@ async def test_it_needs_no_network(make_signal, monkeypatch):
 
 
 def test_it_is_free_and_tried_last():
-    from trade_hunter.plugins.analysts import heuristic
+    from trade_hunter.plugins.builtin.analysts import heuristic
     from trade_hunter.plugins.registry import ComponentRegistry
     registry = ComponentRegistry("analyst")
     heuristic.th_register_analysts(registry)
@@ -60,6 +60,6 @@ def test_it_is_free_and_tried_last():
 
 @pytest.mark.parametrize("price", [0.02, 0.98])
 def test_rationale_never_gives_advice(make_signal, price):
-    from trade_hunter.plugins.analysts.common import gives_advice
+    from trade_hunter.plugins.builtin.analysts.common import gives_advice
     p = judge(make_signal(quiet_price=price, spike_price=price))
     assert not gives_advice(p.rationale) and not gives_advice(p.tuning_note)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import trio
 
-from trade_hunter.plugins.analysts.common import READ_SCHEMA
-from trade_hunter.plugins.analysts.perplexity import PerplexityAnalyst
+from trade_hunter.plugins.builtin.analysts.common import READ_SCHEMA
+from trade_hunter.plugins.builtin.analysts.perplexity import PerplexityAnalyst
 from trade_hunter.plugins.errors import AnalystError
 
 

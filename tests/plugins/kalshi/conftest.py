@@ -20,9 +20,9 @@ from th_kalshi_fake.helpers import KEY_ID, MemoryBook, write_key
 
 from trade_hunter.daemon.cli import build
 from trade_hunter.daemon.supervisor import ComponentHealth
-from trade_hunter.plugins.kalshi.auth import Signer
-from trade_hunter.plugins.kalshi.config import load_config
-from trade_hunter.plugins.kalshi.feed import KalshiFeed
+from trade_hunter.plugins.builtin.kalshi.auth import Signer
+from trade_hunter.plugins.builtin.kalshi.config import load_config
+from trade_hunter.plugins.builtin.kalshi.feed import KalshiFeed
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from th_kalshi_fake.helpers import KEY_ID, write_key
 
-from trade_hunter.plugins.errors import ConfigError
-from trade_hunter.plugins.kalshi.auth import (
+from trade_hunter.plugins.builtin.kalshi.auth import (
     HEADER_KEY,
     HEADER_SIGNATURE,
     HEADER_TIMESTAMP,
@@ -21,6 +20,7 @@ from trade_hunter.plugins.kalshi.auth import (
     pre_sign_text,
     verify,
 )
+from trade_hunter.plugins.errors import ConfigError
 
 # The vector of docs/kalshi-protocol.md §1.1.
 VECTOR_TS = 1703123456789

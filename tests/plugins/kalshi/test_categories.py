@@ -9,9 +9,9 @@ from th_kalshi_fake.helpers import crypto_book, virtual_now
 
 from trade_hunter.daemon.cli import build
 from trade_hunter.daemon.supervisor import ComponentHealth
+from trade_hunter.plugins.builtin.kalshi import categories_rpc
+from trade_hunter.plugins.builtin.kalshi.categories import RETRIES
 from trade_hunter.plugins.errors import RpcError
-from trade_hunter.plugins.kalshi import categories_rpc
-from trade_hunter.plugins.kalshi.categories import RETRIES
 from trade_hunter.plugins.registry import PluginContext
 
 

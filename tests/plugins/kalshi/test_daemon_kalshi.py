@@ -296,7 +296,13 @@ async def test_tracked_tickers_survive_a_restart(tmp_path, start_fake, key_file)
 def test_demo_environment_switches_default_endpoints_only():
     from types import SimpleNamespace
 
-    from trade_hunter.plugins.kalshi.config import DEMO_API, DEMO_WS, PROD_API, PROD_WS, endpoints
+    from trade_hunter.plugins.builtin.kalshi.config import (
+        DEMO_API,
+        DEMO_WS,
+        PROD_API,
+        PROD_WS,
+        endpoints,
+    )
 
     def settings(**kw):
         return SimpleNamespace(**{"KALSHI_ENV": "prod", "KALSHI_API_BASE": PROD_API,

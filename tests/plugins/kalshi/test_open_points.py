@@ -9,8 +9,8 @@ import pytest
 import trio
 from th_kalshi_fake.helpers import MemoryBook, crypto_book, eventually, next_events, virtual_now
 
-from trade_hunter.plugins.kalshi import tracker as tracker_module
-from trade_hunter.plugins.kalshi import ws as ws_module
+from trade_hunter.plugins.builtin.kalshi import tracker as tracker_module
+from trade_hunter.plugins.builtin.kalshi import ws as ws_module
 
 BTC = ["KXBTCD-26APR0317-T66999.99", "KXBTCD-26APR0317-T67999.99"]
 DEM = "KXPRES-28-DEM"

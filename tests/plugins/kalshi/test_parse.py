@@ -9,7 +9,7 @@ import json
 import msgspec
 import pytest
 
-from trade_hunter.plugins.kalshi import parse
+from trade_hunter.plugins.builtin.kalshi import parse
 
 LEGACY_TICKER = ("price", "yes_bid", "yes_ask", "volume", "open_interest", "Clock")
 LEGACY_TRADE = ("yes_price", "no_price", "count")

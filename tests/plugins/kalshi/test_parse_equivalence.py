@@ -1,6 +1,6 @@
 """The optimised frame parser gives exactly the events of the reference parser.
 
-plugins/kalshi/parse.py decodes ticker and trade frames in one pass and reads numbers with
+plugins/builtin/kalshi/parse.py decodes ticker and trade frames in one pass and reads numbers with
 ``float`` where that is exact (issue 8); reference_parse.py is the parser as it was (two
 decodes, every number through ``Decimal``). Both read the real production frames, the bench's
 synthetic frames and thousands of mutated frames (odd number strings, missing and mistyped
@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trade_hunter.plugins.kalshi import parse
+from trade_hunter.plugins.builtin.kalshi import parse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reference_parse as ref

@@ -10,10 +10,10 @@ import trio
 from th_kalshi_fake.helpers import KEY_ID, MemoryBook, crypto_book, virtual_now
 
 from trade_hunter.daemon.supervisor import ComponentHealth
-from trade_hunter.plugins.kalshi.auth import Signer
-from trade_hunter.plugins.kalshi.resolve import Resolver, Tracked
-from trade_hunter.plugins.kalshi.rest import Rest, RestError
-from trade_hunter.plugins.kalshi.tracker import Tracker
+from trade_hunter.plugins.builtin.kalshi.auth import Signer
+from trade_hunter.plugins.builtin.kalshi.resolve import Resolver, Tracked
+from trade_hunter.plugins.builtin.kalshi.rest import Rest, RestError
+from trade_hunter.plugins.builtin.kalshi.tracker import Tracker
 
 
 def full_book(fake, now):

@@ -8,8 +8,8 @@ import itertools
 import trio
 from th_kalshi_fake.helpers import MemoryBook, eventually, next_events, virtual_now
 
-from trade_hunter.plugins.kalshi import feed as feed_module
-from trade_hunter.plugins.kalshi import ws as ws_module
+from trade_hunter.plugins.builtin.kalshi import feed as feed_module
+from trade_hunter.plugins.builtin.kalshi import ws as ws_module
 
 
 def rolling_exchange(fake):

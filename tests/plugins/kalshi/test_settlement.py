@@ -14,7 +14,7 @@ from trade_hunter.daemon import outcome_store
 from trade_hunter.daemon.settlement import Settler, capable
 from trade_hunter.daemon.store import Store
 from trade_hunter.daemon.supervisor import ComponentHealth
-from trade_hunter.plugins.kalshi.rest import RestError
+from trade_hunter.plugins.builtin.kalshi.rest import RestError
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from outcome_history import T0, signal, store_history, trade

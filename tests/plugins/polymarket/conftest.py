@@ -18,8 +18,8 @@ from th_polymarket_fake import FakePolymarket
 
 from trade_hunter.daemon.cli import build
 from trade_hunter.daemon.supervisor import ComponentHealth
-from trade_hunter.plugins.polymarket.config import load_config
-from trade_hunter.plugins.polymarket.feed import PolymarketFeed
+from trade_hunter.plugins.builtin.polymarket.config import load_config
+from trade_hunter.plugins.builtin.polymarket.feed import PolymarketFeed
 
 
 @pytest.fixture

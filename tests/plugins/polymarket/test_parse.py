@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from trade_hunter.plugins.polymarket import parse
-from trade_hunter.plugins.polymarket.resolve import MarketInfo
+from trade_hunter.plugins.builtin.polymarket import parse
+from trade_hunter.plugins.builtin.polymarket.resolve import MarketInfo
 
 YES, NO = "71321045679252212594626385532706912750332728571942532289631379312455583992563", \
     "52114319501245915516055106046884209969926127482827954674443846427813813222426"

@@ -7,7 +7,7 @@ import pytest
 import trio
 from th_polymarket_fake.helpers import MemoryBook, fed_book, virtual_now
 
-from trade_hunter.plugins.polymarket.identifiers import normalize
+from trade_hunter.plugins.builtin.polymarket.identifiers import normalize
 
 
 async def resolved(nursery, start_fake, make_feed, idents, *, prepare=None, **kw):

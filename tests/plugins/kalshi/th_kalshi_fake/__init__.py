@@ -27,7 +27,7 @@ import trio
 from cryptography.hazmat.primitives.asymmetric import rsa
 from trio_websocket import WebSocketServer
 
-from trade_hunter.plugins.kalshi.auth import pre_sign_text, verify
+from trade_hunter.plugins.builtin.kalshi.auth import pre_sign_text, verify
 
 from .market import Event, Market, Series, trade_msg, trade_record
 from .rest import PREFIX, Recorded, RestRoutes, serve_http

@@ -1,4 +1,4 @@
-"""The built-in analyst providers and the tuning advisor.
+"""The built-in analyst providers.
 
 Each module is its own plugin, registered by the daemon like a third-party one:
 
@@ -6,7 +6,6 @@ Each module is its own plugin, registered by the daemon like a third-party one:
 * ``perplexity`` — Perplexity chat completions over ``httpx`` (JSON-schema output), the fallback;
 * ``heuristic`` — a local, rule-based read that needs no network, tried last, so simulation
   mode shows reads without credentials;
-* ``advisor`` — the replay-backed tuning advisor's settings and logic (the daemon runs it).
 
 This package module is the ``analysts`` plugin: it declares the settings of the analyst queue
 the daemon runs in front of the providers. ``common`` holds what the providers share: the

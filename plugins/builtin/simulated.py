@@ -10,8 +10,8 @@ from typing import Any
 
 import trio
 
-from . import ComponentRegistry, hookimpl
-from .models import MarketEvent
+from trade_hunter.plugins import ComponentRegistry, hookimpl
+from trade_hunter.plugins.models import MarketEvent
 
 MARKETS: tuple[tuple[str, str, str], ...] = (
     # (market id, title, topic)

@@ -16,7 +16,7 @@ import pytest
 import trio
 import trio.testing
 
-from trade_hunter.daemon import analysis
+from trade_hunter.daemon import analyst_queue as analysis
 from trade_hunter.daemon.app import Daemon
 from trade_hunter.plugins.models import AnalystRead, MarketEvent, from_json
 

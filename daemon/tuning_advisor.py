@@ -1,4 +1,4 @@
-"""The tuning advisor, daemon side: runs the advisor (``plugins/analysts/advisor.py``)
+"""The tuning advisor, daemon side: runs the advisor (``daemon/tuning_rules.py``)
 periodically and on demand, keeps the backlog file, and applies suggestions.
 
 * A run reads the window's signals and reads from the store, replays the detector over the
@@ -27,15 +27,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 
-from trade_hunter.plugins.analysts import advisor as logic
 from trade_hunter.plugins.errors import AnalystError, RpcError
 from trade_hunter.plugins.models import MarketEvent
 
+from . import tuning_rules as logic
 from .backlog import Backlog, Entry
 from .outcome_store import scored_signals
 
 if TYPE_CHECKING:
-    from .analysis import Budget
+    from .analyst_queue import Budget
     from .store import Store
     from .supervisor import ComponentHealth
 

@@ -18,8 +18,8 @@ from .alert_methods import AlertMethods
 from .limits import MAX_PARAM, text_problem
 
 if TYPE_CHECKING:
-    from .advisor import Advisor
     from .app import Daemon
+    from .tuning_advisor import Advisor
 
 
 DISCOVERY = ("rpc.discover", "system.methods")

@@ -15,7 +15,8 @@ from typing import Any
 
 import msgspec
 
-from .models import MarketEvent, SpikeSignal
+from trade_hunter.plugins.models import MarketEvent, SpikeSignal
+
 from .spike import OUTLIER_FACTOR, SpikeDetector, SpikeState
 
 GATED_DEFAULTS: dict[str, Any] = {

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from trade_hunter.plugins import RelayRegistry, hookimpl
-from trade_hunter.plugins.kalshi.parse import PLATFORM as KALSHI
+from trade_hunter.plugins.builtin.kalshi.parse import PLATFORM as KALSHI
 from trade_hunter.plugins.models import TOPICS, MarketEvent
 from trade_hunter.plugins.registry import Relay
 

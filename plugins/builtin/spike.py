@@ -20,9 +20,9 @@ from typing import Any
 
 import msgspec
 
-from . import ComponentRegistry, SettingsRegistry, hookimpl
-from .models import EventBrief, MarketEvent, SignalContext, SpikeSignal
-from .topics import topic_of
+from trade_hunter.plugins import ComponentRegistry, SettingsRegistry, hookimpl
+from trade_hunter.plugins.models import EventBrief, MarketEvent, SignalContext, SpikeSignal
+from trade_hunter.plugins.topics import topic_of
 
 DEFAULTS: dict[str, float] = {
     "SPIKE_MIN_VOLUME_DELTA": 120.0,

@@ -1,7 +1,7 @@
 """The tuning advisor's logic: false-positive patterns, and threshold suggestions backed by a
 replay of the stored events.
 
-The daemon (``daemon/advisor.py``) runs it periodically and on demand, keeps the backlog file
+The daemon (``daemon/tuning_advisor.py``) runs it periodically and on demand, keeps the backlog file
 and applies suggestions; everything here is pure and synchronous, so it can be tested on a
 hand-built history.
 
@@ -25,10 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trade_hunter.outcomes.scorecard import ScoredSignal
-from trade_hunter.plugins import SettingsRegistry, hookimpl
 from trade_hunter.plugins.models import AnalystRead, MarketEvent, SpikeSignal
 
-from . import advisor_outcomes
+from . import tuning_outcomes
 
 Key = tuple[str, float]
 LABELS = ("signal", "noise", "uncertain")
@@ -160,7 +159,7 @@ class Evidence:
     past: int
     new: int
     outcomes: dict[str, Any] | None = None
-    """How the kept and dropped signals did (advisor_outcomes.split), when outcomes exist."""
+    """How the kept and dropped signals did (tuning_outcomes.split), when outcomes exist."""
 
     def dropped(self, label: str) -> int:
         return self.total.get(label, 0) - self.kept.get(label, 0)
@@ -186,7 +185,7 @@ class Evidence:
             tail += f" and adds {self.new} new"
         parts.append(tail)
         if self.outcomes:
-            parts.append(advisor_outcomes.text(self.outcomes))
+            parts.append(tuning_outcomes.text(self.outcomes))
         return "; ".join(parts)
 
     def as_dict(self) -> dict[str, Any]:
@@ -390,24 +389,10 @@ def advise(detector: Any, past: list[Past],
     report.suggestions = sorted(best.values(), key=lambda s: -s.merit)[:limit]
     for s in report.suggestions if outcomes else ():
         replayed = [p.key for p in past if p.key in base]
-        s.evidence.outcomes = advisor_outcomes.split(
+        s.evidence.outcomes = tuning_outcomes.split(
             [k for k in replayed if k in chosen[s.knob]],
             [k for k in replayed if k not in chosen[s.knob]], outcomes or {})
     if not report.suggestions:
         report.message = ("no threshold change in reach drops enough noise while keeping "
                           f"{KEEP_SIGNAL_SHARE:.0%} of signal")
     return report
-
-
-# ---------------------------------------------------------------------- settings
-@hookimpl
-def th_add_settings(settings: SettingsRegistry) -> None:
-    settings.add("ADVISOR_INTERVAL_SECONDS", "float", 900.0,
-                 "How often the tuning advisor looks at recent reads", minimum=10)
-    settings.add("ADVISOR_WINDOW_HOURS", "float", 24.0,
-                 "How far back the tuning advisor looks (and replays)", minimum=0.1,
-                 maximum=24 * 30)
-    settings.add("TUNING_BACKLOG_PATH", "path", "",
-                 "Tuning backlog file (default: TUNING-BACKLOG.md in TRADE_HUNTER_HOME; "
-                 "docs/TUNING-BACKLOG.md when run in a Trade Hunter checkout); relative "
-                 "paths are from the working directory")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from trade_hunter.plugins.analysts import advisor
-from trade_hunter.plugins.analysts.advisor import Evidence, Past, advise, past_signals
+from trade_hunter.daemon import tuning_rules as advisor
+from trade_hunter.daemon.tuning_rules import Evidence, Past, advise, past_signals
+from trade_hunter.plugins.builtin.spike import SpikeDetector
 from trade_hunter.plugins.models import AnalystRead, MarketEvent
-from trade_hunter.plugins.spike import SpikeDetector
 
 T0 = 1_800_000_000.0
 
