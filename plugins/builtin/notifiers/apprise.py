@@ -31,7 +31,7 @@ from trade_hunter.plugins import hookimpl
 from trade_hunter.plugins.errors import ConfigError, NotifyError
 from trade_hunter.plugins.models import TOPICS, Alert
 
-from .discord import MODES
+from .modes import MODES, mode_wants
 from .text import alert_text
 
 SENT_MEMORY = 2000  # alerts whose per-service successes are remembered (partial failures)
@@ -92,16 +92,8 @@ class AppriseNotifier:
         return self.routes.get(alert.signal.topic) or self.default
 
     def wants(self, alert: Alert) -> bool:
-        if self.route(alert) is None:
-            return False
-        if alert.kind == "detector":
-            return self.mode in ("all", "detector-only")
-        read = alert.read
-        if read is None or read.status != "done" or self.mode == "detector-only":
-            return False
-        if self.mode == "all":
-            return self.followup
-        return read.noise_or_signal == "signal"
+        return self.route(alert) is not None and \
+            mode_wants(alert, self.mode, followup=self.followup)
 
     def lane(self, alert: Alert) -> str:
         route = self.route(alert)

@@ -23,8 +23,7 @@ from .discord_embeds import NO_PINGS, USERNAME, build_payload, fit
 from .discord_http import Webhook, WebhookClient, parse_webhook
 from .discord_incidents import incident_payload
 from .discord_messages import MessageBook
-
-MODES = ("all", "detector-only", "analyst-signals-only")
+from .modes import MODES, mode_wants
 
 
 def user_agent() -> str:
@@ -84,17 +83,8 @@ class DiscordNotifier:
         return self.routes.get(alert.signal.topic) or self.default
 
     def wants(self, alert: Alert) -> bool:
-        if self.route(alert) is None:
-            return False
-        if alert.kind == "detector":
-            return self.mode in ("all", "detector-only")
-        read = alert.read
-        if read is None or read.status != "done" or self.mode == "detector-only":
-            return False
-        if self.mode == "all":
-            return self.followup
-        return read.noise_or_signal == "signal" and \
-            CONFIDENCE_ORDER.get(read.confidence or "", -1) >= self.min_rank
+        return self.route(alert) is not None and \
+            mode_wants(alert, self.mode, followup=self.followup, min_rank=self.min_rank)
 
     def lane(self, alert: Alert) -> str:
         webhook = self.route(alert)
