@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from trade_hunter.outcomes.grading import HORIZON_NAMES, HORIZONS
 from trade_hunter.plugins.models import AnalystRead, SpikeSignal, from_json
 
 from .store import Store
@@ -25,6 +26,19 @@ SOURCE_SQL = "json_extract(CAST(s.payload AS TEXT), '$.source')"
 FACETS = {"tier": "s.tier", "topic": "s.topic", "rule": "s.rule",
           "label": "COALESCE(r.label, 'none')", "source": SOURCE_SQL}
 EVENT_PAGE = 2000
+OUTCOMES = ("continued", "reversed", "flat", "moved", "no data", "pending")
+"""A signal's outcome at a horizon: the grader's class (``outcomes.grading``), ``pending``
+while the horizon waits for its data, ``no data`` when grading ended without it."""
+
+
+def outcome_sql(horizon: int) -> str:
+    """The outcome at ``horizon`` seconds of the joined ``outcomes`` row ``o`` (the horizons
+    are stored as JSON, one object per horizon). ``no data`` stays ``pending`` until the
+    grader is done with the signal (``complete``): the data may still come."""
+    return ("COALESCE(NULLIF((SELECT json_extract(h.value, '$.outcome')"
+            " FROM json_each(CAST(o.horizons AS TEXT)) h"
+            f" WHERE json_extract(h.value, '$.horizon') = {int(horizon)}), 'no data'),"
+            " CASE WHEN o.complete = 1 THEN 'no data' ELSE 'pending' END)")
 
 
 def parse_time(name: str, value: str | float | None) -> float | None:
@@ -55,6 +69,14 @@ class SignalFilter:
     source: str | None = None
     label: str | None = None
     """An analyst label (signal, noise, uncertain), or ``none`` for signals without a read."""
+    outcome: str | None = None
+    """One of :data:`OUTCOMES` at ``horizon``."""
+    horizon: int = 300
+    """Seconds after the signal (one of ``outcomes.grading.HORIZONS``) for ``outcome``."""
+
+    def facets(self) -> dict[str, str]:
+        """Each facet's SQL expression (the outcome's depends on the horizon)."""
+        return FACETS | {"outcome": outcome_sql(self.horizon)}
 
     def where(self, skip: str = "") -> tuple[str, list[Any]]:
         """The WHERE clause and its parameters; ``skip`` leaves one facet out (its counts)."""
@@ -69,7 +91,7 @@ class SignalFilter:
         if self.market:
             terms.append("s.market_id = ?")
             args.append(self.market)
-        for facet, column in FACETS.items():
+        for facet, column in self.facets().items():
             value = getattr(self, facet)
             if value and facet != skip:
                 terms.append(f"{column} = ?")
@@ -79,8 +101,22 @@ class SignalFilter:
 
 def _base(flt: SignalFilter, skip: str = "") -> tuple[str, list[Any]]:
     where, args = flt.where(skip)
-    return ("FROM signals s LEFT JOIN analyst_reads r ON r.signal_id = s.id WHERE " + where,
-            args)
+    return ("FROM signals s LEFT JOIN analyst_reads r ON r.signal_id = s.id"
+            " LEFT JOIN outcomes o ON o.signal_id = s.id WHERE " + where, args)
+
+
+def outcome_classes(store: Store, ids: list[int]) -> dict[int, dict[str, str]]:
+    """Per signal id, its outcome (:data:`OUTCOMES`) at every horizon by name ("5m"), by the
+    same SQL as the filter, so an export's cells and the History counts always agree."""
+    cols = ", ".join(outcome_sql(h) for h in HORIZONS)
+    out: dict[int, dict[str, str]] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        rows = store.query(f"SELECT s.id, {cols} FROM signals s LEFT JOIN outcomes o"
+                           f" ON o.signal_id = s.id WHERE s.id IN ({','.join('?' * len(chunk))})",
+                           chunk)
+        out.update({r[0]: dict(zip(HORIZON_NAMES, r[1:], strict=True)) for r in rows})
+    return out
 
 
 def encode_cursor(signal: SpikeSignal, sort: str) -> str:
@@ -117,7 +153,7 @@ def counts(store: Store, flt: SignalFilter) -> dict[str, Any]:
     (what choosing that value would give)."""
     base, args = _base(flt)
     out: dict[str, Any] = {"total": store.query(f"SELECT COUNT(*) {base}", args)[0][0]}
-    for facet, column in FACETS.items():
+    for facet, column in flt.facets().items():
         fbase, fargs = _base(flt, skip=facet)
         rows = store.query(f"SELECT {column} AS v, COUNT(*) {fbase} GROUP BY v ORDER BY 2 DESC",
                            fargs)

@@ -202,6 +202,45 @@ def test_history_filters_pages_and_exports(browser: Browser, daemon: DaemonProce
         context.close()
 
 
+def test_history_outcome_filter(browser: Browser, daemon: DaemonProcess):
+    # The sports spikes are graded by the daemon's grader (nothing traded after them: flat
+    # at +5 m); the newest one's +5 m is still ahead of the stored data: pending.
+    deadline = time.monotonic() + 30
+    while daemon.http.get("/api/history").json()["counts"]["outcome"].get("flat") != 2:
+        assert time.monotonic() < deadline, "the grader graded nothing"
+        time.sleep(0.2)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(daemon.url + "/history")
+        cards = page.locator("#h-list .card")
+        expect(cards).to_have_count(3)
+        outcome = page.locator("select[name=outcome]")
+        expect(outcome.locator("option[value=flat]")).to_have_text("flat (2)")
+        expect(outcome.locator("option[value=pending]")).to_have_text("pending (1)")
+        expect(cards.nth(2).locator(".outcomes")).to_contain_text("+5m = flat ±0¢")
+        outcome.select_option("pending")
+        expect(cards).to_have_count(1)
+        expect(cards.first.locator("a.market")).to_have_text(MARKET)
+        expect(page).to_have_url(f"{daemon.url}/history?outcome=pending")
+        page.locator("select[name=horizon]").select_option("60m")  # nothing has an hour yet
+        expect(page).to_have_url(f"{daemon.url}/history?outcome=pending&horizon=60m")
+        expect(cards).to_have_count(3)
+        expect(page.locator("#h-count")).to_have_text("3 of 3")
+        href = page.locator("#x-csv").get_attribute("href")
+        assert href == "/api/signals.csv?outcome=pending&horizon=60m"
+        rows = list(csv.DictReader(io.StringIO(daemon.http.get(href).text)))
+        assert {r["outcome_60m"] for r in rows} == {"pending"}
+        assert sorted(r["outcome_5m"] for r in rows) == ["flat", "flat", "pending"]
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "history-outcome.png"), full_page=True)
+        assert errors == []
+    finally:
+        context.close()
+
+
 def test_pills_go_stale_when_the_daemon_stops(browser: Browser, tmp_path: Path):
     d = DaemonProcess(tmp_path / "home", ENABLE_SIMULATION="false")
     context = browser.new_context()

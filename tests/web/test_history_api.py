@@ -106,3 +106,51 @@ async def test_events_export_streams_every_page(web, monkeypatch):
     assert len(lines.splitlines()) == 30
     bad = await client.get("/api/events.csv?until=soon")
     assert bad.status_code == 422 and "until" in (await bad.get_json())["detail"]
+
+
+async def test_outcome_filter_counts_export_and_th_ctl_rows(web):
+    from trade_hunter.daemon.outcome_store import outcome_row, write_outcomes
+    from trade_hunter.outcomes.grading import HORIZONS, HorizonOutcome
+
+    d, client = await four_signals(web)
+    by_market = {s.market_id: s for s in d.live.signals.values()}
+
+    def graded(cls_5m: str, cls_1m: str = "flat") -> list[HorizonOutcome]:
+        classes = {60: cls_1m, 300: cls_5m}
+        return [HorizonOutcome(horizon=h, outcome=classes.get(h, "no data"),  # type: ignore[arg-type]
+                               change=0.02) for h in HORIZONS]
+    # M-A continued at +5 m, M-B reversed, M-C flat at +5 m but continued at +1 m;
+    # M-D has no outcome row yet: pending. M-B's grading is over (no data at +15 m for good).
+    rows = [outcome_row(by_market["M-A"], graded("continued"), [], False),
+            outcome_row(by_market["M-B"], graded("reversed"), [], True),
+            outcome_row(by_market["M-C"], graded("flat", "continued"), [], False)]
+    await d.store.run(write_outcomes(rows))
+
+    page = await (await client.get("/api/history")).get_json()
+    assert page["counts"]["outcome"] == {"continued": 1, "reversed": 1, "flat": 1,
+                                         "pending": 1}
+    cont = await (await client.get("/api/history?outcome=continued")).get_json()
+    assert [s["market_id"] for s in cont["items"]] == ["M-A"]
+    assert [o["outcome"] for o in cont["items"][0]["outcomes"]][:2] == ["flat", "continued"]
+    assert cont["counts"]["outcome"]["pending"] == 1  # the other values still counted
+    at_1m = await (await client.get("/api/history?outcome=continued&horizon=1m")).get_json()
+    assert [s["market_id"] for s in at_1m["items"]] == ["M-C"]
+    late = await (await client.get("/api/history?horizon=15m")).get_json()
+    assert late["counts"]["outcome"] == {"pending": 3, "no data": 1}
+    pending = await (await client.get("/api/history?outcome=pending&topic=sports")).get_json()
+    assert [s["market_id"] for s in pending["items"]] == ["M-D"]
+    for bad in ("outcome=won", "horizon=2m"):
+        assert (await client.get(f"/api/history?{bad}")).status_code == 422, bad
+
+    text = (await (await client.get("/api/signals.csv?outcome=reversed")).get_data()).decode()
+    (row,) = list(csv.DictReader(io.StringIO(text)))
+    assert (row["market_id"], row["outcome_1m"], row["outcome_5m"], row["outcome_15m"]) == (
+        "M-B", "flat", "reversed", "no data")
+    lines = (await (await client.get("/api/signals.jsonl?outcome=flat")).get_data()).decode()
+    assert [json.loads(x)["market_id"] for x in lines.splitlines()] == ["M-C"]
+
+    # th-ctl signals --outcome … goes through the same method (signals.list)
+    listed = await d.service.call("signals.list", {"outcome": "continued", "csv": True})
+    assert [r[listed["columns"].index("market_id")] for r in listed["rows"]] == ["M-A"]
+    bad = await client.get("/api/signals?outcome=won")
+    assert bad.status_code == 422

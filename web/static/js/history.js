@@ -5,7 +5,8 @@ import { $, h, setText, showEmpty } from "./dom.js";
 import { api } from "./net.js";
 import { signalCard } from "./cards.js";
 
-const FACETS = ["topic", "tier", "rule", "source", "label"];
+const FACETS = ["topic", "tier", "rule", "source", "label", "outcome"];
+const DEFAULTS = { sort: "newest", horizon: "5m" };
 const form = $("filters");
 let cursor = null;
 let shown = 0;
@@ -21,7 +22,7 @@ function params() {
   const p = new URLSearchParams();
   for (const el of form.elements) {
     if (!el.name || !el.value || el.name === "limit") continue;
-    if (el.name === "sort" && el.value === "newest") continue;
+    if (DEFAULTS[el.name] === el.value) continue;
     p.set(el.name, el.type === "datetime-local" ? toEpoch(el.value) : el.value.trim());
   }
   return p;
@@ -35,7 +36,7 @@ function fromUrl() {
     if (el.tagName === "SELECT" && v && !Array.from(el.options).some((o) => o.value === v)) {
       el.append(h("option", { value: v, text: v }));
     }
-    el.value = el.type === "datetime-local" ? toLocal(v) : (v || (el.name === "sort" ? "newest" : ""));
+    el.value = el.type === "datetime-local" ? toLocal(v) : (v || DEFAULTS[el.name] || "");
   }
 }
 
