@@ -104,6 +104,9 @@ def test_the_card_says_why_it_fired(browser: Browser, daemon: DaemonProcess):
         assert "SPIKE_MIN_VOLUME_DELTA" in card.locator(".why-num").nth(1).get_attribute("title")
         # 12 s of history: no 1, 5 or 30-minute change is claimed.
         expect(card.locator(".ctx")).to_contain_text("1m — · 5m — · 30m — · (history 12 s)")
+        # nor an hour's or a day's baseline
+        expect(card.locator(".baseline")).to_have_text(
+            "avg/event 1 h — · 24 h — (history 12 s)")
         tier = card.locator(".tier")
         assert "score ≥" in tier.get_attribute("title")
         expect(card.locator("a.market-link")).to_have_attribute("href", f"/market/{MARKET}")
@@ -111,6 +114,8 @@ def test_the_card_says_why_it_fired(browser: Browser, daemon: DaemonProcess):
             "href", "https://kalshi.com/markets/kxuxtest")
         page.locator("#tier-legend summary").click()
         expect(page.locator("#tier-legend")).to_contain_text("high conviction flow")
+        ARTIFACTS.mkdir(exist_ok=True)
+        card.screenshot(path=str(ARTIFACTS / "card-why.png"))
         assert errors == []
     finally:
         context.close()

@@ -2,7 +2,7 @@
 // why-line block (why.js), its outcomes so far and the analyst's read.
 import { fmt, h } from "./dom.js";
 import { patchOutcomes } from "./scorecard.js";
-import { buildWhy, patchWhy } from "./why.js";
+import { baselineText, buildWhy, contextText, patchWhy } from "./why.js";
 
 export function signalCard(s, withMarket) {
   const why = buildWhy();
@@ -14,6 +14,7 @@ export function signalCard(s, withMarket) {
     : `analyst: ${r.noise_or_signal || "?"} · ${r.confidence || "?"} confidence` +
       (r.rationale ? ` — ${r.rationale}` : "");
   const tierCls = s.tier.replace(/\s+/g, "-");
+  const ctx = contextText(s.explain, s.context || {});
   const outcomes = h("div", { class: "outcomes", hidden: true });
   patchOutcomes(outcomes, s.outcomes);
   return h("article", { class: `card t-${tierCls}${s.notify === false ? " quiet" : ""}`,
@@ -27,5 +28,8 @@ export function signalCard(s, withMarket) {
     h("a", { class: "market", href: `/market/${encodeURIComponent(s.market_id)}`, text: s.market_id }),
     h("span", { class: "title", text: s.title || "" }), h("span", { class: "topic", text: s.topic }))
     : null,
-  why, outcomes, h("div", { class: "read", text: read }));
+  why, h("div", { class: "card-mid ctx", text: [ctx,
+    s.vendor ? "" : baselineText(s.explain, ctx.includes("(history"))]
+    .filter(Boolean).join(" · ") }),
+  outcomes, h("div", { class: "read", text: read }));
 }
