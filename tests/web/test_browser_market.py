@@ -8,6 +8,7 @@ import csv
 import importlib.util
 import io
 import re
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -357,6 +358,45 @@ def test_a_paired_market_shows_the_other_venue_on_its_chart(browser: Browser,
             time.sleep(0.2)
         assert drawn["label"] == "polymarket ux-test-passes"
         assert drawn["prices"][-1] == 0.38  # the twin's last price (1 s apart: one bucket)
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_market_page_resolution_and_snooze(browser: Browser, daemon: DaemonProcess):
+    """Last in the module: it snoozes the market's event in the shared daemon."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    errors: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{daemon.url}/market/{MARKET}")
+        # Relayed events carry no close time and nobody has settled it: not guessed.
+        expect(page.locator("#m-resolution")).to_have_text(
+            "open or closed: not known (no close time from the feed yet)")
+        scope = page.locator("#m-snooze-scope")
+        expect(scope.locator("option")).to_have_text(
+            [f"market {MARKET}", "event KXUXTEST-26DEC06", "series KXUXTEST"])
+        scope.select_option("KXUXTEST-26DEC06")
+        page.locator("#m-snooze-for").select_option("1h")
+        page.locator("#m-snooze").click()
+        expect(page.locator("#toast")).to_contain_text("Snoozed KXUXTEST-26DEC06 until")
+        expect(page.locator("#m-snoozed")).to_contain_text("snoozed (KXUXTEST-26DEC06) until")
+        listed = daemon.http.get("/api/silences").json()
+        snoozes = [s for s in listed["silences"] if s["kind"] == "snooze"]
+        assert [s["target"] for s in snoozes] == ["KXUXTEST-26DEC06"]
+        assert 3500 < snoozes[0]["ends_at"] - snoozes[0]["created_at"] <= 3600
+        # What the settlement polling stores when the venue answers: shown as settled.
+        db = sqlite3.connect(daemon.log.parent / "trade-hunter.db", timeout=10)
+        with db:
+            db.execute("INSERT OR REPLACE INTO settlements (market_id, result, checked_at)"
+                       " VALUES (?, 'yes', ?)", (MARKET, time.time()))
+        db.close()
+        page.reload()
+        expect(page.locator("#m-resolution")).to_have_text("settled YES")
+        expect(page.locator("#m-snoozed")).to_contain_text("snoozed (KXUXTEST-26DEC06) until")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.locator(".m-head").screenshot(path=str(ARTIFACTS / "market-head.png"))
         assert errors == []
     finally:
         context.close()
