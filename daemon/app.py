@@ -25,6 +25,7 @@ from .divergence import DivergenceRule
 from .grader import Grader
 from .host import PluginHost, Registries, _version
 from .incidents import Incidents
+from .links import DashboardLinks, parse_public_url
 from .live_view import Live
 from .logs import STARTUP_LOGGER, log_signal
 from .metrics import Tally
@@ -152,6 +153,9 @@ class Daemon:
         tune_runtime()  # before the store's writer thread starts
         feeds_made = self._create("feed", self.registries.feeds)  # ConfigError: before any I/O
         digest_at, digest_tz = parse_schedule(s.DIGEST_AT, s.DIGEST_TIMEZONE)
+        links = DashboardLinks(parse_public_url(s.DASHBOARD_PUBLIC_URL),
+                               lambda: self.dashboard_url)
+        self.extras["market_page_url"] = links.market  # notifiers link to the market page
         self.store.health = self.health.get("store", "store")
         await trio.to_thread.run_sync(self.store.open)
         self.store.health.set("running", str(self.store.path))
@@ -185,7 +189,7 @@ class Daemon:
         outbox = self.outbox
         self.digest = Digest(store=self.store, mutes=self.mutes, health=self.health,
                              notifiers=lambda: outbox.notifiers, clock=outbox.now,
-                             at=digest_at, tz=digest_tz)
+                             at=digest_at, tz=digest_tz, page_url=links.market)
         self.analysts = AnalystService(providers, settings=s, store=self.store,
                                        health=self.health.get("analysts"), live=self.live,
                                        batches=pipeline, follow_ups=self.outbox)

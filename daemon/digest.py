@@ -61,9 +61,12 @@ def parse_schedule(at: str, zone: str) -> tuple[tuple[int, int] | None, tzinfo |
 class Digest:
     def __init__(self, *, store: Store, mutes: MuteBook, health: HealthBook,
                  notifiers: Callable[[], dict[str, Any]], clock: Callable[[], float],
-                 at: tuple[int, int] | None, tz: tzinfo | None) -> None:
+                 at: tuple[int, int] | None, tz: tzinfo | None,
+                 page_url: Callable[[str], str | None] = lambda market: None) -> None:
         self.store, self.mutes, self.health = store, mutes, health
         self.notifiers, self.clock, self.at, self.tz = notifiers, clock, at, tz
+        self.page_url = page_url
+        """A market's page on the dashboard (``daemon/links.py``)."""
 
     def _local(self, ts: float) -> datetime:
         return datetime.fromtimestamp(ts, self.tz).astimezone(self.tz)
@@ -95,8 +98,10 @@ class Digest:
             lines.append("By tier: " + ", ".join(f"{t} {n}" for t, n in tiers))
         if top:
             lines += ["", "Strongest:"]
-            lines += [f"#{sid} {tier} · {market} · score {score:.2f} · {title or topic}"
-                      for sid, market, title, tier, score, topic in top]
+            for sid, market, title, tier, score, topic in top:
+                url = self.page_url(market)
+                lines.append(f"#{sid} {tier} · {market} · score {score:.2f} · {title or topic}"
+                             + (f" · {url}" if url else ""))
         lines += ["", f"Muted: {muted['alerts']} alerts by {muted['silences']} silences"]
         feeds = [h for h in self.health.as_list() if h["kind"] == "feed"]
         if feeds:

@@ -41,6 +41,20 @@ def digests(fake) -> list[dict]:
     return [m for m in fake.messages if "daily digest" in m["body"]["embeds"][0]["title"]]
 
 
+def test_the_public_dashboard_address_is_checked():
+    from trade_hunter.daemon.links import DashboardLinks, parse_public_url
+    assert parse_public_url(" https://hunter.example.com/th/ ") == "https://hunter.example.com/th"
+    assert parse_public_url("") == ""
+    for bad in ("hunter.example.com", "ftp://x", "http://", "https://h/?a=1"):
+        with pytest.raises(ConfigError) as err:
+            parse_public_url(bad)
+        assert "DASHBOARD_PUBLIC_URL" in str(err.value)
+    bound = DashboardLinks("", lambda: "")
+    assert bound.market("M") is None  # not served yet: no link rather than a wrong one
+    assert DashboardLinks("", lambda: "http://127.0.0.1:8765/").market("A B/C") == \
+        "http://127.0.0.1:8765/market/A%20B%2FC"
+
+
 def test_schedule_settings_are_checked():
     assert parse_schedule("", "")[0] is None
     assert parse_schedule("8:05", "Europe/Paris")[0] == (8, 5)
@@ -70,6 +84,8 @@ async def test_the_digest_goes_out_at_the_set_time_with_the_days_content(
     assert "Muted: 1 alerts by 1 silences" in dry["body"]
     strongest = dry["body"].split("Strongest:\n")[1].split("\n\n")[0].splitlines()
     assert len(strongest) == 3 and all("LOUD" in s or "QUIET" in s for s in strongest)
+    base = d.dashboard_url.rstrip("/")
+    assert all(s.endswith(f" · {base}/market/{s.split(' · ')[1]}") for s in strongest)
 
     await until(lambda: digests(fake), timeout=400)  # the virtual clock reaches DIGEST_AT
     [sent] = digests(fake)
