@@ -82,7 +82,7 @@ async def test_the_digest_goes_out_at_the_set_time_with_the_days_content(
     assert "3 signals today" in dry["body"]
     assert "By topic: crypto 2, sports 1" in dry["body"]
     assert "Muted: 1 alerts by 1 silences" in dry["body"]
-    strongest = dry["body"].split("Strongest:\n")[1].split("\n\n")[0].splitlines()
+    strongest = dry["body"].split("Strongest:\n")[1].split("\n\n")[0].splitlines()[::2]
     assert len(strongest) == 3 and all("LOUD" in s or "QUIET" in s for s in strongest)
     base = d.dashboard_url.rstrip("/")
     assert all(s.endswith(f" · {base}/market/{s.split(' · ')[1]}") for s in strongest)
@@ -114,3 +114,42 @@ async def test_a_missed_digest_is_sent_once_after_a_restart(fake, clock, tmp_pat
     assert len(digests(fake)) == 2
     d.request_shutdown("test finished")
     await done.wait()
+
+
+async def test_the_digest_gives_outcomes_so_far_and_the_days_continuation(
+        start_daemon, fake, clock):
+    from trade_hunter.daemon.outcome_store import outcome_row, write_outcomes
+    from trade_hunter.outcomes.baseline import Tally
+    from trade_hunter.outcomes.grading import HORIZONS, HorizonOutcome
+
+    zone, at = zone_and_time(180)  # not sent during the test: built with --dry-run
+    d = await start_daemon(DISCORD_WEBHOOK_URL=fake.add_webhook("general"),
+                           DISABLED_PLUGINS=NO_ANALYSTS, DIGEST_AT=at, DIGEST_TIMEZONE=zone)
+    empty = await d.service.call("digest.run", {"dry_run": True})
+    assert "Continuation today: no signal of today graded yet" in empty["body"]
+    one = await fire(d, "LOUD-1", topic="crypto")
+    two = await fire(d, "LOUD-2", topic="sports")
+    await fire(d, "LOUD-3", topic="sports")  # not graded yet: pending
+
+    def graded(classes: dict[int, tuple[str, float]]) -> list[HorizonOutcome]:
+        return [HorizonOutcome(horizon=h, outcome=classes[h][0], change=classes[h][1])  # type: ignore[arg-type]
+                if h in classes else HorizonOutcome(horizon=h) for h in HORIZONS]
+    # +1m: one continued, one reversed (50%); baselines 2/2 and 1/3 (3 of 8: 38%).
+    # +5m: one continued, one flat (100% of the directed moves); baselines 1/1 twice (50%).
+    await d.store.run(write_outcomes([
+        outcome_row(one, graded({60: ("continued", 0.02), 300: ("continued", 0.03)}),
+                    [Tally(2, 2), Tally(1, 1), Tally(), Tally()], False),
+        outcome_row(two, graded({60: ("reversed", -0.01), 300: ("flat", 0.0)}),
+                    [Tally(1, 3), Tally(1, 1), Tally(), Tally()], False)]))
+    body = (await d.service.call("digest.run", {"dry_run": True}))["body"]
+    strongest = body.split("Strongest:\n")[1].split("\n\n")[0].splitlines()
+    outcomes = {line.split(" · ")[1]: nxt.strip() for line, nxt
+                in zip(strongest[::2], strongest[1::2], strict=True)}
+    assert outcomes == {
+        "LOUD-1": "outcomes so far: +1m continued +2¢ · +5m continued +3¢",
+        "LOUD-2": "outcomes so far: +1m reversed −1¢ · +5m flat ±0¢",
+        "LOUD-3": "outcomes so far: pending"}
+    day = body.split("lift in points:\n")[1].split("\n\n")[0].splitlines()
+    assert [line.split(" · lift ")[0] for line in day] == [
+        "+1m: 50% of 2 graded vs 38% baseline", "+5m: 100% of 2 graded vs 50% baseline"]
+    assert day[0].split(" · lift ")[1].startswith("+12.5")  # 50 − 37.5 points
