@@ -99,10 +99,68 @@ class SignalFilter:
         return " AND ".join(terms), args
 
 
-def _base(flt: SignalFilter, skip: str = "") -> tuple[str, list[Any]]:
+def _base(flt: SignalFilter, skip: str = "", *, grouped: bool = False
+          ) -> tuple[str, list[Any]]:
     where, args = flt.where(skip)
+    joins = " LEFT JOIN incident_signals x ON x.signal_id = s.id" if grouped else ""
     return ("FROM signals s LEFT JOIN analyst_reads r ON r.signal_id = s.id"
-            " LEFT JOIN outcomes o ON o.signal_id = s.id WHERE " + where, args)
+            " LEFT JOIN outcomes o ON o.signal_id = s.id" + joins + " WHERE " + where, args)
+
+
+# ---------------------------------------------------------------------- grouped by incident
+GROUP = "COALESCE('i' || x.incident_id, 's' || s.id)"
+"""A signal's group: its incident (``daemon/incidents.py``), else itself."""
+GROUP_SORTS = {  # sort → (the group's key, its tie-breaking id, direction)
+    "newest": ("MAX(s.created_at)", "MAX(s.id)", "DESC"),
+    "oldest": ("MIN(s.created_at)", "MIN(s.id)", "ASC"),
+    "score": ("MAX(s.score)", "MAX(s.id)", "DESC"),
+}
+
+
+@dataclass
+class SignalGroup:
+    incident: tuple[int, str] | None
+    """``(id, key)`` of the incident, ``None`` for a signal in none."""
+    signals: list[tuple[SpikeSignal, AnalystRead | None]]
+    """Its signals matching the filters, newest first."""
+
+
+def groups_page(store: Store, flt: SignalFilter, *, sort: str = "newest", limit: int = 50,
+                cursor: str | None = None) -> tuple[list[SignalGroup], str | None]:
+    """One page of groups (an incident's matching signals together, other signals alone),
+    ordered by their newest (oldest, strongest) signal and paged by the same kind of keyset
+    cursor as :func:`signals_page`."""
+    key, tie, way = GROUP_SORTS[sort]
+    base, args = _base(flt, grouped=True)
+    having = ""
+    if cursor:
+        having = f" HAVING ({key}, {tie}) {'<' if way == 'DESC' else '>'} (?, ?)"
+        args = [*args, *decode_cursor(cursor)]
+    rows = store.query(f"SELECT {GROUP}, {key}, {tie} {base} GROUP BY 1{having}"
+                       f" ORDER BY 2 {way}, 3 {way} LIMIT ?", [*args, limit + 1])
+    page, more = rows[:limit], len(rows) > limit
+    if not page:
+        return [], None
+    base, args = _base(flt, grouped=True)
+    marks = ",".join("?" * len(page))
+    members: dict[str, list[tuple[SpikeSignal, AnalystRead | None]]] = {}
+    for g, sp, rp in store.query(
+            f"SELECT {GROUP}, s.payload, r.payload {base} AND {GROUP} IN ({marks})"
+            " ORDER BY s.created_at DESC, s.id DESC", [*args, *(r[0] for r in page)]):
+        members.setdefault(g, []).append(
+            (from_json(sp, SpikeSignal), from_json(rp, AnalystRead) if rp else None))
+    ids = [int(g[1:]) for g, _, _ in page if g.startswith("i")]
+    keys = dict(store.query(f"SELECT id, key FROM incidents WHERE id IN "
+                            f"({','.join('?' * len(ids))})", ids)) if ids else {}
+    groups = [SignalGroup((int(g[1:]), keys.get(int(g[1:]), "")) if g.startswith("i")
+                          else None, members.get(g, [])) for g, _, _ in page]
+    last = page[-1]
+    return groups, (f"{last[1]!r}:{last[2]}" if more else None)
+
+
+def group_count(store: Store, flt: SignalFilter) -> int:
+    base, args = _base(flt, grouped=True)
+    return int(store.query(f"SELECT COUNT(DISTINCT {GROUP}) {base}", args)[0][0])
 
 
 def outcome_classes(store: Store, ids: list[int]) -> dict[int, dict[str, str]]:

@@ -51,6 +51,9 @@ class SignalQuery(Struct, forbid_unknown_fields=True):
 
 
 class HistoryQuery(SignalQuery, forbid_unknown_fields=True):
+    group: Annotated[Literal["incident"],
+                     Meta(description="incident: items are groups, an incident's signals "
+                                      "together")] | None = None
     sort: Literal["newest", "oldest", "score"] = "newest"
     limit: Annotated[int, Meta(ge=1, le=200)] = 50
     cursor: Annotated[str, Meta(max_length=100,
@@ -92,14 +95,24 @@ def stream(pages: AsyncIterator[str], name: str, mime: str) -> Response:
 def register_history_routes(app: Quart, d: Daemon) -> None:
     first_seen = FirstSeen(d.store)
 
-    def history_page(q: HistoryQuery, flt: sh.SignalFilter) -> dict[str, Any]:
-        items, cursor = sh.signals_page(d.store, flt, sort=q.sort, limit=q.limit,
-                                        cursor=q.cursor)
+    def cards(items: list[tuple[Any, Any]]) -> list[dict[str, Any]]:
         known = first_seen.lookup([s.market_id for s, _ in items])
         graded = outcomes_of(d.store, [s.id for s, _ in items])
-        return {"items": [signal_card(s, r, graded.get(s.id or 0),
-                                      first_seen=known.get(s.market_id)) for s, r in items],
-                "next_cursor": cursor, "counts": sh.counts(d.store, flt)}
+        return [signal_card(s, r, graded.get(s.id or 0), first_seen=known.get(s.market_id))
+                for s, r in items]
+
+    def history_page(q: HistoryQuery, flt: sh.SignalFilter) -> dict[str, Any]:
+        if q.group == "incident":
+            groups, cursor = sh.groups_page(d.store, flt, sort=q.sort, limit=q.limit,
+                                            cursor=q.cursor)
+            counts = sh.counts(d.store, flt) | {"groups": sh.group_count(d.store, flt)}
+            return {"items": [{"incident": {"id": g.incident[0], "key": g.incident[1]}
+                               if g.incident else None, "signals": cards(g.signals)}
+                              for g in groups],
+                    "next_cursor": cursor, "counts": counts}
+        items, cursor = sh.signals_page(d.store, flt, sort=q.sort, limit=q.limit,
+                                        cursor=q.cursor)
+        return {"items": cards(items), "next_cursor": cursor, "counts": sh.counts(d.store, flt)}
 
     @app.get("/history")
     @hide
@@ -112,7 +125,8 @@ def register_history_routes(app: Quart, d: Daemon) -> None:
     async def signal_history() -> Response:
         """Stored signals over any time range: filtered, sorted, cursor-paged, counted per filter.
 
-        The counts per value of each filter say how many signals choosing it would give."""
+        The counts per value of each filter say how many signals choosing it would give;
+        with group=incident each item is a group (an incident's matching signals together)."""
         q = read_query(HistoryQuery)
         flt = signal_filter(q)
         if q.cursor:

@@ -154,3 +154,64 @@ async def test_outcome_filter_counts_export_and_th_ctl_rows(web):
     assert [r[listed["columns"].index("market_id")] for r in listed["rows"]] == ["M-A"]
     bad = await client.get("/api/signals?outcome=won")
     assert bad.status_code == 422
+
+
+async def incident_signals(web: Any) -> tuple[Any, Any]:
+    """Three signals on markets of one Kalshi event (one incident), one on another event's
+    market (an incident of one), one ungrouped (not a Kalshi market)."""
+    import msgspec
+
+    d, client = await web(ENABLE_SIMULATION="false")
+    for market in ("KXINC-26DEC06-A", "KXINC-26DEC06-B", "KXSOLO-26DEC06-A",
+                   "KXINC-26DEC06-C"):
+        d.ingest([msgspec.structs.replace(e, platform="kalshi")
+                  for e in spike_events(market, topic="macro")])
+        await wait_signals(d, len(d.live.signals) + 1)
+    d.ingest(spike_events("M-PLAIN", topic="sports"))
+    await wait_signals(d, 5)
+    await committed(d, 5)
+    return d, client
+
+
+async def test_dashboard_cards_name_their_incident(web):
+    d, client = await incident_signals(web)
+    state = await (await client.get("/api/state")).get_json()
+    incidents = {s["market_id"]: s.get("incident") for s in state["signals"]}
+    first = incidents["KXINC-26DEC06-A"]
+    assert first is not None and first["key"] == "KXINC-26DEC06"
+    assert incidents["KXINC-26DEC06-B"] == incidents["KXINC-26DEC06-C"] == first
+    assert incidents["KXSOLO-26DEC06-A"]["key"] == "KXSOLO-26DEC06"
+    assert incidents["KXSOLO-26DEC06-A"]["id"] != first["id"]
+    assert incidents["M-PLAIN"] is None
+    # after a restart the membership comes back from the store
+    d.incidents.members.clear()
+    await trio.to_thread.run_sync(d.incidents.load_members)
+    again = await (await client.get("/api/state")).get_json()
+    assert {s["market_id"]: s.get("incident") for s in again["signals"]} == incidents
+
+
+async def test_history_grouped_by_incident(web):
+    _d, client = await incident_signals(web)
+    page = await (await client.get("/api/history?group=incident&limit=2")).get_json()
+    assert page["counts"]["total"] == 5 and page["counts"]["groups"] == 3
+    newest, event = page["items"]
+    assert newest["incident"] is None and [s["market_id"] for s in newest["signals"]] == [
+        "M-PLAIN"]
+    assert event["incident"]["key"] == "KXINC-26DEC06"
+    assert [s["market_id"] for s in event["signals"]] == [
+        "KXINC-26DEC06-C", "KXINC-26DEC06-B", "KXINC-26DEC06-A"]  # newest first
+    rest = await (await client.get(
+        f"/api/history?group=incident&limit=2&cursor={page['next_cursor']}")).get_json()
+    assert [g["incident"]["key"] for g in rest["items"]] == ["KXSOLO-26DEC06"]
+    assert rest["next_cursor"] is None
+    oldest = await (await client.get("/api/history?group=incident&sort=oldest")).get_json()
+    assert [g["incident"] and g["incident"]["key"] for g in oldest["items"]] == [
+        "KXINC-26DEC06", "KXSOLO-26DEC06", None]
+    # the filters apply to the members: one market of the incident
+    one = await (await client.get("/api/history?group=incident&market=KXINC-26DEC06-B"
+                                  )).get_json()
+    [group] = one["items"]
+    assert group["incident"]["key"] == "KXINC-26DEC06" and len(group["signals"]) == 1
+    assert (await client.get("/api/history?group=market")).status_code == 422
+    # the exports stay one row per signal: group is not one of their parameters
+    assert (await client.get("/api/signals.csv?group=incident")).status_code == 422

@@ -33,3 +33,28 @@ export function signalCard(s, withMarket) {
     .filter(Boolean).join(" · ") }),
   outcomes, h("div", { class: "read", text: read }));
 }
+
+// One group of History's incident view: an incident's signals as one card listing its
+// markets, expandable to the signals; a signal alone (or an incident's only match) as itself.
+export function groupCard(g) {
+  if (!g.incident || g.signals.length === 1) return signalCard(g.signals[0], true);
+  const markets = new Map();
+  for (const s of g.signals) if (!markets.has(s.market_id)) markets.set(s.market_id, s);
+  const top = g.signals.reduce((a, b) => (b.score > a.score ? b : a));
+  const tierCls = top.tier.replace(/\s+/g, "-");
+  return h("article", { class: `incident-card t-${tierCls}`, "data-incident": g.incident.id },
+    h("div", { class: "card-top" },
+      h("span", { class: `tier t-${tierCls}`, text: top.tier }),
+      h("span", { class: "title", text: `Incident #${g.incident.id} · ${g.incident.key}` }),
+      h("span", { class: "inc-count", text: `${g.signals.length} signals on ${markets.size} ` +
+        `market${markets.size === 1 ? "" : "s"}` }),
+      h("time", { text: fmt.full(g.signals[0].created_at) })),
+    h("ul", { class: "inc-markets" }, ...[...markets.values()].map((s) => h("li", {},
+      h("a", { class: "market", href: `/market/${encodeURIComponent(s.market_id)}`, text: s.market_id }),
+      h("span", { class: `tier t-${s.tier.replace(/\s+/g, "-")}`, text: s.tier }),
+      h("span", { class: "inc-move", text: `${fmt.price(s.yes_price)} ` +
+        `${fmt.move(s.direction === "down" ? -Math.abs(s.price_move) : Math.abs(s.price_move))} · score ${s.score.toFixed(1)}` })))),
+    h("details", { class: "inc-details" },
+      h("summary", { text: `Show the ${g.signals.length} signals` }),
+      h("div", { class: "cards inc-members" }, ...g.signals.map((s) => signalCard(s, true)))));
+}

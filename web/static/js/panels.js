@@ -5,6 +5,7 @@ import {
   $, fmt, h, keepAnchor, reconcile, setAttr, setClass, setSpark, setText, setTime,
   showEmpty, sparkEl, tickTimes, timeEl,
 } from "./dom.js";
+import { buildIncident, patchIncident, signalRows } from "./incidents.js";
 import { patchOutcomes, scorecardPill } from "./scorecard.js";
 import { baselineText, buildWhy, contextText, patchWhy } from "./why.js";
 
@@ -207,7 +208,9 @@ export function renderSignals() {
     (!ui.tier || s.tier === ui.tier) && (!ui.source || s.source === ui.source));
   if (ui.sort === "score") items = items.slice().sort((a, b) => b.score - a.score || b.id - a.id);
   const list = $("signal-list");
-  keepAnchor(list, list, () => reconcile(list, items, (s) => s.id, buildCard, patchCard));
+  keepAnchor(list, list, () => reconcile(list, signalRows(items), (r) => r.key,
+    (r) => (r.signal ? buildCard() : buildIncident()),
+    (el, r) => (r.signal ? patchCard(el, r.signal) : patchIncident(el, r, buildCard, patchCard))));
   setText($("signals-count"), items.length === last.signals.length
     ? String(items.length) : `${items.length} of ${last.signals.length}`);
   let empty = "";
