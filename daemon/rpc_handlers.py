@@ -171,7 +171,11 @@ class Service(AlertMethods):
             return {"columns": list(SIGNAL_COLUMNS),
                     "rows": [csv_cells(SIGNAL_COLUMNS, signal_row(s, r, graded.get(s.id or 0)))
                              for s, r in pairs]}
-        return {"signals": [signal_dict(s, r, live.outcomes.get(s.id or 0))
+        graded_now: dict[int, Any] = live.outcomes
+        if not all(v is None for v in stored):  # older signals: their stored outcomes
+            graded_now = await trio.to_thread.run_sync(
+                outcome_store.outcomes_of, self.d.store, [s.id or 0 for s, _ in pairs])
+        return {"signals": [signal_dict(s, r, graded_now.get(s.id or 0))
                             | {"acked": s.id in acked} for s, r in pairs]}
 
     def _stored_signals(self, sort: str, limit: int, topic: str | None, tier: str | None,

@@ -152,6 +152,10 @@ async def test_outcome_filter_counts_export_and_th_ctl_rows(web):
     # th-ctl signals --outcome … goes through the same method (signals.list)
     listed = await d.service.call("signals.list", {"outcome": "continued", "csv": True})
     assert [r[listed["columns"].index("market_id")] for r in listed["rows"]] == ["M-A"]
+    table = await d.service.call("signals.list", {"outcome": "reversed", "horizon": "5m"})
+    [shown] = table["signals"]  # th-ctl's table rows carry the stored outcomes
+    assert shown["market_id"] == "M-B"
+    assert [o["outcome"] for o in shown["outcomes"]][:2] == ["flat", "reversed"]
     bad = await client.get("/api/signals?outcome=won")
     assert bad.status_code == 422
 
