@@ -51,16 +51,15 @@ def feed_status(d: Daemon, source: str | None) -> list[dict[str, Any]]:
         [{"name": h["name"], "state": h["state"], "detail": h.get("detail", "")} for h in feeds]
 
 
-def close_time(events: list[Any], signals: list[Any]) -> float | None:
-    """When the market closes, as the feed said it (``closes_at`` of its newest event, else
-    of a signal's event), else as the gated detector recorded it (time left at a signal)."""
-    for e in [*events, *(s.event for s in signals)]:
-        if e is not None and e.closes_at is not None:
-            return float(e.closes_at)
+def signal_close(signals: list[Any]) -> float | None:
+    """When the market closes as its stored signals knew it: the close time the feed put on
+    a signal's event, else the time left the gated detector recorded at a signal."""
     for s in signals:
-        left = s.context.seconds_to_close
-        if left is not None:
-            return float(s.created_at + left)
+        if s.event.closes_at is not None:
+            return float(s.event.closes_at)
+    for s in signals:
+        if s.context.seconds_to_close is not None:
+            return float(s.created_at + s.context.seconds_to_close)
     return None
 
 
@@ -89,7 +88,7 @@ def market_payload(d: Daemon, market: str, window: str, rollups: RollupCache
             d.store, market, now - reads.RANGES[window], now + 1, rollups)},
         "signals": [signal_card(s, r, first_seen=first) for s, r in stored],
         "settlement": reads.settlement_of(d.store, market),
-        "stored_signals": [s for s, _ in stored],
+        "signal_close": signal_close([s for s, _ in stored]),
     }
 
 
@@ -137,10 +136,12 @@ def register_market_routes(app: Quart, d: Daemon) -> None:
         if data is None:
             return json_error(404, "unknown market", f"no event stored for {market_id!r}",
                               "not_found")
+        # The close time as the feed says it now (its newest event), else as stored.
         tape = d.live.tape.get(market_id)
-        data["resolution"] = resolution(
-            data.pop("settlement"), close_time([tape.event] if tape else [],
-                                               data.pop("stored_signals")), time.time())
+        closes = tape.event.closes_at if tape is not None else None
+        signal_closes = data.pop("signal_close")
+        data["resolution"] = resolution(data.pop("settlement"), closes if closes is not None
+                                        else signal_closes, time.time())
         data["snoozed"] = d.mutes.snoozes_of(market_id)
         data["tracked_by"] = tracking(d, market_id)
         data["feeds"] = feed_status(d, data.get("source"))

@@ -187,3 +187,26 @@ async def test_resolution_status_and_snoozes(web):
     d.ingest(other)
     await stored(d, "KXOTHER-1", 2)
     assert (await (await client.get("/api/markets/KXOTHER-1")).get_json())["snoozed"] == []
+
+
+def test_close_time_and_state_from_stored_signals():
+    import msgspec
+
+    from trade_hunter.web.market import resolution, signal_close
+
+    from ..outcome_history import SIGNAL_EVENT, signal
+
+    plain = signal(1, SIGNAL_EVENT)
+    assert signal_close([plain]) is None
+    gated = msgspec.structs.replace(plain, context=msgspec.structs.replace(
+        plain.context, seconds_to_close=600.0))
+    assert signal_close([gated]) == SIGNAL_EVENT.timestamp + 600
+    told = msgspec.structs.replace(gated, event=msgspec.structs.replace(
+        SIGNAL_EVENT, closes_at=SIGNAL_EVENT.timestamp + 60))
+    assert signal_close([gated, told]) == SIGNAL_EVENT.timestamp + 60  # the feed's word first
+    assert resolution(None, None, 100.0)["state"] == "unknown"
+    assert resolution(None, 200.0, 100.0)["state"] == "open"
+    assert resolution(None, 100.0, 100.0)["state"] == "closed"
+    assert resolution((None, 90.0), 50.0, 100.0)["state"] == "closed"  # asked: not settled
+    assert resolution(("no", 90.0), None, 100.0) == {
+        "state": "settled", "result": "no", "closes_at": None, "checked_at": 90.0}
