@@ -55,6 +55,16 @@ def test_the_public_dashboard_address_is_checked():
         "http://127.0.0.1:8765/market/A%20B%2FC"
 
 
+async def test_every_bad_extra_setting_stops_start_up_at_once(tmp_path):
+    d = make_daemon(tmp_path / "home", DIGEST_AT="25:00",
+                    DASHBOARD_PUBLIC_URL="hunter.example.com")
+    with pytest.raises(ConfigError) as err:
+        await d.run()
+    lines = str(err.value).splitlines()
+    assert [line.split("=", 1)[0] for line in lines] == ["DIGEST_AT", "DASHBOARD_PUBLIC_URL"]
+    assert not (tmp_path / "home" / "trade-hunter.db").exists()  # before any I/O
+
+
 def test_schedule_settings_are_checked():
     assert parse_schedule("", "")[0] is None
     assert parse_schedule("8:05", "Europe/Paris")[0] == (8, 5)
