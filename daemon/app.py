@@ -19,12 +19,14 @@ from trade_hunter.plugins.models import MarketEvent, SpikeSignal
 from trade_hunter.plugins.registry import PluginContext
 
 from .analyst_queue import AnalystService
+from .config import ConfigErrors
 from .control import ControlServer, serve_control
 from .digest import Digest, parse_schedule
 from .divergence import DivergenceRule
 from .grader import Grader
 from .host import PluginHost, Registries, _version
 from .incidents import Incidents
+from .links import DashboardLinks, parse_public_url
 from .live_view import Live
 from .logs import STARTUP_LOGGER, log_signal
 from .metrics import Tally
@@ -43,6 +45,24 @@ from .tuning_advisor import Advisor, tuned_detector
 from .watchlist import Watchlist
 
 log = logging.getLogger(__name__)
+
+
+def _checked_extras(s: Any) -> tuple[Any, Any, str]:
+    """The settings the table cannot check alone (a time of day, a zone, a URL), all of
+    them: every bad one is reported at once."""
+    problems: list[ConfigError] = []
+    digest_at, digest_tz, public_url = None, None, ""
+    try:
+        digest_at, digest_tz = parse_schedule(s.DIGEST_AT, s.DIGEST_TIMEZONE)
+    except ConfigError as exc:
+        problems.append(exc)
+    try:
+        public_url = parse_public_url(s.DASHBOARD_PUBLIC_URL)
+    except ConfigError as exc:
+        problems.append(exc)
+    if problems:
+        raise problems[0] if len(problems) == 1 else ConfigErrors(problems)
+    return digest_at, digest_tz, public_url
 DRAIN_DEADLINE = 5.0
 
 
@@ -151,7 +171,9 @@ class Daemon:
         s = self.settings
         tune_runtime()  # before the store's writer thread starts
         feeds_made = self._create("feed", self.registries.feeds)  # ConfigError: before any I/O
-        digest_at, digest_tz = parse_schedule(s.DIGEST_AT, s.DIGEST_TIMEZONE)
+        digest_at, digest_tz, public_url = _checked_extras(s)  # ConfigError: before any I/O
+        links = DashboardLinks(public_url, lambda: self.dashboard_url)
+        self.extras["market_page_url"] = links.market  # notifiers link to the market page
         self.store.health = self.health.get("store", "store")
         await trio.to_thread.run_sync(self.store.open)
         self.store.health.set("running", str(self.store.path))
@@ -185,7 +207,7 @@ class Daemon:
         outbox = self.outbox
         self.digest = Digest(store=self.store, mutes=self.mutes, health=self.health,
                              notifiers=lambda: outbox.notifiers, clock=outbox.now,
-                             at=digest_at, tz=digest_tz)
+                             at=digest_at, tz=digest_tz, page_url=links.market)
         self.analysts = AnalystService(providers, settings=s, store=self.store,
                                        health=self.health.get("analysts"), live=self.live,
                                        batches=pipeline, follow_ups=self.outbox)

@@ -22,6 +22,7 @@ CORE: tuple[tuple[Any, ...], ...] = (
     ("APP_HOST", "str", "127.0.0.1", "Dashboard bind address (loopback unless DASHBOARD_TOKEN is set)", {}),
     ("APP_PORT", "int", 8765, "Dashboard port (0 picks a free one)", {"minimum": 0, "maximum": 65535}),
     ("DASHBOARD_TOKEN", "str", "", "Token every API call needs when APP_HOST is not loopback", {"secret": True}),
+    ("DASHBOARD_PUBLIC_URL", "str", "", "The dashboard's address in notifications' market-page links, e.g. https://hunter.example.com behind a proxy (empty: the address it is bound to)", {}),
     ("ALLOWED_HOSTS", "list", "", "Extra Host names the dashboard answers to (loopback names and APP_HOST always are), comma-separated", {}),
     ("HTTP_MAX_BODY_BYTES", "int", 1048576, "Largest accepted HTTP request body (bytes); larger gets 413", {"minimum": 1024}),
     ("HTTP_MAX_CONNECTIONS", "int", 256, "Dashboard/API connections served at once; one more gets 503 and is closed (idle keep-alive connections close after 15 s)", {"minimum": 1, "maximum": 100000}),

@@ -1,6 +1,7 @@
 """The daily digest: once a day at ``DIGEST_AT`` (``HH:MM``, in ``DIGEST_TIMEZONE``), one
-message per notifier with the day's strongest signals, counts by topic and tier, what was
-muted, and feed health.
+message per notifier with the day's strongest signals and their outcomes so far, the day's
+continuation rate against its baseline (the scorecard's own numbers, ``outcome_store.scorecard``:
+never graded twice), counts by topic and tier, what was muted, and feed health.
 
 * Notifiers that can send free text (optional ``notify_text(title, body)``: Discord, apprise)
   get it; others are skipped and said so.
@@ -22,8 +23,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import trio
 
+from trade_hunter.outcomes.grading import HorizonOutcome, horizon_name
+from trade_hunter.outcomes.render import lift_text, pct
 from trade_hunter.plugins.errors import ConfigError
 
+from . import outcome_store
 from .supervisor import backoff
 
 if TYPE_CHECKING:
@@ -58,12 +62,29 @@ def parse_schedule(at: str, zone: str) -> tuple[tuple[int, int] | None, tzinfo |
     return (int(match[1]), int(match[2])), tz
 
 
+def outcomes_line(horizons: list[HorizonOutcome]) -> str:
+    """``+1m continued +2¢ · +5m reversed −1¢``; ``pending`` before the first horizon."""
+    done = [h for h in horizons if h.outcome != "no data"]
+    if not done:
+        return "pending"
+    return " · ".join(f"+{horizon_name(h.horizon)} {h.outcome} {_cents(h.change)}"
+                      for h in done)
+
+
+def _cents(change: float | None) -> str:
+    c = round((change or 0.0) * 100, 1)
+    return ("+" if c > 0 else "−" if c < 0 else "±") + f"{abs(c):g}¢"
+
+
 class Digest:
     def __init__(self, *, store: Store, mutes: MuteBook, health: HealthBook,
                  notifiers: Callable[[], dict[str, Any]], clock: Callable[[], float],
-                 at: tuple[int, int] | None, tz: tzinfo | None) -> None:
+                 at: tuple[int, int] | None, tz: tzinfo | None,
+                 page_url: Callable[[str], str | None] = lambda market: None) -> None:
         self.store, self.mutes, self.health = store, mutes, health
         self.notifiers, self.clock, self.at, self.tz = notifiers, clock, at, tz
+        self.page_url = page_url
+        """A market's page on the dashboard (``daemon/links.py``)."""
 
     def _local(self, ts: float) -> datetime:
         return datetime.fromtimestamp(ts, self.tz).astimezone(self.tz)
@@ -94,9 +115,15 @@ class Digest:
             lines.append("By topic: " + ", ".join(f"{t} {n}" for t, n in topics))
             lines.append("By tier: " + ", ".join(f"{t} {n}" for t, n in tiers))
         if top:
+            graded = await trio.to_thread.run_sync(
+                outcome_store.outcomes_of, self.store, [row[0] for row in top])
             lines += ["", "Strongest:"]
-            lines += [f"#{sid} {tier} · {market} · score {score:.2f} · {title or topic}"
-                      for sid, market, title, tier, score, topic in top]
+            for sid, market, title, tier, score, topic in top:
+                url = self.page_url(market)
+                lines.append(f"#{sid} {tier} · {market} · score {score:.2f} · {title or topic}"
+                             + (f" · {url}" if url else ""))
+                lines.append("  outcomes so far: " + outcomes_line(graded.get(sid, [])))
+        lines += await self._continuation(since)
         lines += ["", f"Muted: {muted['alerts']} alerts by {muted['silences']} silences"]
         feeds = [h for h in self.health.as_list() if h["kind"] == "feed"]
         if feeds:
@@ -110,6 +137,23 @@ class Digest:
                 lines.append(text)
         lines += ["", "Trade Hunter · informational only, not trading advice"]
         return f"Trade Hunter daily digest · {day}", "\n".join(lines)
+
+    async def _continuation(self, since: float) -> list[str]:
+        """The day's continuation rate at each horizon graded so far, beside its time-matched
+        baseline's, with the lift and its interval: the scorecard (group ``all``) of the
+        signals created since the day began (demo and relayed alerts left out, as there)."""
+        card = await trio.to_thread.run_sync(outcome_store.scorecard, self.store, since, None,
+                                             "all")
+        total = card.get("total") or {}
+        rows = [h for h in total.get("horizons", []) if h["graded"]]
+        if not rows:
+            return ["", "Continuation today: no signal of today graded yet"]
+        head = "Continuation today (share moving the signal's way) vs its baseline, lift in points:"
+        out = ["", head]
+        out += [f"+{h['horizon']}: {pct(h['continuation'])} of {h['graded']} graded vs "
+                f"{pct(h['baseline_continuation'])} baseline · lift {lift_text(h)}"
+                for h in rows]
+        return out
 
     # ------------------------------------------------------------------ sending
     async def send(self, only_unsent_today: bool = False) -> list[dict[str, Any]]:

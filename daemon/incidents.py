@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 LISTED = 25        # members an incident alert lists (the newest)
+MEMBERS_KEPT = 2000  # signal → incident kept in memory for the dashboard (its window is 300)
 Write = Callable[[sqlite3.Connection], Any]
 
 
@@ -73,6 +75,8 @@ class Incidents:
         self.outbox, self.store, self.batches = outbox, store, batches
         self.window, self.wait, self.repeat = window, wait, repeat
         self.open: dict[str, _Open] = {}
+        self.members: OrderedDict[int, tuple[int, str]] = OrderedDict()
+        """The newest grouped signals' incident ``(id, key)``: the dashboard's incident cards."""
         self.next_id = 1
         self._wake = trio.Event()
 
@@ -89,6 +93,19 @@ class Incidents:
                 " WHERE i.incident_id = ? ORDER BY s.id", (iid,))]
             self.open[key] = _Open(iid, key, first, last, members, notified, notified_at,
                                    updates)
+        self.load_members()
+
+    def load_members(self) -> None:
+        """Blocking: the newest grouped signals' incidents (the dashboard's incident cards)."""
+        for sid, iid, key in reversed(self.store.query(
+                "SELECT i.signal_id, i.incident_id, n.key FROM incident_signals i"
+                " JOIN incidents n ON n.id = i.incident_id ORDER BY i.signal_id DESC LIMIT ?",
+                (MEMBERS_KEPT,))):
+            self.members[sid] = (iid, key)
+
+    def member_of(self, signal_id: int | None) -> tuple[int, str] | None:
+        """The incident ``(id, key)`` a recent signal belongs to, if any."""
+        return self.members.get(signal_id or 0)
 
     # ------------------------------------------------------------------ hot path
     def rows_for_signal(self, signal: SpikeSignal) -> Iterable[Write]:
@@ -104,6 +121,9 @@ class Incidents:
             self.next_id += 1
         inc.members.append(signal)
         inc.last_at = now
+        self.members[signal.id or 0] = (inc.id, key)
+        if len(self.members) > MEMBERS_KEPT:
+            self.members.popitem(last=False)
         self._wake.set()
         row = (inc.id, key, inc.first_at, now, signal.id)
 

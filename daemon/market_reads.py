@@ -164,6 +164,15 @@ def flow_stats(store: Store, market: str, start: float, end: float,
                         [bounds[i] - bounds[i + 1] for i in range(len(SIZE_EDGES))])
 
 
+def settlement_of(store: Store, market: str) -> tuple[str | None, float] | None:
+    """``(result, checked_at)`` from the settlement polling (``daemon/settlement.py``):
+    ``result`` is ``yes``/``no`` once settled, ``None`` while the venue says it is not;
+    ``None`` when nobody asked."""
+    rows = store.query("SELECT result, checked_at FROM settlements WHERE market_id = ?",
+                       (market,))
+    return (rows[0][0], rows[0][1]) if rows else None
+
+
 def market_row(store: Store, market: str) -> dict[str, Any] | None:
     """The market's stored facts: title, topic, platform, first and last event, last quote."""
     rows = store.query("SELECT platform, title, topic, last_seen FROM markets"

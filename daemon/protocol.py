@@ -123,7 +123,7 @@ METHODS: tuple[Method, ...] = (
            (Param("limit", "int", default=20, help="how many (1-200)"),),
            cli="pair-suggest", http=("GET", "/api/pairs/suggest")),
     Method("signals.list", "Recent signals with their analyst reads (stored ones with "
-           "--since/--until/--market)",
+           "--since/--until/--market/--outcome)",
            (Param("sort", choices=("newest", "score"), default="newest", help="order"),
             Param("limit", "int", default=20, help="how many (1-500)"),
             Param("topic", help="only this topic"),
@@ -132,7 +132,12 @@ METHODS: tuple[Method, ...] = (
             Param("until", help="stored signals before this time: epoch seconds or ISO 8601"),
             Param("market", help="only this market (stored signals)"),
             Param("csv", "bool", help="CSV rows (the /api/signals.csv columns)"),
-            Param("unread", "bool", help="only signals not acknowledged")),
+            Param("unread", "bool", help="only signals not acknowledged"),
+            Param("outcome", choices=("continued", "reversed", "flat", "moved", "no data",
+                                      "pending"),
+                  help="only signals with this outcome at --horizon (stored signals)"),
+            Param("horizon", choices=("1m", "5m", "15m", "60m"),
+                  help="the horizon of --outcome (default 5m)")),
            cli="signals", http=("GET", "/api/signals")),
     # The alert workflow (daemon/alert_methods.py)
     Method("signals.ack", "Acknowledge signals: marked read everywhere",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
+from trade_hunter.outcomes.grading import HORIZON_NAMES, HORIZONS
 from trade_hunter.plugins.errors import RpcError
 from trade_hunter.plugins.models import MarketEvent, SpikeSignal, to_builtins
 
@@ -143,18 +144,20 @@ class Service(AlertMethods):
                            topic: str | None = None, tier: str | None = None,
                            since: str | None = None, until: str | None = None,
                            market: str | None = None, csv: bool = False,
-                           unread: bool | None = None) -> dict[str, Any]:
+                           unread: bool | None = None, outcome: str | None = None,
+                           horizon: str | None = None) -> dict[str, Any]:
         if not 1 <= limit <= 500:
             raise RpcError("signals.list: limit must be from 1 to 500", code="invalid_params")
         live, acked = self.d.live, self.d.mutes.acked
-        if since is None and until is None and market is None:  # the live window
+        stored = (since, until, market, outcome, horizon)
+        if all(v is None for v in stored):  # the live window
             pairs = [(s, live.reads.get(s.id or 0))
                      for s in live.recent_signals(sort=sort, limit=500 if unread else limit,
                                                   topic=topic, tier=tier)]
         else:  # the stored history (daemon/signal_history.py)
             pairs = await trio.to_thread.run_sync(self._stored_signals, sort,
                                                   500 if unread else limit, topic, tier,
-                                                  since, until, market)
+                                                  *stored)
         if unread:
             pairs = [(s, r) for s, r in pairs if s.id not in acked][:limit]
         if csv:
@@ -163,19 +166,28 @@ class Service(AlertMethods):
                 csv_cells,
                 signal_row,
             )
+            graded = await trio.to_thread.run_sync(
+                signal_history.outcome_classes, self.d.store, [s.id or 0 for s, _ in pairs])
             return {"columns": list(SIGNAL_COLUMNS),
-                    "rows": [csv_cells(SIGNAL_COLUMNS, signal_row(s, r)) for s, r in pairs]}
-        return {"signals": [signal_dict(s, r, live.outcomes.get(s.id or 0))
+                    "rows": [csv_cells(SIGNAL_COLUMNS, signal_row(s, r, graded.get(s.id or 0)))
+                             for s, r in pairs]}
+        graded_now: dict[int, Any] = live.outcomes
+        if not all(v is None for v in stored):  # older signals: their stored outcomes
+            graded_now = await trio.to_thread.run_sync(
+                outcome_store.outcomes_of, self.d.store, [s.id or 0 for s, _ in pairs])
+        return {"signals": [signal_dict(s, r, graded_now.get(s.id or 0))
                             | {"acked": s.id in acked} for s, r in pairs]}
 
     def _stored_signals(self, sort: str, limit: int, topic: str | None, tier: str | None,
-                        since: str | None, until: str | None, market: str | None
+                        since: str | None, until: str | None, market: str | None,
+                        outcome: str | None, horizon: str | None
                         ) -> list[tuple[SpikeSignal, Any]]:
         try:
             flt = signal_history.SignalFilter(
                 since=signal_history.parse_time("since", since),
                 until=signal_history.parse_time("until", until), market=market, topic=topic,
-                tier=tier)
+                tier=tier, outcome=outcome,
+                horizon=HORIZONS[HORIZON_NAMES.index(horizon or "5m")])
         except ValueError as exc:
             raise RpcError(f"signals.list: {exc}", code="invalid_params") from None
         return signal_history.signals_page(self.d.store, flt, sort=sort, limit=limit)[0]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from trade_hunter.outcomes.grading import HORIZON_NAMES, HORIZONS
 from trade_hunter.plugins.models import AnalystRead, SpikeSignal, from_json
 
 from .store import Store
@@ -25,6 +26,19 @@ SOURCE_SQL = "json_extract(CAST(s.payload AS TEXT), '$.source')"
 FACETS = {"tier": "s.tier", "topic": "s.topic", "rule": "s.rule",
           "label": "COALESCE(r.label, 'none')", "source": SOURCE_SQL}
 EVENT_PAGE = 2000
+OUTCOMES = ("continued", "reversed", "flat", "moved", "no data", "pending")
+"""A signal's outcome at a horizon: the grader's class (``outcomes.grading``), ``pending``
+while the horizon waits for its data, ``no data`` when grading ended without it."""
+
+
+def outcome_sql(horizon: int) -> str:
+    """The outcome at ``horizon`` seconds of the joined ``outcomes`` row ``o`` (the horizons
+    are stored as JSON, one object per horizon). ``no data`` stays ``pending`` until the
+    grader is done with the signal (``complete``): the data may still come."""
+    return ("COALESCE(NULLIF((SELECT json_extract(h.value, '$.outcome')"
+            " FROM json_each(CAST(o.horizons AS TEXT)) h"
+            f" WHERE json_extract(h.value, '$.horizon') = {int(horizon)}), 'no data'),"
+            " CASE WHEN o.complete = 1 THEN 'no data' ELSE 'pending' END)")
 
 
 def parse_time(name: str, value: str | float | None) -> float | None:
@@ -55,6 +69,14 @@ class SignalFilter:
     source: str | None = None
     label: str | None = None
     """An analyst label (signal, noise, uncertain), or ``none`` for signals without a read."""
+    outcome: str | None = None
+    """One of :data:`OUTCOMES` at ``horizon``."""
+    horizon: int = 300
+    """Seconds after the signal (one of ``outcomes.grading.HORIZONS``) for ``outcome``."""
+
+    def facets(self) -> dict[str, str]:
+        """Each facet's SQL expression (the outcome's depends on the horizon)."""
+        return FACETS | {"outcome": outcome_sql(self.horizon)}
 
     def where(self, skip: str = "") -> tuple[str, list[Any]]:
         """The WHERE clause and its parameters; ``skip`` leaves one facet out (its counts)."""
@@ -69,7 +91,7 @@ class SignalFilter:
         if self.market:
             terms.append("s.market_id = ?")
             args.append(self.market)
-        for facet, column in FACETS.items():
+        for facet, column in self.facets().items():
             value = getattr(self, facet)
             if value and facet != skip:
                 terms.append(f"{column} = ?")
@@ -77,10 +99,82 @@ class SignalFilter:
         return " AND ".join(terms), args
 
 
-def _base(flt: SignalFilter, skip: str = "") -> tuple[str, list[Any]]:
+def _base(flt: SignalFilter, skip: str = "", *, grouped: bool = False
+          ) -> tuple[str, list[Any]]:
     where, args = flt.where(skip)
-    return ("FROM signals s LEFT JOIN analyst_reads r ON r.signal_id = s.id WHERE " + where,
-            args)
+    joins = " LEFT JOIN incident_signals x ON x.signal_id = s.id" if grouped else ""
+    return ("FROM signals s LEFT JOIN analyst_reads r ON r.signal_id = s.id"
+            " LEFT JOIN outcomes o ON o.signal_id = s.id" + joins + " WHERE " + where, args)
+
+
+# ---------------------------------------------------------------------- grouped by incident
+GROUP = "COALESCE('i' || x.incident_id, 's' || s.id)"
+"""A signal's group: its incident (``daemon/incidents.py``), else itself."""
+GROUP_SORTS = {  # sort → (the group's key, its tie-breaking id, direction)
+    "newest": ("MAX(s.created_at)", "MAX(s.id)", "DESC"),
+    "oldest": ("MIN(s.created_at)", "MIN(s.id)", "ASC"),
+    "score": ("MAX(s.score)", "MAX(s.id)", "DESC"),
+}
+
+
+@dataclass
+class SignalGroup:
+    incident: tuple[int, str] | None
+    """``(id, key)`` of the incident, ``None`` for a signal in none."""
+    signals: list[tuple[SpikeSignal, AnalystRead | None]]
+    """Its signals matching the filters, newest first."""
+
+
+def groups_page(store: Store, flt: SignalFilter, *, sort: str = "newest", limit: int = 50,
+                cursor: str | None = None) -> tuple[list[SignalGroup], str | None]:
+    """One page of groups (an incident's matching signals together, other signals alone),
+    ordered by their newest (oldest, strongest) signal and paged by the same kind of keyset
+    cursor as :func:`signals_page`."""
+    key, tie, way = GROUP_SORTS[sort]
+    base, args = _base(flt, grouped=True)
+    having = ""
+    if cursor:
+        having = f" HAVING ({key}, {tie}) {'<' if way == 'DESC' else '>'} (?, ?)"
+        args = [*args, *decode_cursor(cursor)]
+    rows = store.query(f"SELECT {GROUP}, {key}, {tie} {base} GROUP BY 1{having}"
+                       f" ORDER BY 2 {way}, 3 {way} LIMIT ?", [*args, limit + 1])
+    page, more = rows[:limit], len(rows) > limit
+    if not page:
+        return [], None
+    base, args = _base(flt, grouped=True)
+    marks = ",".join("?" * len(page))
+    members: dict[str, list[tuple[SpikeSignal, AnalystRead | None]]] = {}
+    for g, sp, rp in store.query(
+            f"SELECT {GROUP}, s.payload, r.payload {base} AND {GROUP} IN ({marks})"
+            " ORDER BY s.created_at DESC, s.id DESC", [*args, *(r[0] for r in page)]):
+        members.setdefault(g, []).append(
+            (from_json(sp, SpikeSignal), from_json(rp, AnalystRead) if rp else None))
+    ids = [int(g[1:]) for g, _, _ in page if g.startswith("i")]
+    keys = dict(store.query(f"SELECT id, key FROM incidents WHERE id IN "
+                            f"({','.join('?' * len(ids))})", ids)) if ids else {}
+    groups = [SignalGroup((int(g[1:]), keys.get(int(g[1:]), "")) if g.startswith("i")
+                          else None, members.get(g, [])) for g, _, _ in page]
+    last = page[-1]
+    return groups, (f"{last[1]!r}:{last[2]}" if more else None)
+
+
+def group_count(store: Store, flt: SignalFilter) -> int:
+    base, args = _base(flt, grouped=True)
+    return int(store.query(f"SELECT COUNT(DISTINCT {GROUP}) {base}", args)[0][0])
+
+
+def outcome_classes(store: Store, ids: list[int]) -> dict[int, dict[str, str]]:
+    """Per signal id, its outcome (:data:`OUTCOMES`) at every horizon by name ("5m"), by the
+    same SQL as the filter, so an export's cells and the History counts always agree."""
+    cols = ", ".join(outcome_sql(h) for h in HORIZONS)
+    out: dict[int, dict[str, str]] = {}
+    for i in range(0, len(ids), 500):
+        chunk = ids[i:i + 500]
+        rows = store.query(f"SELECT s.id, {cols} FROM signals s LEFT JOIN outcomes o"
+                           f" ON o.signal_id = s.id WHERE s.id IN ({','.join('?' * len(chunk))})",
+                           chunk)
+        out.update({r[0]: dict(zip(HORIZON_NAMES, r[1:], strict=True)) for r in rows})
+    return out
 
 
 def encode_cursor(signal: SpikeSignal, sort: str) -> str:
@@ -117,7 +211,7 @@ def counts(store: Store, flt: SignalFilter) -> dict[str, Any]:
     (what choosing that value would give)."""
     base, args = _base(flt)
     out: dict[str, Any] = {"total": store.query(f"SELECT COUNT(*) {base}", args)[0][0]}
-    for facet, column in FACETS.items():
+    for facet, column in flt.facets().items():
         fbase, fargs = _base(flt, skip=facet)
         rows = store.query(f"SELECT {column} AS v, COUNT(*) {fbase} GROUP BY v ORDER BY 2 DESC",
                            fargs)

@@ -131,6 +131,12 @@ class MuteBook:
                 return silence
         return None
 
+    def snoozes_of(self, market_id: str) -> list[dict[str, Any]]:
+        """The active snoozes covering ``market_id`` (its own, its event's, its series')."""
+        now = self.clock()
+        return [s.as_dict(now) for s in self.silences.values()
+                if s.kind == "snooze" and s.active(now) and under(market_id, s.matchers[0].value)]
+
     def mute_key(self, alert: Any) -> str | None:
         """``Outbox.mute``: the key of what mutes ``alert`` (follow-ups included). An
         incident is muted only when every market it lists is: one snoozed market does not

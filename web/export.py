@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from trade_hunter.daemon.signal_history import EVENT_COLUMNS
+from trade_hunter.outcomes.grading import HORIZON_NAMES
 from trade_hunter.plugins.models import AnalystRead, SpikeSignal
 
 from .why import explain, signed_move
@@ -23,6 +24,7 @@ SIGNAL_COLUMNS = (
     "source", "tier", "rule", "score", "direction", "price_move_cents", "yes_price",
     "volume_delta", "baseline", "volume_multiple", "notify", "escalation", "demo", "why",
     "analyst_label", "analyst_confidence", "analyst_provider", "analyst_rationale",
+    *(f"outcome_{name}" for name in HORIZON_NAMES),
 )
 EVENT_EXPORT_COLUMNS = ("id", "ts", "ts_epoch", "received_at_epoch", "platform", "market_id",
                         "kind", "yes_price", "yes_bid", "yes_ask", "volume", "volume_kind",
@@ -37,7 +39,11 @@ def iso(ts: float | None) -> str | None:
         timespec="milliseconds").replace("+00:00", "Z")
 
 
-def signal_row(signal: SpikeSignal, read: AnalystRead | None) -> dict[str, Any]:
+def signal_row(signal: SpikeSignal, read: AnalystRead | None,
+               outcomes: dict[str, str] | None = None) -> dict[str, Any]:
+    """One signal's export row; ``outcomes`` (``signal_history.outcome_classes``) gives its
+    ``outcome_<horizon>`` cells, ``pending`` without them."""
+    graded = outcomes or {}
     card = {"rule": signal.rule, "score": signal.score, "volume_delta": signal.volume_delta,
             "volume_multiple": signal.volume_multiple, "baseline": signal.baseline,
             "price_move": signal.price_move, "direction": signal.direction,
@@ -58,7 +64,7 @@ def signal_row(signal: SpikeSignal, read: AnalystRead | None) -> dict[str, Any]:
         "analyst_confidence": read.confidence if read else None,
         "analyst_provider": read.provider if read else None,
         "analyst_rationale": read.rationale if read else None,
-    }
+    } | {f"outcome_{name}": graded.get(name, "pending") for name in HORIZON_NAMES}
 
 
 def event_row(row: tuple[Any, ...]) -> dict[str, Any]:

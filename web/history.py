@@ -16,6 +16,8 @@ from quart_schema import document_querystring, document_response, hide
 
 from trade_hunter.daemon import signal_history as sh
 from trade_hunter.daemon.market_reads import FirstSeen
+from trade_hunter.daemon.outcome_store import outcomes_of
+from trade_hunter.outcomes.grading import HORIZON_NAMES, HORIZONS
 
 from . import export, schemas
 from .api import BadRequest, read_query
@@ -41,9 +43,17 @@ class SignalQuery(Struct, forbid_unknown_fields=True):
     source: Text | None = None
     label: Annotated[Literal["signal", "noise", "uncertain", "none"],
                      Meta(description="analyst label; none: no read")] | None = None
+    outcome: Annotated[Literal["continued", "reversed", "flat", "moved", "no data", "pending"],
+                       Meta(description="the outcome at `horizon` (sh.OUTCOMES); pending: "
+                            "not graded yet")] | None = None
+    horizon: Annotated[Literal["1m", "5m", "15m", "60m"],
+                       Meta(description="the horizon of `outcome` and its counts")] = "5m"
 
 
 class HistoryQuery(SignalQuery, forbid_unknown_fields=True):
+    group: Annotated[Literal["incident"],
+                     Meta(description="incident: items are groups, an incident's signals "
+                                      "together")] | None = None
     sort: Literal["newest", "oldest", "score"] = "newest"
     limit: Annotated[int, Meta(ge=1, le=200)] = 50
     cursor: Annotated[str, Meta(max_length=100,
@@ -70,7 +80,9 @@ def parse_time(name: str, value: str | None) -> float | None:
 def signal_filter(q: SignalQuery) -> sh.SignalFilter:
     return sh.SignalFilter(since=parse_time("since", q.since),
                            until=parse_time("until", q.until), market=q.market, topic=q.topic,
-                           tier=q.tier, rule=q.rule, source=q.source, label=q.label)
+                           tier=q.tier, rule=q.rule, source=q.source, label=q.label,
+                           outcome=q.outcome,
+                           horizon=HORIZONS[HORIZON_NAMES.index(q.horizon)])
 
 
 def stream(pages: AsyncIterator[str], name: str, mime: str) -> Response:
@@ -83,12 +95,24 @@ def stream(pages: AsyncIterator[str], name: str, mime: str) -> Response:
 def register_history_routes(app: Quart, d: Daemon) -> None:
     first_seen = FirstSeen(d.store)
 
+    def cards(items: list[tuple[Any, Any]]) -> list[dict[str, Any]]:
+        known = first_seen.lookup([s.market_id for s, _ in items])
+        graded = outcomes_of(d.store, [s.id for s, _ in items])
+        return [signal_card(s, r, graded.get(s.id or 0), first_seen=known.get(s.market_id))
+                for s, r in items]
+
     def history_page(q: HistoryQuery, flt: sh.SignalFilter) -> dict[str, Any]:
+        if q.group == "incident":
+            groups, cursor = sh.groups_page(d.store, flt, sort=q.sort, limit=q.limit,
+                                            cursor=q.cursor)
+            counts = sh.counts(d.store, flt) | {"groups": sh.group_count(d.store, flt)}
+            return {"items": [{"incident": {"id": g.incident[0], "key": g.incident[1]}
+                               if g.incident else None, "signals": cards(g.signals)}
+                              for g in groups],
+                    "next_cursor": cursor, "counts": counts}
         items, cursor = sh.signals_page(d.store, flt, sort=q.sort, limit=q.limit,
                                         cursor=q.cursor)
-        known = first_seen.lookup([s.market_id for s, _ in items])
-        return {"items": [signal_card(s, r, first_seen=known.get(s.market_id)) for s, r in items],
-                "next_cursor": cursor, "counts": sh.counts(d.store, flt)}
+        return {"items": cards(items), "next_cursor": cursor, "counts": sh.counts(d.store, flt)}
 
     @app.get("/history")
     @hide
@@ -101,7 +125,8 @@ def register_history_routes(app: Quart, d: Daemon) -> None:
     async def signal_history() -> Response:
         """Stored signals over any time range: filtered, sorted, cursor-paged, counted per filter.
 
-        The counts per value of each filter say how many signals choosing it would give."""
+        The counts per value of each filter say how many signals choosing it would give;
+        with group=incident each item is a group (an incident's matching signals together)."""
         q = read_query(HistoryQuery)
         flt = signal_filter(q)
         if q.cursor:
@@ -119,7 +144,10 @@ def register_history_routes(app: Quart, d: Daemon) -> None:
         while True:
             items, cursor = await trio.to_thread.run_sync(functools.partial(
                 sh.signals_page, d.store, flt, sort=q.sort, limit=EXPORT_PAGE, cursor=cursor))
-            yield render([export.signal_row(s, r) for s, r in items], first)
+            graded = await trio.to_thread.run_sync(
+                sh.outcome_classes, d.store, [s.id or 0 for s, _ in items])
+            yield render([export.signal_row(s, r, graded.get(s.id or 0)) for s, r in items],
+                         first)
             first = False
             if cursor is None:
                 return

@@ -51,6 +51,28 @@ def feed_status(d: Daemon, source: str | None) -> list[dict[str, Any]]:
         [{"name": h["name"], "state": h["state"], "detail": h.get("detail", "")} for h in feeds]
 
 
+def signal_close(signals: list[Any]) -> float | None:
+    """When the market closes as its stored signals knew it: the close time the feed put on
+    a signal's event, else the time left the gated detector recorded at a signal."""
+    for s in signals:
+        if s.event.closes_at is not None:
+            return float(s.event.closes_at)
+    for s in signals:
+        if s.context.seconds_to_close is not None:
+            return float(s.created_at + s.context.seconds_to_close)
+    return None
+
+
+def resolution(settled: tuple[str | None, float] | None, closes_at: float | None,
+               now: float) -> dict[str, Any]:
+    """``settled`` (with the result), ``closed`` (past its close, not settled yet), ``open``
+    (before its close) or ``unknown`` (no close time known and not settled)."""
+    result, checked = settled if settled is not None else (None, None)
+    state = ("settled" if result else "unknown" if closes_at is None
+             else "closed" if now >= closes_at else "open")
+    return {"state": state, "result": result, "closes_at": closes_at, "checked_at": checked}
+
+
 def market_payload(d: Daemon, market: str, window: str, rollups: RollupCache
                    ) -> dict[str, Any] | None:
     """Blocking (worker thread): everything the market page shows but the chart."""
@@ -59,13 +81,14 @@ def market_payload(d: Daemon, market: str, window: str, rollups: RollupCache
         return None
     now = time.time()
     first = row["first_event_at"]
-    signals = [signal_card(s, r, first_seen=first) for s, r in reads.market_signals(d.store, market,
-                                                                      limit=PAGE_SIGNALS)]
+    stored = reads.market_signals(d.store, market, limit=PAGE_SIGNALS)
     return {
         **row,
         "flow": {"range": window, **reads.flow_stats(
             d.store, market, now - reads.RANGES[window], now + 1, rollups)},
-        "signals": signals,
+        "signals": [signal_card(s, r, first_seen=first) for s, r in stored],
+        "settlement": reads.settlement_of(d.store, market),
+        "signal_close": signal_close([s for s, _ in stored]),
     }
 
 
@@ -102,7 +125,8 @@ def register_market_routes(app: Quart, d: Daemon) -> None:
     @document_response(schemas.ObjectResult)
     @document_response(schemas.ErrorBody, 404)
     async def market_detail(market_id: str) -> Response:
-        """One market: facts, last quote, signals with reads, trade-flow stats, feeds, tracking."""
+        """One market: facts, last quote, resolution status, signals with reads, trade-flow
+        stats, feeds, tracking, active snoozes."""
         if len(market_id) > 200:
             return json_error(422, "invalid market id", "at most 200 characters",
                               "invalid_params")
@@ -112,6 +136,13 @@ def register_market_routes(app: Quart, d: Daemon) -> None:
         if data is None:
             return json_error(404, "unknown market", f"no event stored for {market_id!r}",
                               "not_found")
+        # The close time as the feed says it now (its newest event), else as stored.
+        tape = d.live.tape.get(market_id)
+        closes = tape.event.closes_at if tape is not None else None
+        signal_closes = data.pop("signal_close")
+        data["resolution"] = resolution(data.pop("settlement"), closes if closes is not None
+                                        else signal_closes, time.time())
+        data["snoozed"] = d.mutes.snoozes_of(market_id)
         data["tracked_by"] = tracking(d, market_id)
         data["feeds"] = feed_status(d, data.get("source"))
         data["kalshi"] = "kalshi" in d.components

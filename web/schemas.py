@@ -203,6 +203,13 @@ class StatusOut(Struct):
     auth: Annotated[bool, Meta(description="whether API calls need DASHBOARD_TOKEN")]
 
 
+class IncidentRef(Struct):
+    """The incident a grouped signal belongs to (markets of one event: daemon/incidents.py)."""
+
+    id: int
+    key: Annotated[str, Meta(description="the event ticker, or source:group for relays")]
+
+
 class SignalCard(Struct, kw_only=True):
     """A signal as the dashboard shows it (no triggering event or raw thresholds)."""
 
@@ -228,6 +235,7 @@ class SignalCard(Struct, kw_only=True):
     demo: bool = False
     read: AnalystRead | None = None
     outcomes: list[OutcomeOut] = []
+    incident: IncidentRef | None = None
 
 
 class FlowItem(Struct, kw_only=True):

@@ -95,6 +95,11 @@ def state_payload(d: Daemon, first_seen: Mapping[str, float] | None = None) -> d
     signals = [_lean(signal_card(sig, live.reads.get(sig.id or 0),
                                  live.outcomes.get(sig.id or 0), first_seen.get(sig.market_id)))
                for sig in live.recent_signals(limit=STATE_SIGNALS)]
+    incidents = d.incidents  # None until the daemon runs
+    for card in signals:
+        member = incidents.member_of(card.get("id")) if incidents is not None else None
+        if member is not None:  # the dashboard shows an incident's signals as one card
+            card["incident"] = {"id": member[0], "key": member[1]}
 
     tape_entries = live.fresh_tape(since=since, limit=STATE_TAPE)
     sparks: dict[str, list[float]] = {}

@@ -23,6 +23,7 @@ FLOW_NOTE = "gated profile: one-sided taker flow lifts a tier one step, two-side
 WINDOWS = (("1m", "price_change_1m", 60.0), ("5m", "price_change_5m", 300.0),
            ("30m", "price_change_30m", 1800.0))
 DAY = 86400.0
+BASELINES = (("1 h", "mean_volume_1h", 3600.0), ("24 h", "mean_volume_24h", DAY))
 KALSHI_MARKET_URL = "https://kalshi.com/markets/{series}"
 
 
@@ -115,6 +116,18 @@ def windows(context: dict[str, Any], history: float | None) -> list[dict[str, An
     return out
 
 
+def baselines(context: dict[str, Any], history: float | None) -> list[dict[str, Any]]:
+    """The mean contracts per event over the last hour and day, each ``None``/"—" when the
+    known history is shorter (an average over an hour is not a day's baseline)."""
+    out = []
+    for label, key, seconds in BASELINES:
+        value = context.get(key)
+        known = value is not None and (history is None or history >= seconds)
+        out.append({"label": label, "value": value if known else None,
+                    "text": _num(value) if known and value is not None else "—"})
+    return out
+
+
 def gates(card: dict[str, Any], limits: dict[str, Any]) -> list[str]:
     """The gated profile's checks this signal passed, in words (empty for classic)."""
     if limits.get("SPIKE_PROFILE") != "gated":
@@ -193,6 +206,7 @@ def explain(card: dict[str, Any], limits: dict[str, Any],
         "quiet": quiet,
         "windows": windows(ctx, history),
         "mean_volume_24h": ctx.get("mean_volume_24h") if day_known else None,
+        "baselines": baselines(ctx, history),
         "history_seconds": None if history is None else round(history, 1),
         "history": None if history is None else f"history {span(history)}",
         "disagreement": disagreement(card),

@@ -90,6 +90,7 @@ async def test_alerts_reach_the_json_webhook_with_topic_routes(hook, start_daemo
     [general], [crypto] = hook.messages("all"), hook.messages("crypto")
     assert "KXA-1 title" in general["title"] and "Market: KXA-1" in general["message"]
     assert "KXBTC-1" in crypto["message"] and "informational only" in crypto["message"]
+    assert f"Market page: {d.dashboard_url.rstrip('/')}/market/KXA-1" in general["message"]
     health = d.health.get("apprise").as_dict()
     assert health["info"]["routes"] == [
         {"route": "default", "services": [f"json://127.0.0.1:{hook.port}/all"]},
@@ -138,7 +139,8 @@ async def test_bad_urls_stop_start_up_naming_the_variable(tmp_path):
 
 
 async def test_an_incident_arrives_as_one_message_listing_its_markets(hook, start_daemon):
-    d = await start_daemon(**env(hook, ALERT_GROUP_WAIT_SECONDS="1"))
+    d = await start_daemon(**env(hook, ALERT_GROUP_WAIT_SECONDS="1",
+                                 DASHBOARD_PUBLIC_URL="https://hunter.example.com/th/"))
     # One hand-off: both signals come out of one pipeline batch, before the group wait ends.
     d.ingest([msgspec.structs.replace(e, platform="kalshi")
               for market in ("KXHIGHNY-25DEC06-B40", "KXHIGHNY-25DEC06-B41")
@@ -148,3 +150,5 @@ async def test_an_incident_arrives_as_one_message_listing_its_markets(hook, star
     assert message["title"] == "KXHIGHNY-25DEC06: 2 signals on 2 markets"
     assert "KXHIGHNY-25DEC06-B40" in message["message"]
     assert "KXHIGHNY-25DEC06-B41" in message["message"]
+    # the configured public address, not the bound one
+    assert " · https://hunter.example.com/th/market/KXHIGHNY-25DEC06-B40\n" in message["message"]

@@ -131,6 +131,20 @@ def test_follow_up_embed_carries_the_read():
     assert "analyst heuristic / h-1" in embed["footer"]["text"]
 
 
+def test_the_market_page_on_the_dashboard_is_linked_next_to_the_venue():
+    page = "http://127.0.0.1:8765/market/KXBTC15M-26NOV2715-T100"
+    [embed] = embeds.build_payload(Alert(kind="detector", signal=signal()), page)["embeds"]
+    assert embed["fields"][0] == {
+        "name": "Links", "inline": False,
+        "value": f"[market page]({page}) · [on the venue](https://kalshi.com/markets/kxbtc15m)"}
+    custom = embeds.build_payload(Alert(kind="detector", signal=signal(platform="custom")),
+                                  page)["embeds"][0]
+    assert custom["fields"][0]["value"] == f"[market page]({page})"
+    [bare] = embeds.build_payload(Alert(kind="detector", signal=signal(platform="custom"))
+                                  )["embeds"]
+    assert all(f["name"] != "Links" for f in bare["fields"])
+
+
 def test_market_links_are_http_only():
     assert embeds.market_url(signal(platform="polymarket", market_id="will-it-rain")) == \
         "https://polymarket.com/market/will-it-rain"

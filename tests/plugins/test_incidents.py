@@ -82,6 +82,11 @@ async def test_one_message_per_incident_edited_as_it_grows(start_daemon, fake, c
     [message] = fake.messages
     assert title(message) == f"{EVENT}: 2 signals on 2 markets"
     assert "incident #1" in message["body"]["embeds"][0]["footer"]["text"]
+    # each market links to its page on the dashboard (the bound address by default)
+    base = d.dashboard_url.rstrip("/")
+    assert sorted(f["value"].rsplit(" · ", 1)[1]
+                  for f in message["body"]["embeds"][0]["fields"]) == [
+        f"[market page]({base}/market/{EVENT}-B40)", f"[market page]({base}/market/{EVENT}-B41)"]
 
     await fire(d, f"{EVENT}-B42")
     await trio.sleep(30)

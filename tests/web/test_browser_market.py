@@ -8,6 +8,7 @@ import csv
 import importlib.util
 import io
 import re
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -104,6 +105,9 @@ def test_the_card_says_why_it_fired(browser: Browser, daemon: DaemonProcess):
         assert "SPIKE_MIN_VOLUME_DELTA" in card.locator(".why-num").nth(1).get_attribute("title")
         # 12 s of history: no 1, 5 or 30-minute change is claimed.
         expect(card.locator(".ctx")).to_contain_text("1m — · 5m — · 30m — · (history 12 s)")
+        # nor an hour's or a day's baseline
+        expect(card.locator(".baseline")).to_have_text(
+            "avg/event 1 h — · 24 h — (history 12 s)")
         tier = card.locator(".tier")
         assert "score ≥" in tier.get_attribute("title")
         expect(card.locator("a.market-link")).to_have_attribute("href", f"/market/{MARKET}")
@@ -111,6 +115,8 @@ def test_the_card_says_why_it_fired(browser: Browser, daemon: DaemonProcess):
             "href", "https://kalshi.com/markets/kxuxtest")
         page.locator("#tier-legend summary").click()
         expect(page.locator("#tier-legend")).to_contain_text("high conviction flow")
+        ARTIFACTS.mkdir(exist_ok=True)
+        card.screenshot(path=str(ARTIFACTS / "card-why.png"))
         assert errors == []
     finally:
         context.close()
@@ -197,6 +203,45 @@ def test_history_filters_pages_and_exports(browser: Browser, daemon: DaemonProce
         assert sorted(r["market_id"] for r in rows) == ["KXUXSPORT-A", "KXUXSPORT-B"]
         page.locator("select[name=sort]").select_option("oldest")
         expect(cards.first.locator("a.market")).to_have_text("KXUXSPORT-A")
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_history_outcome_filter(browser: Browser, daemon: DaemonProcess):
+    # The sports spikes are graded by the daemon's grader (nothing traded after them: flat
+    # at +5 m); the newest one's +5 m is still ahead of the stored data: pending.
+    deadline = time.monotonic() + 30
+    while daemon.http.get("/api/history").json()["counts"]["outcome"].get("flat") != 2:
+        assert time.monotonic() < deadline, "the grader graded nothing"
+        time.sleep(0.2)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(daemon.url + "/history")
+        cards = page.locator("#h-list .card")
+        expect(cards).to_have_count(3)
+        outcome = page.locator("select[name=outcome]")
+        expect(outcome.locator("option[value=flat]")).to_have_text("flat (2)")
+        expect(outcome.locator("option[value=pending]")).to_have_text("pending (1)")
+        expect(cards.nth(2).locator(".outcomes")).to_contain_text("+5m = flat ±0¢")
+        outcome.select_option("pending")
+        expect(cards).to_have_count(1)
+        expect(cards.first.locator("a.market")).to_have_text(MARKET)
+        expect(page).to_have_url(f"{daemon.url}/history?outcome=pending")
+        page.locator("select[name=horizon]").select_option("60m")  # nothing has an hour yet
+        expect(page).to_have_url(f"{daemon.url}/history?outcome=pending&horizon=60m")
+        expect(cards).to_have_count(3)
+        expect(page.locator("#h-count")).to_have_text("3 of 3")
+        href = page.locator("#x-csv").get_attribute("href")
+        assert href == "/api/signals.csv?outcome=pending&horizon=60m"
+        rows = list(csv.DictReader(io.StringIO(daemon.http.get(href).text)))
+        assert {r["outcome_60m"] for r in rows} == {"pending"}
+        assert sorted(r["outcome_5m"] for r in rows) == ["flat", "flat", "pending"]
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "history-outcome.png"), full_page=True)
         assert errors == []
     finally:
         context.close()
@@ -313,6 +358,45 @@ def test_a_paired_market_shows_the_other_venue_on_its_chart(browser: Browser,
             time.sleep(0.2)
         assert drawn["label"] == "polymarket ux-test-passes"
         assert drawn["prices"][-1] == 0.38  # the twin's last price (1 s apart: one bucket)
+        assert errors == []
+    finally:
+        context.close()
+
+
+def test_market_page_resolution_and_snooze(browser: Browser, daemon: DaemonProcess):
+    """Last in the module: it snoozes the market's event in the shared daemon."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    errors: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{daemon.url}/market/{MARKET}")
+        # Relayed events carry no close time and nobody has settled it: not guessed.
+        expect(page.locator("#m-resolution")).to_have_text(
+            "open or closed: not known (no close time from the feed yet)")
+        scope = page.locator("#m-snooze-scope")
+        expect(scope.locator("option")).to_have_text(
+            [f"market {MARKET}", "event KXUXTEST-26DEC06", "series KXUXTEST"])
+        scope.select_option("KXUXTEST-26DEC06")
+        page.locator("#m-snooze-for").select_option("1h")
+        page.locator("#m-snooze").click()
+        expect(page.locator("#toast")).to_contain_text("Snoozed KXUXTEST-26DEC06 until")
+        expect(page.locator("#m-snoozed")).to_contain_text("snoozed (KXUXTEST-26DEC06) until")
+        listed = daemon.http.get("/api/silences").json()
+        snoozes = [s for s in listed["silences"] if s["kind"] == "snooze"]
+        assert [s["target"] for s in snoozes] == ["KXUXTEST-26DEC06"]
+        assert 3500 < snoozes[0]["ends_at"] - snoozes[0]["created_at"] <= 3600
+        # What the settlement polling stores when the venue answers: shown as settled.
+        db = sqlite3.connect(daemon.log.parent / "trade-hunter.db", timeout=10)
+        with db:
+            db.execute("INSERT OR REPLACE INTO settlements (market_id, result, checked_at)"
+                       " VALUES (?, 'yes', ?)", (MARKET, time.time()))
+        db.close()
+        page.reload()
+        expect(page.locator("#m-resolution")).to_have_text("settled YES")
+        expect(page.locator("#m-snoozed")).to_contain_text("snoozed (KXUXTEST-26DEC06) until")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.locator(".m-head").screenshot(path=str(ARTIFACTS / "market-head.png"))
         assert errors == []
     finally:
         context.close()

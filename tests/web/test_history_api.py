@@ -106,3 +106,116 @@ async def test_events_export_streams_every_page(web, monkeypatch):
     assert len(lines.splitlines()) == 30
     bad = await client.get("/api/events.csv?until=soon")
     assert bad.status_code == 422 and "until" in (await bad.get_json())["detail"]
+
+
+async def test_outcome_filter_counts_export_and_th_ctl_rows(web):
+    from trade_hunter.daemon.outcome_store import outcome_row, write_outcomes
+    from trade_hunter.outcomes.grading import HORIZONS, HorizonOutcome
+
+    d, client = await four_signals(web)
+    by_market = {s.market_id: s for s in d.live.signals.values()}
+
+    def graded(cls_5m: str, cls_1m: str = "flat") -> list[HorizonOutcome]:
+        classes = {60: cls_1m, 300: cls_5m}
+        return [HorizonOutcome(horizon=h, outcome=classes.get(h, "no data"),  # type: ignore[arg-type]
+                               change=0.02) for h in HORIZONS]
+    # M-A continued at +5 m, M-B reversed, M-C flat at +5 m but continued at +1 m;
+    # M-D has no outcome row yet: pending. M-B's grading is over (no data at +15 m for good).
+    rows = [outcome_row(by_market["M-A"], graded("continued"), [], False),
+            outcome_row(by_market["M-B"], graded("reversed"), [], True),
+            outcome_row(by_market["M-C"], graded("flat", "continued"), [], False)]
+    await d.store.run(write_outcomes(rows))
+
+    page = await (await client.get("/api/history")).get_json()
+    assert page["counts"]["outcome"] == {"continued": 1, "reversed": 1, "flat": 1,
+                                         "pending": 1}
+    cont = await (await client.get("/api/history?outcome=continued")).get_json()
+    assert [s["market_id"] for s in cont["items"]] == ["M-A"]
+    assert [o["outcome"] for o in cont["items"][0]["outcomes"]][:2] == ["flat", "continued"]
+    assert cont["counts"]["outcome"]["pending"] == 1  # the other values still counted
+    at_1m = await (await client.get("/api/history?outcome=continued&horizon=1m")).get_json()
+    assert [s["market_id"] for s in at_1m["items"]] == ["M-C"]
+    late = await (await client.get("/api/history?horizon=15m")).get_json()
+    assert late["counts"]["outcome"] == {"pending": 3, "no data": 1}
+    pending = await (await client.get("/api/history?outcome=pending&topic=sports")).get_json()
+    assert [s["market_id"] for s in pending["items"]] == ["M-D"]
+    for bad in ("outcome=won", "horizon=2m"):
+        assert (await client.get(f"/api/history?{bad}")).status_code == 422, bad
+
+    text = (await (await client.get("/api/signals.csv?outcome=reversed")).get_data()).decode()
+    (row,) = list(csv.DictReader(io.StringIO(text)))
+    assert (row["market_id"], row["outcome_1m"], row["outcome_5m"], row["outcome_15m"]) == (
+        "M-B", "flat", "reversed", "no data")
+    lines = (await (await client.get("/api/signals.jsonl?outcome=flat")).get_data()).decode()
+    assert [json.loads(x)["market_id"] for x in lines.splitlines()] == ["M-C"]
+
+    # th-ctl signals --outcome … goes through the same method (signals.list)
+    listed = await d.service.call("signals.list", {"outcome": "continued", "csv": True})
+    assert [r[listed["columns"].index("market_id")] for r in listed["rows"]] == ["M-A"]
+    table = await d.service.call("signals.list", {"outcome": "reversed", "horizon": "5m"})
+    [shown] = table["signals"]  # th-ctl's table rows carry the stored outcomes
+    assert shown["market_id"] == "M-B"
+    assert [o["outcome"] for o in shown["outcomes"]][:2] == ["flat", "reversed"]
+    bad = await client.get("/api/signals?outcome=won")
+    assert bad.status_code == 422
+
+
+async def incident_signals(web: Any) -> tuple[Any, Any]:
+    """Three signals on markets of one Kalshi event (one incident), one on another event's
+    market (an incident of one), one ungrouped (not a Kalshi market)."""
+    import msgspec
+
+    d, client = await web(ENABLE_SIMULATION="false")
+    for market in ("KXINC-26DEC06-A", "KXINC-26DEC06-B", "KXSOLO-26DEC06-A",
+                   "KXINC-26DEC06-C"):
+        d.ingest([msgspec.structs.replace(e, platform="kalshi")
+                  for e in spike_events(market, topic="macro")])
+        await wait_signals(d, len(d.live.signals) + 1)
+    d.ingest(spike_events("M-PLAIN", topic="sports"))
+    await wait_signals(d, 5)
+    await committed(d, 5)
+    return d, client
+
+
+async def test_dashboard_cards_name_their_incident(web):
+    d, client = await incident_signals(web)
+    state = await (await client.get("/api/state")).get_json()
+    incidents = {s["market_id"]: s.get("incident") for s in state["signals"]}
+    first = incidents["KXINC-26DEC06-A"]
+    assert first is not None and first["key"] == "KXINC-26DEC06"
+    assert incidents["KXINC-26DEC06-B"] == incidents["KXINC-26DEC06-C"] == first
+    assert incidents["KXSOLO-26DEC06-A"]["key"] == "KXSOLO-26DEC06"
+    assert incidents["KXSOLO-26DEC06-A"]["id"] != first["id"]
+    assert incidents["M-PLAIN"] is None
+    # after a restart the membership comes back from the store
+    d.incidents.members.clear()
+    await trio.to_thread.run_sync(d.incidents.load_members)
+    again = await (await client.get("/api/state")).get_json()
+    assert {s["market_id"]: s.get("incident") for s in again["signals"]} == incidents
+
+
+async def test_history_grouped_by_incident(web):
+    _d, client = await incident_signals(web)
+    page = await (await client.get("/api/history?group=incident&limit=2")).get_json()
+    assert page["counts"]["total"] == 5 and page["counts"]["groups"] == 3
+    newest, event = page["items"]
+    assert newest["incident"] is None and [s["market_id"] for s in newest["signals"]] == [
+        "M-PLAIN"]
+    assert event["incident"]["key"] == "KXINC-26DEC06"
+    assert [s["market_id"] for s in event["signals"]] == [
+        "KXINC-26DEC06-C", "KXINC-26DEC06-B", "KXINC-26DEC06-A"]  # newest first
+    rest = await (await client.get(
+        f"/api/history?group=incident&limit=2&cursor={page['next_cursor']}")).get_json()
+    assert [g["incident"]["key"] for g in rest["items"]] == ["KXSOLO-26DEC06"]
+    assert rest["next_cursor"] is None
+    oldest = await (await client.get("/api/history?group=incident&sort=oldest")).get_json()
+    assert [g["incident"] and g["incident"]["key"] for g in oldest["items"]] == [
+        "KXINC-26DEC06", "KXSOLO-26DEC06", None]
+    # the filters apply to the members: one market of the incident
+    one = await (await client.get("/api/history?group=incident&market=KXINC-26DEC06-B"
+                                  )).get_json()
+    [group] = one["items"]
+    assert group["incident"]["key"] == "KXINC-26DEC06" and len(group["signals"]) == 1
+    assert (await client.get("/api/history?group=market")).status_code == 422
+    # the exports stay one row per signal: group is not one of their parameters
+    assert (await client.get("/api/signals.csv?group=incident")).status_code == 422

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 import trio
 
 from trade_hunter.plugins.models import MarketEvent
@@ -142,3 +143,70 @@ async def test_series_of_a_paired_market_carries_the_other_venue_mapped(web):
     assert [round(p, 6) for _, p in other["price"]] == [0.70]  # NO side: 1 - 0.30
     back = await (await client.get("/api/markets/a-twin/series?range=15m")).get_json()
     assert back["paired"][0]["market_id"] == "KX-A"
+
+
+async def test_resolution_status_and_snoozes(web):
+    from trade_hunter.daemon.outcome_store import write_settlement
+
+    d, client = await web(ENABLE_SIMULATION="false")
+    now = time.time()
+    later, earlier = now + 3 * 3600, now - 600
+    open_events = trades("KXRES-26DEC06-A", 3, now - 30, 1.0)
+    open_events[-1].closes_at = later  # the feed says when it closes
+    d.ingest(open_events + trades("KXRES-26DEC06-B", 3, now - 30, 1.0)
+             + trades("KXRES-26DEC06-C", 3, now - 30, 1.0))
+    for m in ("A", "B", "C"):
+        await stored(d, f"KXRES-26DEC06-{m}", 3)
+    with_close = trades("KXRES-26DEC06-B", 1, now - 5, 1.0)
+    with_close[0].closes_at = earlier
+    d.ingest(with_close)
+    await stored(d, "KXRES-26DEC06-B", 4)
+
+    async def resolution(m: str) -> dict[str, Any]:
+        return (await (await client.get(f"/api/markets/KXRES-26DEC06-{m}")).get_json())[
+            "resolution"]
+
+    assert await resolution("A") == {"state": "open", "result": None, "closes_at": later,
+                                     "checked_at": None}
+    assert (await resolution("B"))["state"] == "closed"
+    assert (await resolution("C"))["state"] == "unknown"  # no close time: not guessed
+    await d.store.run(write_settlement("KXRES-26DEC06-B", "yes", now))
+    assert await resolution("B") == {"state": "settled", "result": "yes",
+                                     "closes_at": earlier, "checked_at": now}
+    await d.store.run(write_settlement("KXRES-26DEC06-C", None, now))  # asked: not yet
+    assert (await resolution("C"))["state"] == "unknown"
+
+    # the market page's snooze: the event's snooze covers its markets, not others
+    r = await client.post("/api/snoozes", json={"target": "KXRES-26DEC06", "duration": "2h"})
+    assert r.status_code == 200, await r.get_json()
+    body = await (await client.get("/api/markets/KXRES-26DEC06-A")).get_json()
+    (z,) = body["snoozed"]
+    assert z["target"] == "KXRES-26DEC06" and z["state"] == "active"
+    assert z["ends_at"] == pytest.approx(time.time() + 7200, abs=60)
+    other = trades("KXOTHER-1", 2, now - 10, 1.0)
+    d.ingest(other)
+    await stored(d, "KXOTHER-1", 2)
+    assert (await (await client.get("/api/markets/KXOTHER-1")).get_json())["snoozed"] == []
+
+
+def test_close_time_and_state_from_stored_signals():
+    import msgspec
+
+    from trade_hunter.web.market import resolution, signal_close
+
+    from ..outcome_history import SIGNAL_EVENT, signal
+
+    plain = signal(1, SIGNAL_EVENT)
+    assert signal_close([plain]) is None
+    gated = msgspec.structs.replace(plain, context=msgspec.structs.replace(
+        plain.context, seconds_to_close=600.0))
+    assert signal_close([gated]) == SIGNAL_EVENT.timestamp + 600
+    told = msgspec.structs.replace(gated, event=msgspec.structs.replace(
+        SIGNAL_EVENT, closes_at=SIGNAL_EVENT.timestamp + 60))
+    assert signal_close([gated, told]) == SIGNAL_EVENT.timestamp + 60  # the feed's word first
+    assert resolution(None, None, 100.0)["state"] == "unknown"
+    assert resolution(None, 200.0, 100.0)["state"] == "open"
+    assert resolution(None, 100.0, 100.0)["state"] == "closed"
+    assert resolution((None, 90.0), 50.0, 100.0)["state"] == "closed"  # asked: not settled
+    assert resolution(("no", 90.0), None, 100.0) == {
+        "state": "settled", "result": "no", "closes_at": None, "checked_at": 90.0}

@@ -82,3 +82,18 @@ def test_known_history_comes_from_the_first_stored_event_or_the_signal():
     assert card["explain"]["windows"][0]["text"] == "±0¢"
     assert "(updates)" not in card["explain"]["why"]  # no baseline_points: no count claimed
     assert "event" not in card and "thresholds" not in card
+
+
+def test_the_day_baseline_needs_a_day_of_history():
+    ctx = {**card()["context"], "mean_volume_1h": 12.5, "mean_volume_24h": 30.0}
+    hour = explain(card(context=ctx), GATED, 5400.0)  # 1.5 h known: the hour, not the day
+    assert [(b["label"], b["value"], b["text"]) for b in hour["baselines"]] == [
+        ("1 h", 12.5, "12.5"), ("24 h", None, "—")]
+    assert hour["history"] == "history 1.5 h" and hour["mean_volume_24h"] is None
+    young = explain(card(context=ctx), GATED, 40.0)
+    assert [b["text"] for b in young["baselines"]] == ["—", "—"]
+    day = explain(card(context=ctx), GATED, 2 * 86400.0)
+    assert [b["text"] for b in day["baselines"]] == ["12.5", "30"]
+    assert day["mean_volume_24h"] == 30.0
+    unknown = explain(card(context={**ctx, "mean_volume_24h": None}), GATED, 2 * 86400.0)
+    assert unknown["baselines"][1] == {"label": "24 h", "value": None, "text": "—"}

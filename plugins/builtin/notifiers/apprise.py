@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -83,8 +84,11 @@ def parse_routes(raw: str) -> list[tuple[str, list[str]]]:
 
 class AppriseNotifier:
     def __init__(self, default: Route | None, routes: dict[str, Route], *, mode: str = "all",
-                 followup: bool = True, timeout: float = 30.0) -> None:
+                 followup: bool = True, timeout: float = 30.0,
+                 page_url: Callable[[str], str | None] | None = None) -> None:
         self.default, self.routes = default, routes
+        self.page_url = page_url or (lambda market: None)
+        """A market's page on the dashboard (the daemon's ``extras["market_page_url"]``)."""
         self.mode, self.followup, self.timeout = mode, followup, timeout
         self._sent: OrderedDict[tuple[str, int], set[int]] = OrderedDict()
 
@@ -103,7 +107,7 @@ class AppriseNotifier:
         route = self.route(alert)
         if route is None:
             raise NotifyError(f"no apprise route for topic {alert.signal.topic}")
-        title, body = alert_text(alert)
+        title, body = alert_text(alert, self.page_url)
         key = (alert.kind, alert.signal.id or 0)
         done = self._sent.setdefault(key, set())
         self._sent.move_to_end(key)
@@ -162,7 +166,8 @@ def make_notifier(ctx: Any) -> AppriseNotifier | None:
     if problems:
         raise ConfigError("APPRISE_ROUTES", f"{len(problems)} bad URL(s)", "; ".join(problems))
     notifier = AppriseNotifier(default, routes, mode=s.APPRISE_ALERT_MODE,
-                               followup=s.APPRISE_ANALYST_FOLLOWUP, timeout=s.APPRISE_TIMEOUT)
+                               followup=s.APPRISE_ANALYST_FOLLOWUP, timeout=s.APPRISE_TIMEOUT,
+                               page_url=getattr(ctx, "extras", {}).get("market_page_url"))
     ctx.health.put("routes", notifier.describe())
     return notifier
 

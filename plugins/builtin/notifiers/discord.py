@@ -12,6 +12,7 @@ module decides *which* alerts go *where* (``wants``, ``lane``) and how they look
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
@@ -69,8 +70,8 @@ class DiscordNotifier:
 
     def __init__(self, client: WebhookClient, default: Webhook | None,
                  routes: dict[str, Webhook], *, mode: str = "all", followup: bool = True,
-                 min_confidence: str = "medium", messages: MessageBook | None = None
-                 ) -> None:
+                 min_confidence: str = "medium", messages: MessageBook | None = None,
+                 page_url: Callable[[str], str | None] | None = None) -> None:
         if mode not in MODES:
             raise ConfigError("DISCORD_ALERT_MODE", mode, "one of " + ", ".join(MODES))
         self.client, self.default, self.routes = client, default, routes
@@ -78,6 +79,8 @@ class DiscordNotifier:
         self.min_rank = CONFIDENCE_ORDER[min_confidence]
         self.messages = messages or MessageBook(None)
         """(incident id, webhook) → the message to edit."""
+        self.page_url = page_url or (lambda market: None)
+        """A market's page on the dashboard (the daemon's ``extras["market_page_url"]``)."""
 
     def route(self, alert: Alert) -> Webhook | None:
         return self.routes.get(alert.signal.topic) or self.default
@@ -97,7 +100,8 @@ class DiscordNotifier:
         if alert.incident is not None:
             await self.notify_incident(webhook, alert)
             return
-        await self.client.execute(webhook, build_payload(alert))
+        await self.client.execute(webhook, build_payload(
+            alert, self.page_url(alert.signal.market_id)))
 
     async def notify_text(self, title: str, body: str) -> None:
         """A free-text message (the daily digest) on the default webhook, else the first
@@ -114,10 +118,12 @@ class DiscordNotifier:
         as a new message naming the incident, which then becomes the one edited."""
         assert alert.incident is not None
         known = self.messages.get(alert.incident.id, webhook.label)
-        if known and await self.client.edit(webhook, known, incident_payload(alert)):
+        if known and await self.client.edit(webhook, known,
+                                            incident_payload(alert, page_url=self.page_url)):
             return
         answer = await self.client.execute(
-            webhook, incident_payload(alert, fallback=alert.incident.update > 0))
+            webhook, incident_payload(alert, fallback=alert.incident.update > 0,
+                                      page_url=self.page_url))
         if isinstance(answer.get("id"), str):
             await self.messages.put(alert.incident.id, webhook.label, answer["id"])
 
@@ -145,7 +151,8 @@ def make_notifier(ctx: Any) -> DiscordNotifier | None:
     return DiscordNotifier(client, default, routes, mode=s.DISCORD_ALERT_MODE,
                            followup=s.DISCORD_ANALYST_FOLLOWUP,
                            min_confidence=s.DISCORD_ANALYST_MIN_CONFIDENCE,
-                           messages=MessageBook(_folder(ctx)))
+                           messages=MessageBook(_folder(ctx)),
+                           page_url=getattr(ctx, "extras", {}).get("market_page_url"))
 
 
 def _folder(ctx: Any) -> Any:

@@ -24,7 +24,7 @@ TIER_COLOURS = {"high conviction flow": 0xE74C3C, "notable": 0xE67E22, "watch": 
 LABEL_COLOURS = {"signal": 0x2ECC71, "noise": 0x95A5A6, "uncertain": 0x3498DB}
 ARROWS = {"up": "▲", "down": "▼", "flat": "▶"}
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,200}$")
-_HTTP_URL = re.compile(r"^https?://[^\s<>\"]{1,500}$")
+HTTP_URL = re.compile(r"^https?://[^\s<>\"]{1,500}$")
 
 
 # --------------------------------------------------------------------------- lengths
@@ -88,7 +88,7 @@ def market_url(signal: SpikeSignal) -> str | None:
     """A link to the market's page when it can be known (http(s) only: Discord rejects
     anything else in an embed URL)."""
     meta_url = signal.event.metadata.get("url") if signal.event.metadata else None
-    if isinstance(meta_url, str) and _HTTP_URL.match(meta_url):
+    if isinstance(meta_url, str) and HTTP_URL.match(meta_url):
         return meta_url
     platform, market = signal.platform.lower(), signal.market_id
     if platform == "kalshi" and market:
@@ -211,8 +211,16 @@ def analyst_embed(signal: SpikeSignal, read: AnalystRead) -> dict[str, Any]:
     }
 
 
-def build_payload(alert: Alert) -> dict[str, Any]:
-    """The JSON body of one Execute Webhook call for ``alert``."""
+def links_value(page: str | None, venue: str | None) -> str | None:
+    """The market's page on our dashboard next to its page on the venue, as Markdown links."""
+    links = [f"[market page]({page})" if page and HTTP_URL.match(page) else "",
+             f"[on the venue]({venue})" if venue else ""]
+    return " · ".join(x for x in links if x) or None
+
+
+def build_payload(alert: Alert, page_url: str | None = None) -> dict[str, Any]:
+    """The JSON body of one Execute Webhook call for ``alert``; ``page_url`` is the market's
+    page on the dashboard (``DASHBOARD_PUBLIC_URL``)."""
     signal = alert.signal
     if alert.kind == "analyst" and alert.read is not None:
         embed = analyst_embed(signal, alert.read)
@@ -221,6 +229,9 @@ def build_payload(alert: Alert) -> dict[str, Any]:
     url = market_url(signal)
     if url:
         embed["url"] = url
+    links = links_value(page_url, url)
+    if links:
+        embed["fields"].insert(0, {"name": "Links", "value": links, "inline": False})
     if alert.possible_repeat:  # Discord webhooks have no idempotency key: say it honestly
         embed["title"] = "(possible repeat) " + embed["title"]
         embed["footer"]["text"] += " · possible repeat: the daemon stopped while sending it"

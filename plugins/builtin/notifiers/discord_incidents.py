@@ -3,12 +3,14 @@ incident grows (the message id comes from the ``wait=true`` answer of its first 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from trade_hunter.plugins.models import Alert, Incident
 
 from .discord_embeds import (
     ARROWS,
+    HTTP_URL,
     NO_PINGS,
     TIER_COLOURS,
     USERNAME,
@@ -23,15 +25,22 @@ def incident_name(incident: Incident) -> str:
     return f"incident #{incident.id} ({incident.key})"
 
 
-def incident_payload(alert: Alert, *, fallback: bool = False) -> dict[str, Any]:
+def incident_payload(alert: Alert, *, fallback: bool = False,
+                     page_url: Callable[[str], str | None] | None = None) -> dict[str, Any]:
+    """``page_url`` gives a market's page on the dashboard: each listed market links to it."""
     incident = alert.incident
     assert incident is not None
     markets = len({i.market_id for i in incident.signals})
     top = max(incident.signals, key=lambda i: i.score)
+
+    def page(market: str) -> str:
+        url = page_url(market) if page_url is not None else None
+        return f" · [market page]({url})" if url and HTTP_URL.match(url) else ""
+
     fields = [{"name": f"{i.tier} · {i.market_id}",
                "value": f"{cents(i.yes_price)} {ARROWS.get(i.direction, '▶')} "
                         f"{signed_cents(i.price_move)} · score {i.score:.2f}"
-                        f"{f' · {i.title}' if i.title else ''}"}
+                        f"{f' · {i.title}' if i.title else ''}{page(i.market_id)}"}
               for i in incident.signals[:20]]
     more = incident.total - len(fields)
     embed: dict[str, Any] = {

@@ -3,9 +3,10 @@
 // JSON Lines with the same filters. The filters live in the URL, so a view can be linked.
 import { $, h, setText, showEmpty } from "./dom.js";
 import { api } from "./net.js";
-import { signalCard } from "./cards.js";
+import { groupCard, signalCard } from "./cards.js";
 
-const FACETS = ["topic", "tier", "rule", "source", "label"];
+const FACETS = ["topic", "tier", "rule", "source", "label", "outcome"];
+const DEFAULTS = { sort: "newest", horizon: "5m" };
 const form = $("filters");
 let cursor = null;
 let shown = 0;
@@ -21,7 +22,8 @@ function params() {
   const p = new URLSearchParams();
   for (const el of form.elements) {
     if (!el.name || !el.value || el.name === "limit") continue;
-    if (el.name === "sort" && el.value === "newest") continue;
+    if (el.type === "checkbox" && !el.checked) continue;
+    if (DEFAULTS[el.name] === el.value) continue;
     p.set(el.name, el.type === "datetime-local" ? toEpoch(el.value) : el.value.trim());
   }
   return p;
@@ -32,10 +34,11 @@ function fromUrl() {
   for (const el of form.elements) {
     if (!el.name) continue;
     const v = p.get(el.name) || "";
+    if (el.type === "checkbox") { el.checked = v === el.value; continue; }
     if (el.tagName === "SELECT" && v && !Array.from(el.options).some((o) => o.value === v)) {
       el.append(h("option", { value: v, text: v }));
     }
-    el.value = el.type === "datetime-local" ? toLocal(v) : (v || (el.name === "sort" ? "newest" : ""));
+    el.value = el.type === "datetime-local" ? toLocal(v) : (v || DEFAULTS[el.name] || "");
   }
 }
 
@@ -59,14 +62,17 @@ async function load(more) {
     const page = await api(`/api/history?${p}`);
     showEmpty($("banner"), "");
     if (!more) { $("h-list").replaceChildren(); shown = 0; }
-    $("h-list").append(...page.items.map((s) => signalCard(s, true)));
-    shown += page.items.length;
+    const grouped = p.get("group") === "incident";
+    $("h-list").append(...page.items.map((item) => (grouped ? groupCard(item) : signalCard(item, true))));
+    shown += grouped ? page.items.reduce((n, g) => n + g.signals.length, 0) : page.items.length;
     cursor = page.next_cursor;
     $("h-more").hidden = !cursor;
     fillFacets(page.counts);
     setText($("h-count"), `${shown} of ${page.counts.total}`);
     showEmpty($("h-empty"), page.counts.total ? "" : "No stored signal matches these filters.");
-    const q = params().toString();
+    const x = params();
+    x.delete("group");  // the exports are one row per signal
+    const q = x.toString();
     $("x-csv").href = `/api/signals.csv${q ? "?" + q : ""}`;
     $("x-jsonl").href = `/api/signals.jsonl${q ? "?" + q : ""}`;
   } catch (err) {
@@ -81,7 +87,7 @@ form.addEventListener("submit", (ev) => {
   load(false);
 });
 form.addEventListener("change", (ev) => {
-  if (ev.target.tagName === "SELECT") form.requestSubmit();
+  if (ev.target.tagName === "SELECT" || ev.target.type === "checkbox") form.requestSubmit();
 });
 $("f-reset").addEventListener("click", () => {
   form.reset();

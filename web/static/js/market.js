@@ -1,6 +1,7 @@
 // One market's page: a uPlot price chart (yes price, bid/ask band, volume bars, trades sized
 // by contracts and coloured by taker side, signal markers in tier colours, a hover read-out),
-// its signals with their why-lines and reads, trade-flow statistics, feeds and tracking.
+// its signals with their why-lines and reads, trade-flow statistics, feeds, its resolution
+// status, tracking and a snooze button.
 import { $, fmt, h, setText, showEmpty } from "./dom.js";
 import { api, toast } from "./net.js";
 import { signalCard } from "./cards.js";
@@ -240,7 +241,46 @@ function renderFlow(f) {
   });
 }
 
+function untilText(ts) {
+  const s = Math.max(0, ts - Date.now() / 1000);
+  return s < 3600 ? `${Math.round(s / 60)} min` : s < 86400 ? `${Math.round(s / 3600)} h`
+    : `${Math.round(s / 86400)} d`;
+}
+
+// "settled YES", "closed at 14:00 · awaiting settlement", "open · closes in 3 h (…)".
+function resolutionText(r) {
+  if (!r) return "";
+  const when = r.closes_at != null ? fmt.full(r.closes_at) : null;
+  if (r.state === "settled") {
+    return `settled ${r.result.toUpperCase()}` + (when ? ` · closed ${when}` : "");
+  }
+  if (r.state === "closed") return `closed ${when} · not settled yet`;
+  if (r.state === "open") return `open · closes ${when} (in ${untilText(r.closes_at)})`;
+  return "open or closed: not known (no close time from the feed yet)";
+}
+
+// A Kalshi-style ticker's event is its ticker without the last segment; the series, the first.
+function scopes(id) {
+  const parts = id.split("-");
+  const out = [["market", id]];
+  if (parts.length > 2) out.push(["event", parts.slice(0, -1).join("-")]);
+  if (parts.length > 1) out.push(["series", parts[0]]);
+  return out;
+}
+
 function renderDetail(d) {
+  const res = d.resolution || {};
+  setText($("m-resolution"), resolutionText(res));
+  $("m-resolution").className = `resolution r-${res.state || "unknown"}`;
+  const scope = $("m-snooze-scope");
+  if (!scope.options.length) {
+    scope.replaceChildren(...scopes(d.market_id).map(([k, v]) =>
+      h("option", { value: v, text: `${k} ${v}` })));
+  }
+  const snoozed = d.snoozed || [];
+  $("m-snoozed").hidden = !snoozed.length;
+  setText($("m-snoozed"), snoozed.map((z) =>
+    `snoozed (${z.target}) until ${fmt.clock(z.ends_at)}`).join(" · "));
   document.title = `${d.market_id} · Trade Hunter`;
   setText($("m-title"), d.title || d.market_id);
   const meta = [d.market_id, d.platform, d.topic,
@@ -300,6 +340,22 @@ $("ranges").addEventListener("click", (ev) => {
   history.replaceState(null, "", `?range=${range}`);
   loadSeries().catch((err) => toast(err.message, true));
 });
+async function snooze() {
+  const button = $("m-snooze");
+  button.disabled = true;
+  try {
+    const res = await api("/api/snoozes", { target: $("m-snooze-scope").value,
+      duration: $("m-snooze-for").value });
+    toast(`Snoozed ${res.snooze.target} until ${fmt.clock(res.snooze.ends_at)}`);
+    await refresh();
+  } catch (err) {
+    toast(err.message, true);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+$("m-snooze").addEventListener("click", snooze);
 $("m-track").addEventListener("click", () => track(true));
 $("m-untrack").addEventListener("click", () => track(false));
 window.addEventListener("resize", () => { if (series) loadSeries().catch(() => {}); });

@@ -5,8 +5,9 @@ import {
   $, fmt, h, keepAnchor, reconcile, setAttr, setClass, setSpark, setText, setTime,
   showEmpty, sparkEl, tickTimes, timeEl,
 } from "./dom.js";
+import { buildIncident, patchIncident, signalRows } from "./incidents.js";
 import { patchOutcomes, scorecardPill } from "./scorecard.js";
-import { buildWhy, contextText, patchWhy } from "./why.js";
+import { baselineText, buildWhy, contextText, patchWhy } from "./why.js";
 
 let last = null;     // the payload being rendered
 let ui = null;       // { sort, topic, tier, source }: the reader's choices
@@ -111,13 +112,15 @@ function buildCard() {
     title: h("span", { class: "title" }), time: timeEl(),
     market: h("span", { class: "market" }), topic: h("span", { class: "topic" }),
     price: h("span", { class: "price" }), volume: h("span", { class: "volume" }),
+    baseline: h("span", { class: "baseline" }),
     context: h("span", { class: "ctx" }), read: h("div", { class: "read" }), why: buildWhy(),
     outcomes: h("div", { class: "outcomes", hidden: true }),
   };
   const el = h("article", { class: "card" },
     h("div", { class: "card-top" }, p.tier, p.vendor, p.score, p.title, p.time),
     p.why,
-    h("div", { class: "card-mid" }, p.market, p.topic, p.price, p.volume, p.context),
+    h("div", { class: "card-mid" }, p.market, p.topic, p.price, p.volume, p.baseline,
+      p.context),
     p.outcomes, p.read);
   el._p = p;
   return el;
@@ -160,6 +163,9 @@ function patchCard(el, s) {
   setText(p.volume, s.vendor ? [s.vendor.alert_type, s.vendor.trader && `by ${s.vendor.trader}`,
     s.volume_delta ? `vol ${fmt.num(s.volume_delta)}` : ""].filter(Boolean).join(" · ")
     : `vol ${fmt.num(s.volume_delta)} vs ${fmt.num(s.baseline)} (${s.volume_multiple.toFixed(1)}×)`);
+  setText(p.baseline, s.vendor ? "" : baselineText(s.explain));
+  setAttr(p.baseline, "title", "mean contracts per event over the last hour and day; — when " +
+    "the market's known history is shorter");
   setText(p.context, contextText(s.explain, s.context || {}));
   setAttr(p.context, "title", "price change over the last 1, 5 and 30 minutes; — when the " +
     "market's known history is shorter than the window");
@@ -202,7 +208,9 @@ export function renderSignals() {
     (!ui.tier || s.tier === ui.tier) && (!ui.source || s.source === ui.source));
   if (ui.sort === "score") items = items.slice().sort((a, b) => b.score - a.score || b.id - a.id);
   const list = $("signal-list");
-  keepAnchor(list, list, () => reconcile(list, items, (s) => s.id, buildCard, patchCard));
+  keepAnchor(list, list, () => reconcile(list, signalRows(items), (r) => r.key,
+    (r) => (r.signal ? buildCard() : buildIncident()),
+    (el, r) => (r.signal ? patchCard(el, r.signal) : patchIncident(el, r, buildCard, patchCard))));
   setText($("signals-count"), items.length === last.signals.length
     ? String(items.length) : `${items.length} of ${last.signals.length}`);
   let empty = "";

@@ -24,6 +24,16 @@ export function contextText(x, c) {
   return parts.join(" · ");
 }
 
+// The mean contracts per event over the last hour and day: "avg/event 1 h 12 · 24 h —
+// (history 40 min)"; "—" for a span longer than the known history, never a number over less.
+export function baselineText(x, historySaid = false) {
+  const bs = (x && x.baselines) || [];
+  if (!bs.length) return "";
+  const text = "avg/event " + bs.map((b) => `${b.label} ${b.text}`).join(" · ");
+  return bs.some((b) => b.value == null) && x.history && !historySaid
+    ? `${text} (${x.history})` : text;
+}
+
 export function patchWhy(el, s) {
   const x = s.explain;
   const key = JSON.stringify(x) + JSON.stringify(s.read && s.read.noise_or_signal);
