@@ -53,7 +53,7 @@ class PolymarketFeed:
         self.gamma = Gamma(cfg.gamma_url, health=health,
                            **({"page": gamma_page} if gamma_page else {}))
         self.tracker = Tracker(Resolver(self.gamma), tickers, now=now,
-                               on_publish=self._publish)
+                               on_publish=self._publish, on_rollover=self._rolled_over)
         self.sessions = 0
         self.last_message_at: float | None = None
         self.state, self.note = "starting", "resolving identifiers"
@@ -146,6 +146,11 @@ class PolymarketFeed:
             self.health.put(group, summary.get(group, {}))
         self.health.put("markets", sorted(m.slug for m in self.tracker.markets.values()))
         self.health.set(self.state, self._detail())
+
+    def _rolled_over(self, t: Any) -> None:
+        self.health.count("rollovers")
+        self.health.put("last_rollover", {"identifier": t.ident, "from": t.rolled_from,
+                                          "to": t.follows, "at": self.now()})
 
     def on_subscribed(self) -> None:
         if self._up_at is None:
