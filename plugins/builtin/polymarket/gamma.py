@@ -49,6 +49,10 @@ class Gamma:
                 await self._client.aclose()
             self._client = None
 
+    @property
+    def is_open(self) -> bool:
+        return self._client is not None
+
     def _count(self, name: str) -> None:
         if self.health is not None:
             self.health.count(name)
