@@ -110,6 +110,7 @@ def state_payload(d: Daemon, first_seen: Mapping[str, float] | None = None) -> d
             "received_at": e.received_at,
             "change": round(spark[-1] - spark[0], 4) if len(spark) > 1 else None,
             "events": entry.events, "signals": entry.signals,
+            "rolled_from": e.metadata.get("rolled_over_from"),  # a feed's rollover
         })
 
     flow = []
