@@ -28,7 +28,7 @@ DISCOVERY = ("rpc.discover", "system.methods")
 def signal_dict(signal: SpikeSignal, read: Any, outcomes: Any = None) -> dict[str, Any]:
     out = to_builtins(signal)
     out["read"] = to_builtins(read) if read is not None else None
-    out["outcomes"] = outcome_store.outcome_dicts(outcomes)
+    out["outcomes"] = outcome_store.outcome_dicts(outcomes, signal.divergence)
     return out
 
 

@@ -45,7 +45,7 @@ def signal_card(signal: Any, read: Any, outcomes: Any = None,
         card["read"]["status"] = read.status  # a default, so omitted by msgspec otherwise
     else:
         card["read"] = None
-    card["outcomes"] = outcome_dicts(outcomes)
+    card["outcomes"] = outcome_dicts(outcomes, signal.divergence)
     card["explain"] = explain(card, signal.thresholds, known_history(signal, first_seen))
     card.pop("event", None)            # the card shows its fields; the raw event is in
     card.pop("thresholds", None)       # /api/signals for whoever needs it
