@@ -1,6 +1,8 @@
 // A stored signal as a static card (market page, History): tier, score, price move, the
-// why-line block (why.js) and the analyst's read.
+// why-line block (why.js), its graded outcomes (a divergence's: did the gap close, which venue
+// moved) and the analyst's read.
 import { fmt, h } from "./dom.js";
+import { patchOutcomes } from "./scorecard.js";
 import { buildWhy, patchWhy } from "./why.js";
 
 export function signalCard(s, withMarket) {
@@ -13,6 +15,8 @@ export function signalCard(s, withMarket) {
     : `analyst: ${r.noise_or_signal || "?"} · ${r.confidence || "?"} confidence` +
       (r.rationale ? ` — ${r.rationale}` : "");
   const tierCls = s.tier.replace(/\s+/g, "-");
+  const outcomes = h("div", { class: "outcomes", hidden: true });
+  patchOutcomes(outcomes, s.outcomes);
   return h("article", { class: `card t-${tierCls}${s.notify === false ? " quiet" : ""}`,
     "data-id": s.id },
   h("div", { class: "card-top" },
@@ -24,5 +28,5 @@ export function signalCard(s, withMarket) {
     h("a", { class: "market", href: `/market/${encodeURIComponent(s.market_id)}`, text: s.market_id }),
     h("span", { class: "title", text: s.title || "" }), h("span", { class: "topic", text: s.topic }))
     : null,
-  why, h("div", { class: "read", text: read }));
+  why, outcomes, h("div", { class: "read", text: read }));
 }
