@@ -135,8 +135,9 @@ class Grader:
                     db.market_path, self.store, market, day, day + DAY + HORIZONS[-1])
                 path = PricePath.of(events)
                 for item in items:
+                    tallies: list[Tally] = []  # a divergence has no baseline
                     if item.signal.divergence is not None:
-                        horizons, tallies = await self._diverged(item, path, end), []
+                        horizons = await self._diverged(item, path, end)
                     else:
                         horizons, tallies = self._grade(item, path, end)
                     item.horizons = horizons
