@@ -6,7 +6,6 @@ panels goes to ``test-artifacts/venues.png``."""
 
 from __future__ import annotations
 
-import importlib.util
 import queue
 import sys
 import threading
@@ -17,23 +16,9 @@ from typing import Any
 import pytest
 import trio
 
+from .test_browser import ARGS, ARTIFACTS, CHROMIUM, DaemonProcess  # skips without chromium
+
 pytestmark = pytest.mark.browser
-
-
-def _browser_helpers() -> Any:
-    """test_browser.py's daemon runner and chromium settings, loaded by path (importlib
-    mode), as test_browser_market.py does."""
-    path = Path(__file__).with_name("test_browser.py")
-    spec = importlib.util.spec_from_file_location("th_test_browser_venues", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_helpers = _browser_helpers()
-ARGS, ARTIFACTS, CHROMIUM = _helpers.ARGS, _helpers.ARTIFACTS, _helpers.CHROMIUM
-DaemonProcess = _helpers.DaemonProcess
 
 from playwright.sync_api import Page, expect, sync_playwright
 
