@@ -222,6 +222,20 @@ def tickers_remove(r: dict[str, Any]) -> str:
     return f"stopped tracking {r.get('ticker')}"
 
 
+def feeds_search(r: dict[str, Any]) -> str:
+    hits = r.get("results") or []
+    if not hits:
+        names = r.get("categories") or []
+        return (f"{r.get('feed')}: search one of: {', '.join(names)}" if not r.get("query")
+                else f"{r.get('feed')}: nothing open in {', '.join(names) or r.get('query')}")
+    text = table([(h.get("id"), h.get("title"), h.get("category"),
+                   "" if h.get("price") is None else f"{h['price']:.2f}",
+                   "" if h.get("volume") is None else f"{h['volume']:,.0f}") for h in hits],
+                 ("id", "title", "category", "price", "volume"))
+    more = f"\n(showing {len(hits)} of {r.get('total')})" if r.get("truncated") else ""
+    return text + more + f"\n(track one: th-ctl add-ticker --feed {r.get('feed')} ID)"
+
+
 def cents(move: float, direction: str | None) -> str:
     """A price move as the dashboard shows it: "+3¢", "−3¢" (signed by direction)."""
     c = round(abs(move) * 100, 1) * (-1 if direction == "down" else 1)
@@ -395,6 +409,7 @@ RENDERERS: dict[str, Callable[[Any], str]] = {
     "tickers.list": tickers_list,
     "tickers.add": tickers_add,
     "tickers.remove": tickers_remove,
+    "feeds.search": feeds_search,
     "signals.list": signals_list,
     "plugins.list": plugins_list,
     "tuning.show": tuning_show,

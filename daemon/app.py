@@ -18,6 +18,7 @@ from trade_hunter.plugins.errors import ConfigError
 from trade_hunter.plugins.models import MarketEvent, SpikeSignal
 from trade_hunter.plugins.registry import PluginContext
 
+from . import divergence_store
 from .analyst_queue import AnalystService
 from .config import ConfigErrors
 from .control import ControlServer, serve_control
@@ -193,8 +194,10 @@ class Daemon:
         await trio.to_thread.run_sync(self.live.restore, self.store)
         await trio.to_thread.run_sync(self.tickers.load, s)
         await trio.to_thread.run_sync(self.pairs.load)
-        pipeline.signal_sources.append(DivergenceRule(
-            self.pairs, s.DIVERGENCE_MIN_GAP, s.DIVERGENCE_MIN_SECONDS).observe)
+        divergence = DivergenceRule(self.pairs, s.DIVERGENCE_MIN_GAP, s.DIVERGENCE_MIN_SECONDS)
+        await trio.to_thread.run_sync(divergence_store.restore, divergence, self.store)
+        pipeline.signal_sources.append(divergence.observe)
+        pipeline.signal_writes.append(divergence_store.rows_for_signal)  # open divergences
         providers = self._create("analyst", self.registries.analysts)
         self.outbox = Outbox(self._create("notifier", self.registries.notifiers),
                              store=self.store, health=self.health, batches=pipeline)

@@ -7,7 +7,8 @@ stays above ``DIVERGENCE_MIN_GAP`` for ``DIVERGENCE_MIN_SECONDS`` (event time, j
 either leg has an event) the rule fires; each further widening by another
 ``DIVERGENCE_MIN_GAP`` is an escalation of the same signal; when the gap falls back under the
 minimum a "converged" note (the last escalation, ``divergence.converged``) closes it. The
-state is in memory: after a restart a standing gap is timed afresh.
+open divergences (those that fired) are persisted with their signals and restored at start
+(``divergence_store.py``); a gap not yet old enough to fire is timed afresh after a restart.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class Watch:
     fired_at: float | None = None    # created_at of the open signal
     fired_gap: float = 0.0           # |gap| at the last signal or escalation
     escalations: int = 0
+    signal_id: int | None = None     # the open signal's id (kept in divergence_open)
 
 
 class DivergenceRule:

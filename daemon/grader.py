@@ -10,6 +10,9 @@ horizons pass, with its time-matched baseline, off the hot path.
 * A pass's outcomes are written through the store's writer in one batch. At start-up the
   stored signals not graded to the end are opened again, so horizons that passed while the
   daemon was down are graded from the stored events.
+* A cross-venue divergence signal is graded by ``trade_hunter.outcomes.divergence`` from both
+  markets' stored events (did the gap close within each horizon, which venue moved); it has
+  no baseline, so it is complete once its last horizon is graded.
 * Each pass also counts the (market, UTC clock hour) pairs with a trade among the events
   committed since the last pass into ``market_hours`` (the scorecard's rate denominator).
 """
@@ -26,6 +29,7 @@ from typing import Any
 import trio
 
 from trade_hunter.outcomes.baseline import BASELINE_K, DAY, PricePath, Tally, grade_signal
+from trade_hunter.outcomes.divergence import grade_divergence
 from trade_hunter.outcomes.grading import FLAT_BAND, HORIZONS, HorizonOutcome, grade
 from trade_hunter.plugins.models import SpikeSignal, from_json
 
@@ -62,6 +66,8 @@ class _Open:
         n = self.graded
         if n < len(HORIZONS):
             return self.t0 + HORIZONS[n]
+        if self.signal.divergence is not None:
+            return self.t0  # no baseline to wait for: complete
         return self.day + DAY + HORIZONS[-1]  # the baseline's day is complete
 
 
@@ -129,7 +135,11 @@ class Grader:
                     db.market_path, self.store, market, day, day + DAY + HORIZONS[-1])
                 path = PricePath.of(events)
                 for item in items:
-                    horizons, tallies = self._grade(item, path, end)
+                    tallies: list[Tally] = []  # a divergence has no baseline
+                    if item.signal.divergence is not None:
+                        horizons = await self._diverged(item, path, end)
+                    else:
+                        horizons, tallies = self._grade(item, path, end)
                     item.horizons = horizons
                     complete = item.due <= end or _price(item.signal) is None
                     rows.append(db.outcome_row(item.signal, horizons, tallies, complete))
@@ -169,6 +179,19 @@ class Grader:
                          close_time=close, band=self.band), []
         return grade_signal(path, i, s.market_id, s.direction, item.t0, p0, data_end=end,
                             close_time=close, k=self.k, band=self.band)
+
+    async def _diverged(self, item: _Open, a_path: PricePath, end: float
+                        ) -> list[HorizonOutcome]:
+        s = item.signal
+        d = s.divergence
+        assert d is not None
+        b_events = await trio.to_thread.run_sync(
+            db.market_path, self.store, d.b_market, item.t0, item.t0 + HORIZONS[-1])
+        close_gap = float(s.thresholds.get("DIVERGENCE_MIN_GAP", self.band))
+        return grade_divergence(item.t0, d.a_price, d.b_price, d.mapping,
+                                (a_path.times, a_path.prices),
+                                ([t for t, _, _ in b_events], [p for _, p, _ in b_events]),
+                                data_end=end, close_gap=close_gap, band=self.band)
 
     async def _count_hours(self) -> None:
         while True:

@@ -75,11 +75,21 @@ def market_path(store: Store, market_id: str, start: float, end: float
         " AND yes_price IS NOT NULL ORDER BY ts, id", (market_id, start, end))]
 
 
-def outcome_dicts(horizons: list[HorizonOutcome] | None) -> list[dict[str, Any]]:
-    """A signal's outcomes for the API and the cards: every horizon, ``no data`` included."""
-    return [{"horizon": horizon_name(h.horizon), "seconds": h.horizon, "outcome": h.outcome,
-             "price": h.price, "change": h.change, "favorable": h.favorable,
-             "adverse": h.adverse, "capped": h.capped} for h in horizons or ()]
+def outcome_dicts(horizons: list[HorizonOutcome] | None,
+                  divergence: Any = None) -> list[dict[str, Any]]:
+    """A signal's outcomes for the API and the cards: every horizon, ``no data`` included. A
+    divergence's also carry the gap and which venue moved (by name)."""
+    out = [{"horizon": horizon_name(h.horizon), "seconds": h.horizon, "outcome": h.outcome,
+            "price": h.price, "change": h.change, "favorable": h.favorable,
+            "adverse": h.adverse, "capped": h.capped} for h in horizons or ()]
+    if divergence is not None:
+        venues = {"a": divergence.a_platform, "b": divergence.b_platform,
+                  "both": "both venues", "neither": "neither venue"}
+        for row, h in zip(out, horizons or (), strict=True):
+            if h.moved is not None:
+                row.update(gap=h.gap, a_move=h.a_move, b_move=h.b_move,
+                           moved=venues.get(h.moved, h.moved))
+    return out
 
 
 def outcomes_of(store: Store, ids: Iterable[int]) -> dict[int, list[HorizonOutcome]]:

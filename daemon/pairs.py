@@ -110,8 +110,10 @@ class PairBook:
         pair = self.pairs.pop(pair_id, None)
         if pair is None:
             raise RpcError(f"no pair {pair_id}", code="invalid_params")
-        await self.store.run(lambda conn: conn.execute(
-            "DELETE FROM market_pairs WHERE id=?", (pair_id,)))
+        def delete(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM market_pairs WHERE id=?", (pair_id,))
+            conn.execute("DELETE FROM divergence_open WHERE pair_id=?", (pair_id,))
+        await self.store.run(delete)
         self._index()
         return pair
 

@@ -107,6 +107,12 @@ METHODS: tuple[Method, ...] = (
            (Param("ticker", required=True, help="a tracked identifier"), _FEED),
            cli="remove-ticker", http=("POST", "/api/feeds/{feed}/tracked/remove"),
            mutating=True),
+    Method("feeds.search", "Search a feed's venue for markets to track, by category or tag "
+           "(empty q: the names to search)",
+           (Param("feed", required=True, help="the feed whose venue to search, e.g. polymarket"),
+            Param("q", default="", help="a category or tag, e.g. Crypto"),
+            Param("limit", "int", default=100, help="most results (1-1000)")),
+           cli="search", http=("GET", "/api/feeds/{feed}/search")),
     Method("pairs.list", "Cross-venue pairs of equivalent markets, with their side mapping",
            cli="pairs", http=("GET", "/api/pairs")),
     Method("pairs.add", "Pair two equivalent markets on two venues; b may end in :yes (YES is "

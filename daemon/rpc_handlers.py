@@ -29,7 +29,7 @@ DISCOVERY = ("rpc.discover", "system.methods")
 def signal_dict(signal: SpikeSignal, read: Any, outcomes: Any = None) -> dict[str, Any]:
     out = to_builtins(signal)
     out["read"] = to_builtins(read) if read is not None else None
-    out["outcomes"] = outcome_store.outcome_dicts(outcomes)
+    out["outcomes"] = outcome_store.outcome_dicts(outcomes, signal.divergence)
     return out
 
 
@@ -103,7 +103,21 @@ class Service(AlertMethods):
     def tracking_feeds(self) -> list[dict[str, Any]]:
         """The feeds that accept identifiers: whether each is running, what it accepts."""
         return [{"name": name, "running": name in self.d.components,
-                 "accepts": spec.describe} for name, spec in self.d.tickers.specs.items()]
+                 "accepts": spec.describe, "search": spec.search is not None}
+                for name, spec in self.d.tickers.specs.items()]
+
+    async def feeds_search(self, feed: str, q: str = "", limit: int = 100) -> dict[str, Any]:
+        """A feed plugin's own search (``IdentifierSpec.search``); each hit names its feed."""
+        name = self.d.tickers.feed_for(feed)
+        search = self.d.tickers.specs[name].search
+        if search is None:
+            raise RpcError(f"feed {name!r} offers no search", code="invalid_params")
+        if not 1 <= limit <= 1000:
+            raise RpcError("feeds.search: limit must be from 1 to 1000", code="invalid_params")
+        plugin = self.d.registries.feeds.items[name].plugin
+        answer = dict(await search(self.d.plugin_context(plugin), q, limit))
+        answer["results"] = [{**hit, "feed": name} for hit in answer.get("results") or ()]
+        return {**answer, "feed": name}
 
     async def tickers_add(self, ticker: str, feed: str | None = None) -> dict[str, Any]:
         book = self.d.tickers

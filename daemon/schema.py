@@ -225,6 +225,20 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE (a_platform, a_market, b_platform, b_market)
     );
     """,
+    # 9: the divergence rule's open divergences (daemon/divergence_store.py): one row per pair
+    # whose divergence signal fired and has not converged, so a restart neither re-fires it
+    # nor forgets to say "converged"
+    """
+    CREATE TABLE divergence_open (
+        pair_id INTEGER PRIMARY KEY,
+        since REAL NOT NULL,
+        fired_at REAL NOT NULL,
+        fired_gap REAL NOT NULL,
+        gap REAL NOT NULL,
+        escalations INTEGER NOT NULL,
+        signal_id INTEGER NOT NULL
+    );
+    """,
 )
 
 

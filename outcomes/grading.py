@@ -26,9 +26,10 @@ HORIZON_NAMES: tuple[str, ...] = ("1m", "5m", "15m", "60m")
 FLAT_BAND = 0.005
 """A change within half a cent (either way) is ``flat`` (the ``OUTCOME_FLAT_BAND`` setting)."""
 
-Class = Literal["continued", "reversed", "flat", "moved", "no data"]
+Class = Literal["continued", "reversed", "flat", "moved", "converged", "open", "no data"]
 """``moved`` is for undirected moments (a volume-only signal): the price left the flat band,
-but there was no direction to continue or reverse."""
+but there was no direction to continue or reverse. ``converged`` / ``open`` grade a
+cross-venue divergence (:mod:`.divergence`): the gap closed within the horizon, or not."""
 DirectionName = Literal["up", "down", "flat"]
 
 
@@ -46,6 +47,15 @@ class HorizonOutcome(msgspec.Struct, kw_only=True, omit_defaults=True):
     """The largest move against it (≥ 0)."""
     capped: bool = False
     """The market closed before the horizon: graded at the close."""
+    gap: float | None = None
+    """Divergences only: market a's price minus market b's mapped price at the end."""
+    a_move: float | None = None
+    """Divergences only: market a's price change at the end."""
+    b_move: float | None = None
+    """Divergences only: market b's (mapped) price change at the end."""
+    moved: str | None = None
+    """Divergences only: which venue moved beyond the flat band: ``a``, ``b``, ``both`` or
+    ``neither``."""
 
 
 def horizon_name(seconds: int) -> str:

@@ -75,6 +75,18 @@ def settlement_lines(card: dict[str, Any]) -> list[str]:
     return out
 
 
+def divergence_lines(card: dict[str, Any]) -> list[str]:
+    """Groups holding divergence signals: the share whose gap closed by each horizon."""
+    out = []
+    for g in [*card.get("groups", []), card.get("total") or {}]:
+        shares = [(h["horizon"], h.get("converged")) for h in g.get("horizons") or ()]
+        if g and any(x is not None for _, x in shares) and (g is not card.get("total")
+                                                            or len(card["groups"]) != 1):
+            out.append(f"  {g['group']}: gap closed within "
+                       + ", ".join(f"+{name} {pct(x)}" for name, x in shares))
+    return out
+
+
 def render(card: dict[str, Any], title: str = "", horizons: tuple[str, ...] | None = None
            ) -> str:
     rate = card["signals"] / card["market_hours"] if card.get("market_hours") else None
@@ -85,6 +97,10 @@ def render(card: dict[str, Any], title: str = "", horizons: tuple[str, ...] | No
     settled = settlement_lines(card)
     if settled:
         parts += ["", "Settlement:", *settled]
+    diverged = divergence_lines(card)
+    if diverged:
+        parts += ["", "Cross-venue divergences (converged = the gap fell to the rule's minimum):",
+                  *diverged]
     parts += ["", ("cont = continued / (continued + reversed) among moves beyond the flat band; "
               "base = the same for random moved trades of the same market and day; "
               "lift = cont - base in points (95% bootstrap interval). Informational only.")]

@@ -63,6 +63,9 @@ class HorizonScore(msgspec.Struct, kw_only=True):
     """continuation − baseline_continuation, in percentage points."""
     lift_low: float | None
     lift_high: float | None
+    converged: float | None = None
+    """Divergence signals: the share of the graded ones whose gap closed within the horizon
+    (``None`` when the group has none)."""
 
 
 class GroupScore(msgspec.Struct, kw_only=True):
@@ -166,7 +169,7 @@ def score_group(name: str, rows: list[ScoredSignal], hours: float,
 
 
 def _horizon(rows: list[ScoredSignal], i: int, h: int, rounds: int) -> HorizonScore:
-    counts = {"continued": 0, "reversed": 0, "flat": 0, "moved": 0}
+    counts = {"continued": 0, "reversed": 0, "flat": 0, "moved": 0, "converged": 0, "open": 0}
     moves: list[float] = []
     sig_c, sig_r, base_c, base_r = [], [], [], []
     base = Tally()
@@ -203,7 +206,8 @@ def _horizon(rows: list[ScoredSignal], i: int, h: int, rounds: int) -> HorizonSc
         baseline_flat=_ratio(base.flat, base.graded),
         baseline_mean_abs_move=round(100 * base.abs_move / base.graded, 3) if base.graded
         else None,
-        lift=_round(point), lift_low=_round(low), lift_high=_round(high))
+        lift=_round(point), lift_low=_round(low), lift_high=_round(high),
+        converged=_ratio(counts["converged"], counts["converged"] + counts["open"]))
 
 
 def _ratio(n: int, d: int) -> float | None:

@@ -108,6 +108,16 @@ class IdentifierSpec:
     seed_setting: str | None = None
     """A ``list`` setting of identifiers added on the very first start only (after that the
     persisted watchlist wins: removing one stays removed)."""
+    search: Callable[[Any, str, int], Awaitable[dict[str, Any]]] | None = None
+    """Optional ``await search(ctx, q, limit)``: the venue's markets a person may track, found
+    by category or tag (the dashboard's search, ``feeds.search``, ``GET
+    /api/feeds/NAME/search?q=``). ``ctx`` is the plugin's :class:`PluginContext`, so it works
+    whether the feed runs or not. Returns ``{"results": [...], ...}`` (an empty ``q``: the
+    names to search, as ``{"categories": [...], "results": []}``); each result has ``id`` (an
+    identifier ``validate`` accepts) and ``title``, optionally ``category``, ``price`` (YES,
+    0–1), ``volume``, ``closes_at`` (ISO 8601) and ``url``. Raise ``RpcError`` to refuse (an
+    unknown category with ``data={"valid": [...]}``; ``code="not_available"`` when the venue
+    cannot be reached)."""
 
 
 class TickerBook(Protocol):

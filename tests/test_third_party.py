@@ -178,7 +178,7 @@ async def test_a_third_party_feed_watches_identifiers_added_with_th_ctl(tmp_path
         listed = json.loads((await th_ctl(home, "tickers", "--feed", "slugs", "--json")).stdout)
         assert {(t["feed"], t["ticker"], t["status"]) for t in listed["tickers"]} == {
             ("slugs", "rain-2026", "active"), ("slugs", "snow-2026", "active")}
-        assert {"name": "slugs", "running": True,
+        assert {"name": "slugs", "running": True, "search": False,  # it offers no search
                 "accepts": "a lower-case slug, e.g. rain-2026"} in listed["feeds"]
         kalshi = await (await client.get("/api/kalshi/markets")).get_json()
         assert kalshi["tickers"] == []  # each feed has its own list

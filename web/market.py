@@ -13,6 +13,7 @@ from quart_schema import document_querystring, document_response, hide
 
 from trade_hunter.daemon import market_reads as reads
 from trade_hunter.daemon.market_rollup import RollupCache
+from trade_hunter.daemon.outcome_store import outcomes_of
 
 from . import schemas
 from .api import read_query
@@ -82,11 +83,13 @@ def market_payload(d: Daemon, market: str, window: str, rollups: RollupCache
     now = time.time()
     first = row["first_event_at"]
     stored = reads.market_signals(d.store, market, limit=PAGE_SIGNALS)
+    graded = outcomes_of(d.store, [s.id for s, _ in stored if s.id is not None])  # as stored
     return {
         **row,
         "flow": {"range": window, **reads.flow_stats(
             d.store, market, now - reads.RANGES[window], now + 1, rollups)},
-        "signals": [signal_card(s, r, first_seen=first) for s, r in stored],
+        "signals": [signal_card(s, r, graded.get(s.id or 0), first_seen=first)
+                    for s, r in stored],
         "settlement": reads.settlement_of(d.store, market),
         "signal_close": signal_close([s for s, _ in stored]),
     }

@@ -124,12 +124,20 @@ class OutcomeOut(Struct):
     horizon: Annotated[str, Meta(description="1m, 5m, 15m or 60m")]
     seconds: int
     outcome: Annotated[str, Meta(description="continued, reversed, flat, moved (an undirected "
-                                             "signal left the flat band) or no data")]
+                                             "signal left the flat band), converged / open (a "
+                                             "divergence's gap closed within the horizon, or "
+                                             "not) or no data")]
     price: float | None
     change: Annotated[float | None, Meta(description="price minus the signal's, dollars")]
     favorable: Annotated[float | None, Meta(description="largest move the signal's way")]
     adverse: Annotated[float | None, Meta(description="largest move against it")]
     capped: bool
+    gap: Annotated[float | None, Meta(description="divergences: the gap at the horizon")] = None
+    a_move: Annotated[float | None, Meta(description="divergences: market a's change")] = None
+    b_move: Annotated[float | None, Meta(description="divergences: market b's (mapped) "
+                                                     "change")] = None
+    moved: Annotated[str | None, Meta(description="divergences: the venue that moved, both "
+                                                   "venues or neither venue")] = None
 
 
 class SignalOut(SpikeSignal):  # kw_only, like SpikeSignal (options are inherited)

@@ -45,7 +45,7 @@ def signal_card(signal: Any, read: Any, outcomes: Any = None,
         card["read"]["status"] = read.status  # a default, so omitted by msgspec otherwise
     else:
         card["read"] = None
-    card["outcomes"] = outcome_dicts(outcomes)
+    card["outcomes"] = outcome_dicts(outcomes, signal.divergence)
     card["explain"] = explain(card, signal.thresholds, known_history(signal, first_seen))
     card.pop("event", None)            # the card shows its fields; the raw event is in
     card.pop("thresholds", None)       # /api/signals for whoever needs it
@@ -115,6 +115,7 @@ def state_payload(d: Daemon, first_seen: Mapping[str, float] | None = None) -> d
             "received_at": e.received_at,
             "change": round(spark[-1] - spark[0], 4) if len(spark) > 1 else None,
             "events": entry.events, "signals": entry.signals,
+            "rolled_from": e.metadata.get("rolled_over_from"),  # a feed's rollover
         })
 
     flow = []

@@ -4,6 +4,7 @@ the control API and persisted across a restart."""
 
 from __future__ import annotations
 
+import pytest
 import trio
 
 from trade_hunter.daemon.app import Daemon
@@ -119,6 +120,63 @@ async def test_a_divergence_from_two_scripted_feeds_with_a_pair_kept_across_a_re
         await d.store.flush()
         [(rule, market)] = await d.store.aquery("SELECT rule, market_id FROM signals")
         assert (rule, market) == ("divergence", K)
+        assert len(await d.store.aquery("SELECT * FROM divergence_open")) == 1
         removed = await d.service.call("pairs.remove", {"id": str(listed["pairs"][0]["id"])})
         assert removed["removed"] and (await d.service.call("pairs.list"))["pairs"] == []
+        assert await d.store.aquery("SELECT * FROM divergence_open") == []  # went with it
+        d.request_shutdown("done")
+
+
+async def test_an_open_divergence_survives_a_restart(tmp_path):
+    """Fired before the restart; after it the standing gap does not fire again, a widening
+    continues the escalations, and the close is noted as "converged" of the same signal."""
+    home = tmp_path / "home"
+    # the scripted times are in April 2026: keep them through the restart's retention run
+    env = base_env(home, DIVERGENCE_MIN_SECONDS="60", RETENTION_DAYS="100000")
+    d = Daemon(*build(env))
+    async with trio.open_nursery() as nursery:  # the pair first, as a person would add it
+        await run_daemon(nursery, d)
+        await d.service.call("pairs.add", {"a": K, "b": P})
+        d.request_shutdown("paired")
+
+    first_run = RecordingNotifier()
+    feed = ScriptedFeed([[quote("kalshi", K, 0.40, 0, 0.39, 0.41),
+                          quote("polymarket", P, 0.55, 0, 0.54, 0.56)],
+                         [quote("kalshi", K, 0.40, 61, 0.39, 0.41)]])
+    d = Daemon(*build(env, [("script", FakesPlugin(feed=feed, name="script",
+                                                   notifier=first_run))]))
+    async with trio.open_nursery() as nursery:
+        await run_daemon(nursery, d)
+        with trio.fail_after(30):
+            [alert] = await first_run.wait_for(1, kind="detector")
+        first = alert.signal
+        await d.store.flush()
+        [row] = await d.store.aquery("SELECT since, fired_at, fired_gap, escalations, signal_id"
+                                     " FROM divergence_open")
+        assert row == (T0, T0 + 61, pytest.approx(0.15), 0, first.id)
+        d.request_shutdown("restart")
+
+    second_run = RecordingNotifier()
+    feed = ScriptedFeed([quote("kalshi", K, 0.40, 100),          # still apart: no new signal
+                         quote("polymarket", P, 0.56, 101),
+                         quote("polymarket", P, 0.62, 110),      # wider by 0.07: escalation
+                         quote("kalshi", K, 0.60, 150)])         # 0.02 apart: converged
+    d = Daemon(*build(env, [("script", FakesPlugin(feed=feed, name="script",
+                                                   notifier=second_run))]))
+    async with trio.open_nursery() as nursery:
+        await run_daemon(nursery, d)
+        with trio.fail_after(30):
+            while d.pipeline.processed < 4:  # the whole script judged
+                await trio.sleep(0.05)
+        signals = [s for s in d.live.recent_signals(limit=10) if s.id != first.id]
+        wider, closed = sorted(signals, key=lambda s: s.id)  # one first signal, never re-fired
+        assert (wider.escalation, wider.escalates) == (1, first.created_at)
+        assert wider.divergence.seconds == 110.0  # timed from the first crossing
+        assert closed.divergence.converged
+        assert (closed.escalation, closed.escalates) == (2, first.created_at)
+        await d.store.flush()
+        rows = await d.store.aquery("SELECT id, rule FROM signals ORDER BY id")
+        assert rows == [(first.id, "divergence"), (wider.id, "divergence"),
+                        (closed.id, "divergence")]
+        assert await d.store.aquery("SELECT * FROM divergence_open") == []
         d.request_shutdown("done")

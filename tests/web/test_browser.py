@@ -60,6 +60,8 @@ class DaemonProcess:
                     # no network: the Kalshi plugin (it serves the ticker routes) talks to
                     # a port nobody listens on, so category search answers "unavailable"
                     "KALSHI_API_BASE": f"http://127.0.0.1:{free_port()}/trade-api/v2",
+                    # and so does the Polymarket plugin's tag search (Gamma)
+                    "POLYMARKET_GAMMA_URL": f"http://127.0.0.1:{free_port()}",
                     "QUIET_MODE": "true", **env}
         exe = Path(sys.executable).with_name("trade-hunter")
         with open(self.log, "wb") as log:
@@ -172,7 +174,7 @@ def wait_refresh(page: Page) -> None:
 def test_page_loads_clean_and_fills_every_panel(watched: Watched, daemon: DaemonProcess):
     page = watched.page
     for heading in ("Recent Signals", "Tuning Advisor", "Live Trade Flow", "Market Tape",
-                    "Tracked Kalshi Tickers", "Category Search"):
+                    "Tracked Markets", "Category Search"):
         expect(page.get_by_role("heading", name=re.compile(heading))).to_be_visible()
     expect(page.locator("#pills .pill").nth(5)).to_be_visible(timeout=10_000)
     pills = page.locator("#pills").inner_text()
@@ -484,7 +486,7 @@ def test_category_search_finds_markets_and_tracks_one_with_a_click(browser: Brow
         result.get_by_role("button", name="Track KXBTC15M-26NOV270515-15").click()
         expect(page.locator("#ticker-list li", has_text="KXBTC15M-26NOV270515-15")).to_be_visible()
         result.get_by_role("button", name="Track KXBTC15M", exact=True).click()
-        expect(page.locator("#ticker-list li", has_text=re.compile(r"^KXBTC15M\b"))).to_be_visible()
+        expect(page.locator("#ticker-list li .tk", has_text=re.compile(r"^KXBTC15M$"))).to_be_visible()
         tracked = {t["ticker"] for t in d.http.get("/api/kalshi/markets").json()["tickers"]}
         assert tracked == {"KXBTC15M-26NOV270515-15", "KXBTC15M"}
         page.locator("#category-input").fill("Cooking")

@@ -15,13 +15,14 @@ client against ``KALSHI_API_BASE`` (results cached for ``KALSHI_CATEGORY_TTL_SEC
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from trade_hunter.plugins import ComponentRegistry, RpcRegistry, SettingsRegistry, hookimpl
 from trade_hunter.plugins.errors import ConfigError, RpcError
 
 from .auth import KEY_ID_VAR, Signer, load_private_key
-from .categories import DEFAULT_LIMIT, CategorySearch
+from .categories import DEFAULT_LIMIT, MAX_LIMIT, CategorySearch
 from .config import SETTINGS, endpoints, key_path, load_config
 from .feed import KalshiFeed
 from .identifiers import IDENTIFIERS
@@ -49,11 +50,23 @@ def create_feed(ctx: Any) -> KalshiFeed:
     return KalshiFeed(cfg, signer, ctx.health, ctx.tickers)
 
 
+async def search(ctx: Any, q: str, limit: int) -> dict[str, Any]:
+    """The generic feed search (``feeds.search``): the category search's markets as hits."""
+    found = await categories_rpc(ctx, q, min(limit, MAX_LIMIT))
+    hits = [{"id": m["ticker"], "title": m["title"], "category": m["category"],
+             "price": m["last_price"], "volume": m["volume"], "closes_at": m["close_time"],
+             "also": [m["series_ticker"]] if m.get("series_ticker") else []}
+            for m in found.get("markets") or () if m.get("ticker")]
+    return {"query": found.get("query", ""), "categories": found.get("categories", []),
+            "results": hits, "total": found.get("total", len(hits)),
+            "truncated": bool(found.get("truncated"))}
+
+
 @hookimpl
 def th_register_feeds(registry: ComponentRegistry) -> None:
     registry.add("kalshi", create_feed, enabled=lambda s: bool(s.ENABLE_KALSHI),
                  description="Kalshi live market data (signed WebSocket)",
-                 identifiers=IDENTIFIERS)
+                 identifiers=replace(IDENTIFIERS, search=search))
 
 
 async def categories_rpc(ctx: Any, q: str = "", limit: Any = DEFAULT_LIMIT) -> Any:

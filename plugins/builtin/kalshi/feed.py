@@ -27,19 +27,20 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import trio
-from trio_websocket import ConnectionClosed, ConnectionRejected, HandshakeError, open_websocket_url
+from trio_websocket import open_websocket_url
 
 from trade_hunter.plugins.models import MarketEvent
+from trade_hunter.plugins.streaming import ConnectionLoop, goodbye, report_age
 
 from . import parse
 from .auth import Signer
 from .categories import CategorySearch
 from .config import KalshiConfig
 from .resolve import Resolver
-from .rest import Rest, RestError, backoff
+from .rest import Rest, RestError
 from .settlement import market_result
 from .tracker import GROUPS, Tracker
-from .ws import Reconnect, Session
+from .ws import Session
 
 log = logging.getLogger(__name__)
 STARTUP_WAIT = 10.0        # longest the daemon's start-up waits for us
@@ -52,13 +53,6 @@ MAX_MESSAGE = 64 * 1024 * 1024
 SEEN_TRADES = 50_000
 BACKFILL_WINDOW = 900.0    # never backfill more than 15 minutes
 BACKFILL_MARKETS = 100
-
-
-def _cancelled(exc: BaseException) -> bool:
-    """``Cancelled``, or a group of nothing else (a cancelled nursery raises one)."""
-    if isinstance(exc, BaseExceptionGroup):
-        return exc.split(trio.Cancelled)[1] is None
-    return isinstance(exc, trio.Cancelled)
 
 
 class KalshiFeed:
@@ -82,7 +76,8 @@ class KalshiFeed:
         self._send: trio.MemorySendChannel[Any] | None = None
         self._nursery: trio.Nursery | None = None
         self._ready = trio.Event()
-        self._subscribed_at: float | None = None
+        self.connection = ConnectionLoop("kalshi", health, cap=cfg.reconnect_max,
+                                         healthy_after=HEALTHY_AFTER, on_down=self._down)
         self._last_reason = ""
 
     # ------------------------------------------------------------------ run
@@ -96,7 +91,8 @@ class KalshiFeed:
             self._nursery = nursery
             nursery.start_soon(self.tracker.run)
             nursery.start_soon(self._connect_loop)
-            nursery.start_soon(self._age_loop)
+            nursery.start_soon(report_age, self.health, lambda: self.last_message_at,
+                               self.now)
             with trio.move_on_after(STARTUP_WAIT):
                 await self._ready.wait()
             task_status.started()
@@ -104,27 +100,11 @@ class KalshiFeed:
     async def _connect_loop(self) -> None:
         with trio.move_on_after(RESOLVE_WAIT):
             await self.tracker.ready.wait()
-        failures = 0
-        while True:
-            self._subscribed_at = None
-            try:
-                await self._connect_once()
-            except Reconnect as exc:
-                reason = str(exc)
-            except ConnectionRejected as exc:
-                reason = f"handshake rejected (HTTP {exc.status_code})"
-            except (HandshakeError, ConnectionClosed, OSError, trio.BrokenResourceError) as exc:
-                reason = self._last_reason or f"{type(exc).__name__}: {exc}"
-            healthy = self._subscribed_at is not None and \
-                trio.current_time() - self._subscribed_at >= HEALTHY_AFTER
-            failures = 1 if healthy else failures + 1
-            delay = backoff(failures - 1, base=0.5, cap=self.cfg.reconnect_max)
-            self.health.count("disconnects")
-            self.health.put("last_disconnect", reason)
-            log.warning("kalshi: %s; reconnecting in %.1fs", reason, delay)
-            self._set("reconnecting", f"{reason}; reconnecting in {delay:.1f}s")
-            self._ready.set()
-            await trio.sleep(delay)
+        await self.connection.run(self._connect_once, lambda: self._last_reason)
+
+    def _down(self, reason: str, delay: float) -> None:
+        self._set("reconnecting", f"{reason}; reconnecting in {delay:.1f}s")
+        self._ready.set()
 
     async def _connect_once(self) -> None:
         self._last_reason = ""
@@ -143,20 +123,10 @@ class KalshiFeed:
             try:
                 await session.run()
             except BaseException as exc:
-                if _cancelled(exc):
-                    # Shutting down: trio-websocket's own close would be cancelled before
-                    # its close frame went out, so say goodbye here, shielded and bounded.
-                    with trio.CancelScope(shield=True), trio.move_on_after(DISCONNECT_TIMEOUT):
-                        await ws.aclose(1000, "client shutting down")
+                await goodbye(ws, exc, DISCONNECT_TIMEOUT)  # shutting down: a close frame
                 raise
             finally:
                 self._last_reason = session.reason
-
-    async def _age_loop(self) -> None:
-        while True:
-            if self.last_message_at is not None:
-                self.health.put("last_message_age", round(self.now() - self.last_message_at, 1))
-            await trio.sleep(1.0)
 
     async def settlement(self, market_id: str) -> str | None:
         """How ``market_id`` settled: ``yes`` / ``no``, None while unknown (settlement.py)."""
@@ -179,7 +149,7 @@ class KalshiFeed:
         self.health.set(self.state, self._detail())
 
     def on_subscribed(self) -> None:
-        self._subscribed_at = trio.current_time()
+        self.connection.up_at = trio.current_time()
         self._set("connected", "")
         self._ready.set()
 

@@ -25,6 +25,8 @@ import msgspec
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
+from trade_hunter.plugins.streaming import Reconnect, closed_text
+
 from .dispatch import LIFECYCLE, MARKET_CHANNELS, Command, Dispatch, Sub
 
 if TYPE_CHECKING:
@@ -36,18 +38,6 @@ BURST = 255                         # more frames taken per pass when the socket
 RESUB_WINDOW = 60.0
 ANSWER_TIMEOUT = 10.0               # a subscribe or update left unanswered this long: resync
 _encode = msgspec.json.Encoder().encode
-
-
-class Reconnect(Exception):
-    """The session is over; the message says why (shown in the feed's health)."""
-
-
-def closed_text(exc: ConnectionClosed) -> str:
-    reason = exc.reason
-    if reason is None:
-        return "connection closed"
-    text = f"connection closed ({reason.code} {reason.name}"
-    return text + (f": {reason.reason})" if reason.reason else ")")
 
 
 class Session(Dispatch):

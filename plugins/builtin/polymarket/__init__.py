@@ -2,11 +2,13 @@
 (WebSocket), its tracked identifiers (event or market slugs, condition ids), and its settings.
 Built like a third-party plugin: hooks only register; the work happens in
 :class:`~.feed.PolymarketFeed`, created when ``ENABLE_POLYMARKET=true``. No credentials: the
-market data is public. See docs/polymarket-protocol.md.
+market data is public. See docs/polymarket-protocol.md. Its tag search (``search.py``) fills
+the feed's ``IdentifierSpec.search``: ``GET /api/feeds/polymarket/search?q=``.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from trade_hunter.plugins import ComponentRegistry, SettingsRegistry, hookimpl
@@ -14,6 +16,7 @@ from trade_hunter.plugins import ComponentRegistry, SettingsRegistry, hookimpl
 from .config import SETTINGS, load_config
 from .feed import PolymarketFeed
 from .identifiers import IDENTIFIERS
+from .search import search
 
 __all__ = ["PolymarketFeed", "create_feed"]
 
@@ -33,4 +36,4 @@ def create_feed(ctx: Any) -> PolymarketFeed:
 def th_register_feeds(registry: ComponentRegistry) -> None:
     registry.add("polymarket", create_feed, enabled=lambda s: bool(s.ENABLE_POLYMARKET),
                  description="Polymarket live market data (public market channel)",
-                 identifiers=IDENTIFIERS)
+                 identifiers=replace(IDENTIFIERS, search=search))

@@ -19,15 +19,16 @@ from collections.abc import Callable
 from typing import Any
 
 import trio
-from trio_websocket import ConnectionClosed, ConnectionRejected, HandshakeError, open_websocket_url
+from trio_websocket import open_websocket_url
 
 from trade_hunter.plugins.models import MarketEvent
+from trade_hunter.plugins.streaming import ConnectionLoop, goodbye, report_age
 
 from . import parse
 from .config import PolymarketConfig
-from .gamma import Gamma, backoff
+from .gamma import Gamma
 from .resolve import Resolver
-from .session import Reconnect, Session
+from .session import Session
 from .tracker import GROUPS, Tracker
 
 log = logging.getLogger(__name__)
@@ -40,12 +41,6 @@ MESSAGE_QUEUE = 4096
 MAX_MESSAGE = 16 * 1024 * 1024
 
 
-def _cancelled(exc: BaseException) -> bool:
-    if isinstance(exc, BaseExceptionGroup):
-        return exc.split(trio.Cancelled)[1] is None
-    return isinstance(exc, trio.Cancelled)
-
-
 class PolymarketFeed:
     def __init__(self, cfg: PolymarketConfig, health: Any, tickers: Any, *,
                  now: Callable[[], float] = time.time, gamma_page: int | None = None) -> None:
@@ -53,14 +48,15 @@ class PolymarketFeed:
         self.gamma = Gamma(cfg.gamma_url, health=health,
                            **({"page": gamma_page} if gamma_page else {}))
         self.tracker = Tracker(Resolver(self.gamma), tickers, now=now,
-                               on_publish=self._publish)
+                               on_publish=self._publish, on_rollover=self._rolled_over)
         self.sessions = 0
         self.last_message_at: float | None = None
         self.state, self.note = "starting", "resolving identifiers"
         self._quotes: dict[str, tuple[Any, ...]] = {}
         self._send: trio.MemorySendChannel[Any] | None = None
         self._ready = trio.Event()
-        self._up_at: float | None = None
+        self.connection = ConnectionLoop("polymarket", health, cap=cfg.reconnect_max,
+                                         healthy_after=HEALTHY_AFTER, on_down=self._down)
         self._last_reason = ""
 
     # ------------------------------------------------------------------ run
@@ -73,7 +69,8 @@ class PolymarketFeed:
         async with self.gamma, trio.open_nursery() as nursery:
             nursery.start_soon(self.tracker.run)
             nursery.start_soon(self._connect_loop)
-            nursery.start_soon(self._age_loop)
+            nursery.start_soon(report_age, self.health, lambda: self.last_message_at,
+                               self.now)
             with trio.move_on_after(STARTUP_WAIT):
                 await self._ready.wait()
             task_status.started()
@@ -81,27 +78,11 @@ class PolymarketFeed:
     async def _connect_loop(self) -> None:
         with trio.move_on_after(RESOLVE_WAIT):
             await self.tracker.ready.wait()
-        failures = 0
-        while True:
-            self._up_at = None
-            try:
-                await self._connect_once()
-            except Reconnect as exc:
-                reason = str(exc)
-            except ConnectionRejected as exc:
-                reason = f"handshake rejected (HTTP {exc.status_code})"
-            except (HandshakeError, ConnectionClosed, OSError, trio.BrokenResourceError) as exc:
-                reason = self._last_reason or f"{type(exc).__name__}: {exc}"
-            healthy = self._up_at is not None and \
-                trio.current_time() - self._up_at >= HEALTHY_AFTER
-            failures = 1 if healthy else failures + 1
-            delay = backoff(failures - 1, base=0.5, cap=self.cfg.reconnect_max)
-            self.health.count("disconnects")
-            self.health.put("last_disconnect", reason)
-            log.warning("polymarket: %s; reconnecting in %.1fs", reason, delay)
-            self._set("reconnecting", f"{reason}; reconnecting in {delay:.1f}s")
-            self._ready.set()
-            await trio.sleep(delay)
+        await self.connection.run(self._connect_once, lambda: self._last_reason)
+
+    def _down(self, reason: str, delay: float) -> None:
+        self._set("reconnecting", f"{reason}; reconnecting in {delay:.1f}s")
+        self._ready.set()
 
     async def _connect_once(self) -> None:
         self._last_reason = ""
@@ -118,18 +99,10 @@ class PolymarketFeed:
             try:
                 await session.run()
             except BaseException as exc:
-                if _cancelled(exc):
-                    with trio.CancelScope(shield=True), trio.move_on_after(DISCONNECT_TIMEOUT):
-                        await ws.aclose(1000, "client shutting down")
+                await goodbye(ws, exc, DISCONNECT_TIMEOUT)  # shutting down: a close frame
                 raise
             finally:
                 self._last_reason = session.reason
-
-    async def _age_loop(self) -> None:
-        while True:
-            if self.last_message_at is not None:
-                self.health.put("last_message_age", round(self.now() - self.last_message_at, 1))
-            await trio.sleep(1.0)
 
     # ------------------------------------------------------------------ health
     def _set(self, state: str, note: str) -> None:
@@ -147,9 +120,14 @@ class PolymarketFeed:
         self.health.put("markets", sorted(m.slug for m in self.tracker.markets.values()))
         self.health.set(self.state, self._detail())
 
+    def _rolled_over(self, t: Any) -> None:
+        self.health.count("rollovers")
+        self.health.put("last_rollover", {"identifier": t.ident, "from": t.rolled_from,
+                                          "to": t.follows, "at": self.now()})
+
     def on_subscribed(self) -> None:
-        if self._up_at is None:
-            self._up_at = trio.current_time()
+        if self.connection.up_at is None:
+            self.connection.up_at = trio.current_time()
         if self.state != "connected":
             self._set("connected", "")
         self._ready.set()

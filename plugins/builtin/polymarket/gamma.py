@@ -4,17 +4,21 @@ and transport errors, and ``limit``/``offset`` paging (docs/polymarket-protocol.
 from __future__ import annotations
 
 import logging
-import random
 from typing import Any, Self
 
 import httpx
 import trio
+
+from trade_hunter.plugins.streaming import backoff
 
 log = logging.getLogger(__name__)
 RETRIES = 3
 TIMEOUT = 15.0
 PAGE = 100
 MAX_PAGES = 50
+
+
+__all__ = ["Gamma", "GammaError", "NotFound", "backoff"]
 
 
 class GammaError(Exception):
@@ -25,12 +29,6 @@ class GammaError(Exception):
 
 class NotFound(GammaError):
     """404: no such event or market."""
-
-
-def backoff(attempt: int, base: float = 0.5, cap: float = 30.0) -> float:
-    """Full-jitter exponential backoff: uniform in [d/2, d], d = base·2^attempt capped."""
-    delay = min(cap, base * 2 ** max(attempt, 0))
-    return delay / 2 + random.random() * delay / 2
 
 
 class Gamma:
@@ -48,6 +46,10 @@ class Gamma:
             with trio.CancelScope(shield=True):
                 await self._client.aclose()
             self._client = None
+
+    @property
+    def is_open(self) -> bool:
+        return self._client is not None
 
     def _count(self, name: str) -> None:
         if self.health is not None:

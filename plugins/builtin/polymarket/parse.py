@@ -64,11 +64,12 @@ def messages(raw: str | bytes) -> list[dict[str, Any]]:
 
 
 def _event(info: MarketInfo, ts: float, now: float, **fields: Any) -> MarketEvent:
+    metadata = {"url": info.url, "condition_id": info.condition_id}
+    if info.rolled_from:  # the tape says where a rolled-over market came from
+        metadata["rolled_over_from"] = info.rolled_from
     return MarketEvent(platform=SOURCE, market_id=info.slug, source=SOURCE, title=info.title,
                        topic=info.topic, closes_at=info.close_ts, timestamp=ts,
-                       received_at=now, metadata={"url": info.url,
-                                                  "condition_id": info.condition_id},
-                       **fields)
+                       received_at=now, metadata=metadata, **fields)
 
 
 def quote(info: MarketInfo, bid: float | None, ask: float | None, ts: float,

@@ -8,12 +8,20 @@ Each market is followed through its YES token (the ``clobTokenIds`` entry aligne
 ``"Yes"`` in ``outcomes``). Closed markets are expired (with the reason); an event with no open
 market left is expired; an unknown identifier is unresolved and re-checked now and then.
 Titles, topics (from the event's tags) and end dates are cached on :class:`MarketInfo`.
+
+**Rollover.** A recurring event belongs to a Gamma *series* (``series[]`` on the event). When
+every market of a tracked event has closed or passed its end date, the series' open events
+(``GET /events?series_id=…&closed=false&order=endDate&ascending=true``) name its successor:
+the first one ending later. The identifier then follows that event (``Tracked.follows``) and
+its markets carry ``rolled_from`` (the tape shows it); with no successor listed yet, a closed
+event is expired as before and an ended-but-open one stays active.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -29,6 +37,9 @@ log = logging.getLogger(__name__)
 REFRESH_EVERY = 900.0      # safety net: new markets of an event, changed titles
 UNKNOWN_RECHECK = 600.0
 RETRY_CAP = 60.0
+SUCCESSOR_PAGE = 20        # a series' next open events, soonest first
+ROLL_RETRY = 10.0          # a series event that ended: look for its successor this often…
+ROLL_WAIT_FOR = 3600.0     # …for up to an hour after its end
 
 
 @dataclass
@@ -41,6 +52,8 @@ class MarketInfo:
     close_ts: float | None = None
     url: str = ""
     event_slug: str = ""
+    rolled_from: str = ""
+    """The event this one succeeded for its tracked identifier (a rollover), else ""."""
 
 
 @dataclass
@@ -52,6 +65,9 @@ class Tracked:
     markets: dict[str, MarketInfo] = field(default_factory=dict)  # by YES token
     next_check: float = 0.0
     retries: int = 0
+    follows: str = ""
+    """The successor event slug this identifier rolled over to ("" until a rollover)."""
+    rolled_from: str = ""
 
     @property
     def live(self) -> bool:
@@ -118,6 +134,14 @@ def is_open(market: dict[str, Any]) -> bool:
     return not market.get("closed") and market.get("active", True) is not False
 
 
+def _live_markets(event: dict[str, Any], now: float) -> bool:
+    """Whether some market of ``event`` is open and not past its end date (a recurring
+    event's market stops trading at its end, and is marked closed only once resolved)."""
+    return any(isinstance(m, dict) and is_open(m)
+               and (iso_ts(m.get("endDate")) or math.inf) > now
+               for m in event.get("markets") or ())
+
+
 class Resolver:
     def __init__(self, gamma: Gamma) -> None:
         self.gamma = gamma
@@ -131,11 +155,25 @@ class Resolver:
                                   and str(m.get("conditionId", "")).lower() == t.ident], now)
                 return
             try:
-                event = await self.gamma.get(f"/events/slug/{t.ident}")
+                event = await self.gamma.get(f"/events/slug/{t.follows or t.ident}")
             except NotFound:
                 event = None
             if isinstance(event, dict):
+                waiting = False
+                if not _live_markets(event, now):
+                    successor = await self._successor(event, now)
+                    if successor is not None:
+                        t.rolled_from = str(event.get("slug") or "")
+                        t.follows = str(successor.get("slug") or "")
+                        log.info("polymarket: %s rolled over from %s to %s", t.ident,
+                                 t.rolled_from, t.follows)
+                        event = successor
+                    else:  # a series' next event may be listed any moment after the end
+                        ended = iso_ts(event.get("endDate")) or 0.0
+                        waiting = bool(event.get("series")) and now - ended < ROLL_WAIT_FOR
                 self._event(t, event, now)
+                if waiting:
+                    t.next_check = min(t.next_check, now + ROLL_RETRY)
                 return
             try:
                 market = await self.gamma.get(f"/markets/slug/{t.ident}")
@@ -156,13 +194,33 @@ class Resolver:
         due = now + (UNKNOWN_RECHECK if status == "unresolved" else REFRESH_EVERY)
         t.next_check = min([due] + [c + 1 for c in closes])
 
+    async def _successor(self, event: dict[str, Any], now: float) -> dict[str, Any] | None:
+        """The next open event of ``event``'s series, ending after it (None: none listed)."""
+        series = event.get("series")
+        first = series[0] if isinstance(series, list) and series else None
+        if not isinstance(first, dict) or not first.get("id"):
+            return None
+        listed = await self.gamma.get("/events", {
+            "series_id": str(first["id"]), "closed": "false", "order": "endDate",
+            "ascending": "true", "limit": SUCCESSOR_PAGE})
+        end = iso_ts(event.get("endDate")) or now
+        for candidate in listed if isinstance(listed, list) else ():
+            if isinstance(candidate, dict) and candidate.get("slug") != event.get("slug") \
+                    and (iso_ts(candidate.get("endDate")) or math.inf) > end \
+                    and _live_markets(candidate, now):
+                return candidate
+        return None
+
     def _event(self, t: Tracked, event: dict[str, Any], now: float) -> None:
         t.kind = "event"
         markets = [m for m in event.get("markets") or () if isinstance(m, dict)]
         infos = {i.yes_token: i for m in markets if is_open(m)
                  and (i := market_info(m, event)) is not None}
+        for info in infos.values():
+            info.rolled_from = t.rolled_from
         if infos:
-            self._done(t, now, "active", f"event: {len(infos)} open market(s)", infos)
+            note = f"; rolled over from {t.rolled_from} to {t.follows}" if t.follows else ""
+            self._done(t, now, "active", f"event: {len(infos)} open market(s){note}", infos)
         elif event.get("closed") or markets:
             self._done(t, now, "expired", "event closed: no open market", {})
         else:

@@ -15,23 +15,13 @@ import msgspec
 import trio
 from trio_websocket import ConnectionClosed, WebSocketConnection
 
+from trade_hunter.plugins.streaming import Reconnect, closed_text
+
 if TYPE_CHECKING:
     from .feed import PolymarketFeed
 
 PING_EVERY = 10.0          # the documented keep-alive interval
 _encode = msgspec.json.Encoder().encode
-
-
-class Reconnect(Exception):
-    """The session is over; the message says why (shown in the feed's health)."""
-
-
-def closed_text(exc: ConnectionClosed) -> str:
-    reason = exc.reason
-    if reason is None:
-        return "connection closed"
-    text = f"connection closed ({reason.code} {reason.name}"
-    return text + (f": {reason.reason})" if reason.reason else ")")
 
 
 class Session:

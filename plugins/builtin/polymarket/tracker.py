@@ -25,8 +25,10 @@ GROUPS = ("active", "unresolved", "expired")
 class Tracker:
     def __init__(self, resolver: Resolver, book: Any, *,
                  now: Callable[[], float] = time.time,
-                 on_publish: Callable[[], None] | None = None) -> None:
+                 on_publish: Callable[[], None] | None = None,
+                 on_rollover: Callable[[Tracked], None] | None = None) -> None:
         self.resolver, self.book, self.now, self.on_publish = resolver, book, now, on_publish
+        self.on_rollover = on_rollover
         self.items: dict[str, Tracked] = {}
         self.markets: dict[str, MarketInfo] = {}
         """The wanted markets by YES token id."""
@@ -105,7 +107,10 @@ class Tracker:
     async def _refresh(self, t: Tracked) -> None:
         async with self._limit:
             before = (t.status, t.detail, list(t.markets))
+            follows = t.follows
             await self.resolver.resolve(t, self.now())
+        if t.follows != follows and self.on_rollover is not None:
+            self.on_rollover(t)
         if self.items.get(t.ident) is t and before != (t.status, t.detail, list(t.markets)):
             self.book.set_status(t.ident, t.status, t.detail,
                                  [m.slug for m in t.markets.values()])

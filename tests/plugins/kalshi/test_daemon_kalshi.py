@@ -188,7 +188,16 @@ async def test_category_search_in_live_mode(start_daemon, start_fake, key_file):
     assert (top["last_price"], top["volume"], top["series_ticker"]) == (0.5, 900.0, "KXBTCD")
     listing = await d.service.call("kalshi.categories", {"q": ""})
     assert listing["categories"] == ["Crypto", "Elections"]
+    # the generic per-feed search (the dashboard's) answers the same markets as hits
+    generic = await d.service.call("feeds.search", {"feed": "kalshi", "q": "crypto"})
+    assert [h["id"] for h in generic["results"]] == [m["ticker"] for m in found["markets"]]
+    assert generic["results"][0] | {"closes_at": None} == {
+        "id": "KXBTCD-26APR0317-T67999.99", "feed": "kalshi", "category": "Crypto",
+        "title": top["title"], "price": 0.5, "volume": 900.0, "closes_at": None,
+        "also": ["KXBTCD"]}
     async with httpx.AsyncClient(base_url=d.dashboard_url) as client:
+        response = await client.get("/api/feeds/kalshi/search", params={"q": "crypto"})
+        assert response.status_code == 200 and response.json() == generic
         for query in ("?q=", ""):  # HTTP lists them too, as the README says
             response = await client.get("/api/kalshi/categories" + query)
             assert response.status_code == 200 and response.json() == listing

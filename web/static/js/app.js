@@ -1,5 +1,6 @@
 // Trade Hunter dashboard: polls /api/state every 3 s and updates the page in place
-// (see panels.js); the actions (demo spike, tickers, category search) call the JSON API.
+// (see panels.js); the actions (demo spike, tracked identifiers per venue, the venues'
+// category search) call the JSON API.
 import { $, fmt, h, setClass, showEmpty } from "./dom.js";
 import { markStale, render, renderSignals } from "./panels.js";
 import { api } from "./net.js";
@@ -30,12 +31,18 @@ function toast(text, bad) {
 }
 
 // ------------------------------------------------------------------ tickers
-async function addTicker(ticker, button) {
+// Identifiers go to the feed (venue) chosen in the tracked panel, or the one a search hit
+// came from: POST /api/feeds/{feed}/tracked.
+const venue = (feed) => feed ? feed.charAt(0).toUpperCase() + feed.slice(1) : "?";
+
+async function addTicker(ticker, button, feed) {
   clearToast();
+  if (!feed) { toast("No feed accepts identifiers yet (the page is still loading?)", true); return false; }
   if (button) button.disabled = true;
   try {
-    const res = await api("/api/kalshi/markets", { ticker });
-    toast(res.added ? `Tracking ${res.ticker.ticker}` : `${res.ticker.ticker} is already tracked`);
+    const res = await api(`/api/feeds/${encodeURIComponent(feed)}/tracked`, { ticker });
+    toast(res.added ? `Tracking ${res.ticker.ticker} on ${venue(feed)}`
+      : `${res.ticker.ticker} is already tracked on ${venue(feed)}`);
     await refresh();
     return true;
   } catch (err) {
@@ -46,17 +53,24 @@ async function addTicker(ticker, button) {
   }
 }
 
-async function removeTicker(ticker, button) {
+async function removeTicker(ticker, feed, button) {
   clearToast();
   button.disabled = true;
   try {
-    await api("/api/kalshi/markets/remove", { ticker });
-    toast(`Stopped tracking ${ticker}`);
+    await api(`/api/feeds/${encodeURIComponent(feed)}/tracked/remove`, { ticker });
+    toast(`Stopped tracking ${ticker} on ${venue(feed)}`);
     await refresh();
   } catch (err) {
     toast(err.message, true);
     button.disabled = false;
   }
+}
+
+// The chosen venue's own words for what it accepts (tickers, slugs…).
+function showAccepted() {
+  const feeds = (last && last.tickers.feeds) || [];
+  const chosen = feeds.find((f) => f.name === $("ticker-feed").value);
+  $("ticker-input").placeholder = chosen ? chosen.accepts : "";
 }
 
 // ------------------------------------------------------------------ tuning suggestions
@@ -81,12 +95,37 @@ const applyTuning = (s, button) => decideTuning(s, button, "Apply");
 const rejectTuning = (s, button) => decideTuning(s, button, "Reject");
 
 // ------------------------------------------------------------------ category search
-function resultItems(res) {
-  if (Array.isArray(res)) return res;
-  for (const key of ["markets", "series", "results", "items", "events"]) {
-    if (Array.isArray(res && res[key])) return res[key];
+// Every feed with a search (GET /api/feeds/{feed}/search) is asked at once; the hits are
+// merged, each with its venue, and one venue's failure is said beside the others' results.
+function searchFeeds() {
+  const feeds = ((last && last.tickers.feeds) || []).filter((f) => f.search).map((f) => f.name);
+  return feeds.length ? feeds : ["kalshi"];  // before the first state: the historical default
+}
+
+function searchError(feed, err) {
+  let text = `${venue(feed)}: ${err.message}`;
+  const valid = err.body && err.body.detail && err.body.detail.valid;
+  if (Array.isArray(valid)) text += ` — try one of: ${valid.join(", ")}`;
+  return text;
+}
+
+function resultRow(item) {
+  const adds = [];
+  for (const [label, value] of [["Add", item.id], ...(item.also || []).map((a) => ["Series", a])]) {
+    if (!value || (label !== "Add" && value === item.id)) continue;
+    const button = h("button", { type: "button", class: "small", text: label,
+      title: `Track ${value} on ${venue(item.feed)}`, "aria-label": `Track ${value}` });
+    button.addEventListener("click", async () => {
+      if (await addTicker(value, button, item.feed)) { button.textContent = "Added"; button.disabled = true; }
+    });
+    adds.push(button);
   }
-  return [];
+  const meta = [item.category, item.price != null ? fmt.price(Number(item.price)) : "",
+    item.volume != null ? `vol ${fmt.num(Number(item.volume))}` : ""].filter(Boolean).join(" · ");
+  return h("li", {}, h("span", { class: `venue v-${item.feed}`, text: venue(item.feed) }),
+    h("span", { class: "tk", text: item.id || "?" }),
+    h("span", { class: "rtitle", text: item.title || "", title: item.title || "" }),
+    h("span", { class: "muted", text: meta }), ...adds);
 }
 
 async function searchCategory(q) {
@@ -94,41 +133,23 @@ async function searchCategory(q) {
   const list = $("category-results");
   clearToast();
   showEmpty(status, `Searching “${q}”…`);
-  try {
-    const res = await api(`/api/kalshi/categories?q=${encodeURIComponent(q)}`);
-    const items = resultItems(res);
-    list.replaceChildren(...items.slice(0, 100).map((item) => {
-      const ticker = item.ticker || item.series_ticker || item.event_ticker || item.market_ticker;
-      const adds = [];
-      for (const [label, value] of [["Add", ticker], ["Series", item.series_ticker]]) {
-        if (!value || (label === "Series" && value === ticker)) continue;
-        const button = h("button", { type: "button", class: "small", text: label,
-          title: `Track ${value}`, "aria-label": `Track ${value}` });
-        button.addEventListener("click", async () => {
-          if (await addTicker(value, button)) { button.textContent = "Added"; button.disabled = true; }
-        });
-        adds.push(button);
-      }
-      const price = item.last_price ?? item.yes_price;
-      const meta = [item.category, price != null ? fmt.price(Number(price)) : "",
-        item.volume != null ? `vol ${fmt.num(Number(item.volume))}` : ""].filter(Boolean).join(" · ");
-      return h("li", {}, h("span", { class: "tk", text: ticker || "?" }),
-        h("span", { class: "rtitle", text: item.title || item.name || "", title: item.title || "" }),
-        h("span", { class: "muted", text: meta }), ...adds);
-    }));
-    const more = res && res.truncated ? ` (showing ${items.length} of ${res.total})` : "";
-    showEmpty(status, items.length ? `${items.length} result${items.length === 1 ? "" : "s"} for “${q}”${more}`
-      : `Nothing found for “${q}”.`);
-  } catch (err) {
-    list.replaceChildren();
-    let text = err.message;
-    const valid = err.body && err.body.detail && err.body.detail.valid;
-    if (Array.isArray(valid)) text += ` — try one of: ${valid.join(", ")}`;
-    showEmpty(status, text);
-    setClass(status, "note bad");
-    return;
+  const feeds = searchFeeds();
+  const answers = await Promise.all(feeds.map((feed) =>
+    api(`/api/feeds/${encodeURIComponent(feed)}/search?q=${encodeURIComponent(q)}`)
+      .then((res) => ({ feed, res }), (err) => ({ feed, err }))));
+  const items = [];
+  const notes = [];
+  for (const { feed, res, err } of answers) {
+    if (err) { notes.push(searchError(feed, err)); continue; }
+    items.push(...(res.results || []));
+    if (res.truncated) notes.push(`${venue(feed)}: showing ${res.results.length} of ${res.total}`);
   }
-  setClass(status, "note");
+  items.sort((a, b) => (Number(b.volume) || 0) - (Number(a.volume) || 0));
+  list.replaceChildren(...items.slice(0, 200).map(resultRow));
+  const head = items.length ? `${items.length} result${items.length === 1 ? "" : "s"} for “${q}”`
+    : `Nothing found for “${q}”.`;
+  showEmpty(status, [head, ...notes].join(" · "));
+  setClass(status, items.length || !notes.length ? "note" : "note bad");
 }
 
 // ------------------------------------------------------------------ refresh loop
@@ -139,6 +160,7 @@ async function refresh() {
     last = await api("/api/state");
     $("banner").hidden = true;
     render(last, ui, { removeTicker, applyTuning, rejectTuning });
+    showAccepted();
   } catch (err) {
     const banner = $("banner");
     banner.textContent = `Cannot refresh from the daemon (${err.message}). Retrying every ${REFRESH_MS / 1000} s; ` +
@@ -174,8 +196,9 @@ function setup() {
     const input = $("ticker-input");
     const ticker = input.value.trim();
     if (!ticker) { toast("Type a ticker first", true); input.focus(); return; }
-    if (await addTicker(ticker, ev.submitter)) input.value = "";
+    if (await addTicker(ticker, ev.submitter, $("ticker-feed").value)) input.value = "";
   });
+  $("ticker-feed").addEventListener("change", showAccepted);
   $("category-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const q = $("category-input").value.trim();

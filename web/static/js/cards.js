@@ -1,5 +1,6 @@
 // A stored signal as a static card (market page, History): tier, score, price move, the
-// why-line block (why.js), its outcomes so far and the analyst's read.
+// why-line block (why.js), its graded outcomes (a divergence's: did the gap close, which venue
+// moved) and the analyst's read.
 import { fmt, h } from "./dom.js";
 import { patchOutcomes } from "./scorecard.js";
 import { baselineText, buildWhy, contextText, patchWhy } from "./why.js";

@@ -314,7 +314,7 @@ function patchTape(el, m) {
   const p = el._p;
   setText(p.title, m.title || m.market_id);
   setAttr(p.title, "title", m.title || "");
-  setText(p.id, m.market_id);
+  setText(p.id, m.market_id + (m.rolled_from ? ` ↻ rolled over from ${m.rolled_from}` : ""));
   setAttr(p.id, "href", `/market/${encodeURIComponent(m.market_id)}`);
   setText(p.price, fmt.price(m.price));
   setText(p.ba, m.bid != null || m.ask != null ? `${fmt.price(m.bid)}/${fmt.price(m.ask)}` : "");
@@ -392,18 +392,25 @@ function renderTuning() {
 }
 
 // ------------------------------------------------------------------ tickers
+// One list for every venue: each identifier shows the feed it belongs to; the venue
+// selector lists the feeds that accept identifiers (running ones first).
+const venueName = (feed) => feed ? feed.charAt(0).toUpperCase() + feed.slice(1) : "?";
+
 function buildTicker() {
-  const p = { name: h("span", { class: "tk" }), status: h("span", { class: "badge" }),
-    detail: h("span", { class: "tdetail" }),
+  const p = { venue: h("span", { class: "venue" }), name: h("span", { class: "tk" }),
+    status: h("span", { class: "badge" }), detail: h("span", { class: "tdetail" }),
     remove: h("button", { type: "button", class: "small", text: "Remove" }) };
-  const el = h("li", {}, p.name, p.status, p.detail, p.remove);
-  p.remove.addEventListener("click", () => actions.removeTicker(el.dataset.key, p.remove));
+  const el = h("li", {}, p.venue, p.name, p.status, p.detail, p.remove);
+  p.remove.addEventListener("click", () => actions.removeTicker(el._t.ticker, el._t.feed, p.remove));
   el._p = p;
   return el;
 }
 
 function patchTicker(el, t) {
   const p = el._p;
+  el._t = t;
+  setText(p.venue, venueName(t.feed));
+  setClass(p.venue, `venue v-${t.feed}`);
   setText(p.name, t.ticker);
   setText(p.status, t.status);
   setClass(p.status, "badge s-" + t.status);
@@ -413,18 +420,35 @@ function patchTicker(el, t) {
   setAttr(p.remove, "aria-label", `Remove ${t.ticker}`);
 }
 
+function fillVenues(feeds) {
+  const sel = $("ticker-feed");
+  const ordered = [...feeds].sort((a, b) => Number(b.running) - Number(a.running));
+  const key = ordered.map((f) => `${f.name}:${f.running}`).join(",");
+  if (sel.dataset.feeds === key) return;
+  const keep = sel.dataset.feeds ? sel.value : "";  // the person's choice survives a refresh
+  sel.replaceChildren(...ordered.map((f) => h("option", { value: f.name,
+    text: venueName(f.name) + (f.running ? "" : " (not running)") })));
+  sel.dataset.feeds = key;
+  sel.value = ordered.some((f) => f.name === keep) ? keep : (ordered[0] || {}).name || "";
+}
+
 function renderTickers() {
   const t = last.tickers;
-  reconcile($("ticker-list"), t.items, (x) => x.ticker, buildTicker, patchTicker);
+  const feeds = t.feeds || [];
+  fillVenues(feeds);
+  reconcile($("ticker-list"), t.items, (x) => `${x.feed}:${x.ticker}`, buildTicker, patchTicker);
   const sum = t.summary || {};
   setText($("tickers-summary"), sum.total
     ? `${sum.active || 0} active, ${sum.unresolved || 0} unresolved` +
       (sum.paused ? `, ${sum.paused} paused` : "") + (sum.pending ? `, ${sum.pending} pending` : "") + (sum.expired ? `, ${sum.expired} expired` : "")
     : "");
-  const note = $("tickers-note");
-  const off = !(t.feeds || []).some((f) => f.running);
-  showEmpty(note, off ? `The Kalshi feed is not running (${last.status.mode} mode): tickers are ` +
-    "saved and resolve when live mode starts (ENABLE_KALSHI=true)." : "");
+  // Only the idle feeds that hold identifiers (or the chosen one) are worth a note.
+  const chosen = $("ticker-feed").value;
+  const idle = feeds.filter((f) => !f.running &&
+    (f.name === chosen || t.items.some((x) => x.feed === f.name)));
+  showEmpty($("tickers-note"), idle.map((f) => `The ${venueName(f.name)} feed is not running ` +
+    `(${last.status.mode} mode): its identifiers are saved and resolve once it runs ` +
+    `(ENABLE_${f.name.toUpperCase()}=true).`).join(" "));
   $("tickers-empty").hidden = t.items.length > 0;
 }
 

@@ -13,6 +13,10 @@ const pct = (x) => (x == null ? "—" : `${Math.round(100 * x)}%`);
 
 // "+5m ▲ continued +3¢": the horizon, the price's way, the class, the change.
 export function outcomeText(o) {
+  if (o.moved != null) {  // a divergence: "+5m converged · polymarket moved · gap 2¢"
+    const gap = Math.round(Math.abs(o.gap || 0) * 1000) / 10;
+    return `+${o.horizon} ${o.outcome} · ${o.moved} moved · gap ${gap}¢`;
+  }
   const c = Math.round((o.change || 0) * 1000) / 10;
   const arrow = c > 0 ? "▲" : c < 0 ? "▼" : "=";
   return `+${o.horizon} ${arrow} ${o.outcome} ${c > 0 ? "+" : c < 0 ? "−" : "±"}${Math.abs(c)}¢` +
@@ -109,6 +113,12 @@ function render() {
             text: hz.lift == null ? "—" : pts(hz.lift) + (hz.lift_low != null
               ? ` [${pts(hz.lift_low)}, ${pts(hz.lift_high)}]` : " (n too small)") })));
       }))));
+  }
+  const diverged = card.total ? horizonOf(card.total).converged : null;
+  if (diverged != null) {  // cross-venue divergences: did the gap close?
+    parts.push(h("p", { class: "note", id: "scorecard-divergence",
+      text: `Divergences: the gap closed within +${horizon} in ${pct(diverged)} (th-ctl ` +
+        "scorecard --by rule)." }));
   }
   parts.push(h("p", { class: "note", id: "scorecard-waiting",
     text: `${card.open || 0} signal${card.open === 1 ? "" : "s"} still waiting for their horizons · ` +

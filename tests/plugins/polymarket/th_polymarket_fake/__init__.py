@@ -1,7 +1,8 @@
 """A local fake Polymarket for the feed's tests, written from docs/polymarket-protocol.md.
 
 Gamma REST (``http://127.0.0.1:<port>``: ``/events/slug/{slug}``, ``/markets/slug/{slug}``,
-``/markets?condition_ids=&limit=&offset=``) and the market channel
+``/markets?condition_ids=&limit=&offset=``, ``/tags?limit=&offset=``, and
+``/events?tag_id=&series_id=&closed=&order=&ascending=&limit=&offset=``) and the market channel
 (``ws://127.0.0.1:<port>/ws/market``), both on port 0, speaking the documented wire formats
 to the real clients (httpx, trio-websocket). Every request and handshake is recorded; faults:
 abrupt drops, close codes, black-holed (stalled) links, rejected handshakes, Gamma 5xx.
@@ -52,6 +53,9 @@ class Event:
     title: str
     tags: list[str]
     closed: bool = False
+    series: str = ""
+    """The slug of the recurring series it belongs to ("" for none)."""
+    volume: float = 0.0
 
 
 class FakePolymarket:
@@ -63,6 +67,8 @@ class FakePolymarket:
         self.fail_next: list[int] = []
         self.ws = WsSide(self)
         self.gamma_port = self.ws_port = 0
+        self.tag_ids: dict[str, int] = {}      # tag label → its id, shared by every event
+        self.series_ids: dict[str, int] = {}   # series slug → its id
         self._changed = trio.Event()
         self._n = 0
 
@@ -98,8 +104,13 @@ class FakePolymarket:
             return result
 
     # ------------------------------------------------------------------ the book
-    def add_event(self, slug: str, title: str, tags: list[str] | None = None) -> Event:
-        self.events[slug] = Event(slug, title, tags or [])
+    def add_event(self, slug: str, title: str, tags: list[str] | None = None, *,
+                  series: str = "", volume: float = 0.0) -> Event:
+        self.events[slug] = Event(slug, title, tags or [], series=series, volume=volume)
+        for tag in tags or ():
+            self.tag_ids.setdefault(tag, len(self.tag_ids) + 101)
+        if series:
+            self.series_ids.setdefault(series, len(self.series_ids) + 9001)
         return self.events[slug]
 
     def add_market(self, slug: str, question: str, event: str = "", *,
@@ -114,8 +125,20 @@ class FakePolymarket:
         return market
 
     def _tags(self, event: Event) -> list[dict[str, Any]]:
-        return [{"id": str(i + 1), "label": t, "slug": t.lower()} for i, t in
-                enumerate(event.tags)]
+        return [self._tag(t) for t in event.tags]
+
+    def _tag(self, label: str) -> dict[str, Any]:
+        return {"id": str(self.tag_ids[label]), "label": label, "slug": label.lower()}
+
+    def _series(self, event: Event) -> list[dict[str, Any]]:
+        if not event.series:
+            return []
+        return [{"id": str(self.series_ids[event.series]), "slug": event.series,
+                 "title": event.series, "recurrence": "daily"}]
+
+    def event_end(self, e: Event) -> float:
+        return max((m.end_ts for m in self.markets.values() if m.event_slug == e.slug),
+                   default=self.now())
 
     def market_json(self, m: Market, nested_event: bool = True) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -134,9 +157,29 @@ class FakePolymarket:
     def event_json(self, e: Event) -> dict[str, Any]:
         markets = [m for m in self.markets.values() if m.event_slug == e.slug]
         return {"id": e.slug, "slug": e.slug, "title": e.title, "closed": e.closed,
-                "active": not e.closed, "tags": self._tags(e),
-                "endDate": iso(max((m.end_ts for m in markets), default=self.now())),
+                "active": not e.closed, "tags": self._tags(e), "series": self._series(e),
+                "volume": e.volume, "endDate": iso(self.event_end(e)),
                 "markets": [self.market_json(m, nested_event=False) for m in markets]}
+
+    def _list_events(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
+        """``GET /events`` with the filters the plugin uses. ``closed`` is sent explicitly
+        (Gamma's own default is not what its documentation says)."""
+        found = list(self.events.values())
+        if "closed" in query:
+            closed = query["closed"][0] == "true"
+            found = [e for e in found if e.closed == closed]
+        if "tag_id" in query:
+            ids = set(query["tag_id"])
+            found = [e for e in found if any(str(self.tag_ids[t]) in ids for t in e.tags)]
+        if "series_id" in query:
+            ids = set(query["series_id"])
+            found = [e for e in found if e.series and str(self.series_ids[e.series]) in ids]
+        order = query.get("order", [""])[0]
+        ascending = query.get("ascending", ["true"])[0] != "false"
+        if order in ("volume", "endDate"):
+            found.sort(key=lambda e: e.volume if order == "volume" else self.event_end(e),
+                       reverse=not ascending)
+        return [self.event_json(e) for e in found]
 
     async def _gamma(self, method: str, target: str, headers: dict[str, str]) -> Reply:
         parts = urlsplit(target)
@@ -154,6 +197,12 @@ class FakePolymarket:
         if path.startswith("/markets/slug/"):
             market = self.markets.get(path.removeprefix("/markets/slug/"))
             return (200, self.market_json(market)) if market else (404, {"error": "not found"})
+        if path in ("/events", "/tags"):
+            items = self._list_events(query) if path == "/events" else \
+                [self._tag(t) for t in self.tag_ids]
+            limit = int(query.get("limit", ["20"])[0])
+            offset = int(query.get("offset", ["0"])[0])
+            return 200, items[offset:offset + limit]
         if path == "/markets":
             wanted = set(query.get("condition_ids", []))
             found = [self.market_json(m) for m in self.markets.values()
