@@ -14,7 +14,7 @@ from typing import Any
 
 from trade_hunter.plugins.models import AnalystRead, SpikeSignal, from_json
 
-from .store import Store
+from .reader import Reader
 
 SORTS = {  # sort → (ORDER BY columns, comparison for the next page)
     "newest": ("s.created_at DESC, s.id DESC", "(s.created_at, s.id) < (?, ?)", "created_at"),
@@ -94,7 +94,7 @@ def decode_cursor(cursor: str) -> tuple[float, int]:
     return float(key), int(sid)
 
 
-def signals_page(store: Store, flt: SignalFilter, *, sort: str = "newest", limit: int = 50,
+def signals_page(store: Reader, flt: SignalFilter, *, sort: str = "newest", limit: int = 50,
                  cursor: str | None = None
                  ) -> tuple[list[tuple[SpikeSignal, AnalystRead | None]], str | None]:
     """One page of matching signals and the cursor of the next page (``None``: the last)."""
@@ -112,7 +112,7 @@ def signals_page(store: Store, flt: SignalFilter, *, sort: str = "newest", limit
     return items, None
 
 
-def counts(store: Store, flt: SignalFilter) -> dict[str, Any]:
+def counts(store: Reader, flt: SignalFilter) -> dict[str, Any]:
     """How many signals match, and per value of each facet with the other filters applied
     (what choosing that value would give)."""
     base, args = _base(flt)
@@ -130,7 +130,7 @@ EVENT_COLUMNS = ("id", "ts", "received_at", "platform", "market_id", "kind", "ye
                  "source")
 
 
-def events_page(store: Store, *, market: str | None, since: float, until: float,
+def events_page(store: Reader, *, market: str | None, since: float, until: float,
                 after: tuple[float, int] | None = None,
                 limit: int = EVENT_PAGE) -> list[tuple[Any, ...]]:
     """Up to ``limit`` events (``EVENT_COLUMNS``) in time order after the ``(ts, id)`` key

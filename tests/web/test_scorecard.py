@@ -54,7 +54,7 @@ async def graded_daemon(start_daemon, tmp_path):
     with trio.fail_after(30):  # a guard against a hang, not a timing assertion
         while d.grader is None or d.grader.graded < 2:
             await trio.sleep(0.05)
-    return d, create_app(d).test_client()
+    return d, create_app(d.web_parts()).test_client()
 
 
 async def test_scorecard_api_rpc_and_cards(start_daemon, tmp_path):
