@@ -206,7 +206,7 @@ class Daemon:
             self.pairs, s.DIVERGENCE_MIN_GAP, s.DIVERGENCE_MIN_SECONDS).observe)
         providers = self._create("analyst", self.registries.analysts)
         self.outbox = Outbox(self._create("notifier", self.registries.notifiers),
-                             store=self.store, health=self.health, batches=pipeline)
+                             store=self.store, health=self.health)
         await trio.to_thread.run_sync(self.mutes.load)
         self.mutes.clock, self.outbox.mute = self.outbox.now, self.mutes.mute_key
         self.incidents = Incidents(self.outbox, self.store, pipeline,
@@ -227,16 +227,16 @@ class Daemon:
                                                         self.health.get(name, "detector")),
                                narrator=narrator, budget=self.analysts.budget)
         pipeline.signal_writes.append(self.incidents.rows_for_signal)  # → outbox rows
-        pipeline.signal_handoffs.append(self.outbox.wake)
         pipeline.signal_handoffs.append(self.analysts.submit)
         pipeline.signal_handoffs.append(self.tally.signal)
         pipeline.signal_handoffs.append(log_signal)
+        settling = capable(feeds_made)
         self.grader = Grader(self.store, self.health.get("outcomes"),
                              k=s.OUTCOME_BASELINE_K, band=s.OUTCOME_FLAT_BAND,
                              published=self.live.set_outcomes,
-                             settle=Settler(self.store, capable(feeds_made),
-                                            self.health.get("outcomes")),
-                             warm=self.scorecards.warm)
+                             settle=Settler(self.store, settling, self.health.get("outcomes"))
+                             if settling else None,  # no feed can tell: nothing to ask
+                             warm=self.scorecards.warm, commits=pipeline)
         pipeline.signal_handoffs.append(self.grader.submit)
         self.analysts.read_listeners.append(self.tally.read)
         service = self.service  # the method table's parts that exist from now on

@@ -72,6 +72,10 @@ class Store:
         self.flush_hooks: list[Callable[[], None]] = []
         """Called by :meth:`flush` first: a component that holds writes back to batch them
         (the pipeline) queues them, so ``flush`` covers everything accepted so far."""
+        self.commit_listeners: list[Callable[[], None]] = []
+        """Called *in the writer thread* after each commit, once the batch's own ``done``
+        callbacks have run: the outbox learns there that rows of its own were committed
+        (they must be cheap and must not raise; ``trio.RunFinishedError`` is ignored)."""
         self.write_errors = 0
         self.last_write_error = ""
         self.degraded = ""
@@ -182,6 +186,11 @@ class Store:
                     continue
                 try:
                     notify(result)
+                except trio.RunFinishedError:
+                    pass
+            for listener in self.commit_listeners:
+                try:
+                    listener()
                 except trio.RunFinishedError:
                     pass
 
