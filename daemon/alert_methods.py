@@ -6,10 +6,13 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+import trio
+
 from trade_hunter.plugins.errors import RpcError
 
 from .matchers import Matcher, MatcherError, parse_duration, parse_matchers, parse_target
 from .notify_test import send_tests
+from .outbox import muted_since
 from .silences import MuteBook, local_midnight
 
 if TYPE_CHECKING:
@@ -92,9 +95,8 @@ class AlertMethods:
         book = self._mutes
         signals = [s for s in self.live.signals.values() if s.id is not None]
         oldest = min((s.created_at for s in signals), default=0.0)
-        by_row = dict(await self.store.aquery(
-            "SELECT signal_id, last_error FROM outbox WHERE status='muted' AND created_at >= ?",
-            (min(oldest, book.clock()) - 86400,)))
+        by_row = await trio.to_thread.run_sync(muted_since, self.store,
+                                               min(oldest, book.clock()) - 86400)
         keyed = {s.key: s for s in book.silences.values()}
         acked, muted = [], {}
         for s in signals:

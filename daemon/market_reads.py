@@ -185,3 +185,8 @@ def market_row(store: Reader, market: str) -> dict[str, Any] | None:
         _, price, bid, ask, source = last[0]
         out.update(last_price=price, bid=bid, ask=ask, source=source)
     return out
+
+
+def market_titles(store: Reader) -> list[tuple[Any, ...]]:
+    """Every known market's (platform, market id, title): what pair suggestions match."""
+    return store.query("SELECT platform, market_id, title FROM markets")

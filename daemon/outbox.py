@@ -49,6 +49,7 @@ import trio
 from trade_hunter.plugins.errors import NotifyError, PermanentNotifyError
 from trade_hunter.plugins.models import Alert, SpikeSignal, from_json, to_json
 
+from .reader import Reader
 from .supervisor import backoff
 
 if TYPE_CHECKING:
@@ -383,3 +384,11 @@ def _wants(name: str, notifier: Any, alert: Alert) -> bool:
     except Exception:  # a broken filter must not lose alerts: deliver, let notify decide
         log.exception("notifier %s: wants() failed", name)
         return True
+
+
+def muted_since(reader: Reader, since: float) -> dict[Any, str]:
+    """Signal id → the key (``silence:3``) its alert's row was muted with, for rows queued
+    since ``since`` (the dashboard's alert state). Blocking: a worker thread's read."""
+    return dict(reader.query(
+        "SELECT signal_id, last_error FROM outbox WHERE status='muted' AND created_at >= ?",
+        (since,)))

@@ -19,6 +19,7 @@ from trade_hunter.plugins.registry import PluginContext, RpcRegistry
 from . import outcome_store, protocol, signal_history
 from .alert_methods import AlertMethods
 from .limits import MAX_PARAM, text_problem
+from .market_reads import market_titles
 
 if TYPE_CHECKING:
     from .digest import Digest
@@ -170,7 +171,7 @@ class Service(AlertMethods):
     async def pairs_suggest(self, limit: int = 20) -> dict[str, Any]:
         if not 1 <= limit <= 200:
             raise RpcError("pairs.suggest: limit must be from 1 to 200", code="invalid_params")
-        rows = await self.store.aquery("SELECT platform, market_id, title FROM markets")
+        rows = await trio.to_thread.run_sync(market_titles, self.store)
         return {"suggestions": self.pairs.suggest(rows, limit=limit)}
 
     async def signals_list(self, sort: str = "newest", limit: int = 20,

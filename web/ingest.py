@@ -17,7 +17,8 @@ For each ``POST <relay.path>``:
 4. **Idempotency**: an event's ``ext_id`` (the ``id`` field), else the ``Idempotency-Key``
    header (``key`` for one event, ``key#i`` for the i-th of an array). A key already seen —
    in this request, in memory (the last ``RECENT_KEYS``), or in the store (unique index on
-   ``(source, ext_id)``) — is a duplicate: answered, not processed again.
+   ``(source, ext_id)``, looked up by ``daemon/event_keys.py``) — is a duplicate: answered,
+   not processed again.
 5. **Text**: every string is valid Unicode (no lone surrogates) within its length limit
    (``daemon/limits.py``): 422 naming the field otherwise.
 6. **Hand-off**: ``WebParts.ingest(events)`` — the same pipeline as the feeds — then the answer
@@ -47,8 +48,8 @@ import trio
 from quart import Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from trade_hunter.daemon.event_keys import Key, StoredKeys
 from trade_hunter.daemon.limits import event_problems
-from trade_hunter.daemon.schema import UNIQUE_EXT_ID
 from trade_hunter.plugins.errors import PayloadError
 from trade_hunter.plugins.models import MarketEvent
 from trade_hunter.plugins.registry import Relay
@@ -64,9 +65,6 @@ MAX_KEY = 200
 RETRY_AFTER = "1"
 DEGRADED_RETRY_AFTER = "5"
 STORE_WAIT = 10.0  # longest an answer waits for its commit; then 503 (the events stay queued)
-# The unique index's terms repeated, so SQLite uses it (a partial index; daemon/schema.py).
-STORED_SQL = f"SELECT 1 FROM events WHERE source=? AND ext_id=? AND {UNIQUE_EXT_ID}"
-Key = tuple[str, str]
 
 
 def _error(status: int, error: str, detail: Any = None, code: str | None = None,
@@ -113,9 +111,10 @@ class RecentKeys:
 
 class RelayEndpoint:
     def __init__(self, relay: Relay, parts: WebParts, recent: RecentKeys,
-                 book: RelayBook) -> None:
+                 book: RelayBook, stored_keys: StoredKeys) -> None:
         self.relay, self.recent = relay, recent
         self.settings, self.store, self.ingest = parts.settings, parts.store, parts.ingest
+        self.stored_keys = stored_keys
         self.stats: RouteStats = book.route(relay.name, relay.path, self.auth_label(),
                                             relay.plugin or "built-in")
 
@@ -259,21 +258,14 @@ class RelayEndpoint:
         """The keys already in the store (delivered before a restart)."""
         if not keys:
             return set()
-        store = self.store
-
-        def lookup() -> set[Key]:
-            found = set()
-            for source, ext_id in keys:
-                if store.query(STORED_SQL, (source, ext_id)):
-                    found.add((source, ext_id))
-            return found
-        return await trio.to_thread.run_sync(lookup)
+        return await trio.to_thread.run_sync(self.stored_keys.find, keys)
 
 
 def register_ingest_routes(app: Any, parts: WebParts) -> None:
     """Mount each registered relay, then each route of ``RELAYS_FILE``, at its path
     (``POST``, JSON)."""
     recent = RecentKeys()
+    stored_keys = StoredKeys(parts.store)
     book = parts.extras.setdefault("relay_book", RelayBook())
     relays = list(parts.relays.values())
     taken = {r.path for r in relays}
@@ -285,7 +277,7 @@ def register_ingest_routes(app: Any, parts: WebParts) -> None:
         relays.append(relay)
         app.config["TH_INGEST_PATHS"].add(relay.path)
     for relay in relays:
-        endpoint = RelayEndpoint(relay, parts, recent, book)
+        endpoint = RelayEndpoint(relay, parts, recent, book, stored_keys)
 
         async def view(endpoint: RelayEndpoint = endpoint) -> Response:
             return await endpoint()
