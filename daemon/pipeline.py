@@ -41,8 +41,8 @@ import msgspec
 import trio
 
 from trade_hunter.plugins.models import MarketEvent, SpikeSignal
-from trade_hunter.plugins.topics import topic_of
 
+from .enrichment import MarketNames
 from .live_view import Live
 from .store import RowFailures, Store, write_batch
 from .vendor import vendor_signal
@@ -97,7 +97,8 @@ class Pipeline:
         """Non-blocking hand-offs of each new signal (analyst queue, grader, metrics, log)."""
         self.processed = 0
         self.replayed = 0
-        self.titles: dict[str, tuple[str, str | None]] = {}
+        self.names = MarketNames()
+        self.titles = self.names.titles  # market id → (title, topic)
         # Pending persistence (see the module docstring).
         self._events: list[MarketEvent] = []
         self._first_id = 0            # id of self._events[0]
@@ -245,7 +246,7 @@ class Pipeline:
 
     def _process(self, events: list[MarketEvent]) -> list[SpikeSignal]:
         """Detect and publish one batch; its persistence is queued when due (never waits)."""
-        detector, states, titles = self.detector, self.states, self.titles
+        detector, states = self.detector, self.states
         as_of, dirty = self._as_of, self._dirty
         signals: list[SpikeSignal] = []
         now = self.clock()
@@ -253,20 +254,10 @@ class Pipeline:
             self._since = now
             self._first_id = self.store.next_event_id
         event_id = self.store.allocate_event_ids(len(events)) - 1
+        self.names.complete(events)  # titles and topics: daemon/enrichment.py
         for e in events:
             event_id += 1
             market = e.market_id
-            known = titles.get(market)
-            if e.title:
-                if known is None or known[0] != e.title or (e.topic and known[1] != e.topic):
-                    topic = e.topic or topic_of(None, e.title, market)
-                    titles[market] = (e.title, topic)
-                    e.topic = topic
-                elif not e.topic:
-                    e.topic = known[1]
-            elif known is not None:
-                e.title = known[0]
-                e.topic = e.topic or known[1]
             state = states.get(market)
             if state is None:
                 state = states[market] = detector.new_state(market)

@@ -231,7 +231,7 @@ class Service(AlertMethods):
             else 60.0
         signals = pipeline.process(demo_events(market, getattr(state, "last_price", None),
                                                detector.thresholds, base,
-                                               pipeline.titles.get(market)))
+                                               pipeline.names.get(market)))
         if not signals:
             raise RpcError(f"{market} is in cooldown: no signal fired", code="invalid_params")
         return {"market_id": market, "signals": [s.id for s in signals]}
