@@ -29,7 +29,7 @@ import trio
 from trade_hunter.plugins.errors import AnalystError
 from trade_hunter.plugins.models import Alert, AnalystRead, SpikeSignal, from_json
 
-from .store import write_read
+from .event_writes import write_read
 
 if TYPE_CHECKING:
     from .store import Store

@@ -43,8 +43,10 @@ import trio
 from trade_hunter.plugins.models import MarketEvent, SpikeSignal
 
 from .enrichment import MarketNames
+from .event_writes import write_batch
 from .live_view import Live
-from .store import RowFailures, Store, write_batch
+from .store import Store
+from .store_errors import RowFailures
 from .vendor import vendor_signal
 
 log = logging.getLogger(__name__)

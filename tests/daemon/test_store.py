@@ -7,8 +7,9 @@ import pytest
 import trio
 
 from trade_hunter.daemon import schema
+from trade_hunter.daemon.event_writes import write_batch, write_read
 from trade_hunter.daemon.retention import CHUNK, Retention
-from trade_hunter.daemon.store import Store, write_batch, write_read
+from trade_hunter.daemon.store import Store
 from trade_hunter.plugins.builtin.spike import SpikeDetector
 from trade_hunter.plugins.models import AnalystRead, MarketEvent
 

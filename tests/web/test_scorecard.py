@@ -12,8 +12,9 @@ from pathlib import Path
 import msgspec
 import trio
 
+from trade_hunter.daemon.event_writes import write_read
 from trade_hunter.daemon.outcome_store import write_settlement
-from trade_hunter.daemon.store import Store, write_read
+from trade_hunter.daemon.store import Store
 from trade_hunter.plugins.models import AnalystRead
 from trade_hunter.web import schemas
 from trade_hunter.web.app import create_app
