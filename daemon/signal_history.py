@@ -145,3 +145,12 @@ def events_page(store: Reader, *, market: str | None, since: float, until: float
         args += list(after)
     return store.query(f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE "
                        f"{' AND '.join(terms)} ORDER BY ts, id LIMIT ?", [*args, limit])
+
+
+def latest_signals(store: Reader, limit: int) -> list[tuple[SpikeSignal, AnalystRead | None]]:
+    """The ``limit`` most recent stored signals with their reads, oldest first (the live
+    view's window after a restart)."""
+    rows = store.query("SELECT s.payload, r.payload FROM signals s LEFT JOIN analyst_reads r"
+                       " ON r.signal_id = s.id ORDER BY s.id DESC LIMIT ?", (limit,))
+    return [(from_json(s, SpikeSignal), from_json(r, AnalystRead) if r else None)
+            for s, r in reversed(rows)]
