@@ -29,9 +29,10 @@ from typing import Any
 
 import trio
 
+from trade_hunter.daemon.event_writes import EVENT_SQL
 from trade_hunter.daemon.pipeline import FLUSH_EVENTS
 from trade_hunter.daemon.schema import migrate
-from trade_hunter.daemon.store import EVENT_SQL, connect
+from trade_hunter.daemon.store import connect
 
 from .common import emit, load_average, pin_one_core, say
 from .feed import bench_daemon, seed_database, warm_states

@@ -6,25 +6,36 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+import trio
+
 from trade_hunter.plugins.errors import RpcError
 
 from .matchers import Matcher, MatcherError, parse_duration, parse_matchers, parse_target
 from .notify_test import send_tests
+from .outbox import muted_since
 from .silences import MuteBook, local_midnight
 
 if TYPE_CHECKING:
-    from .app import Daemon
+    from .digest import Digest
+    from .live_view import Live
+    from .store import Store
 
 
 class AlertMethods:
-    d: Daemon
+    """Its collaborators are ``Service``'s (``daemon/rpc_handlers.py``)."""
+
+    live: Live
+    mutes: MuteBook
+    store: Store
+    notifiers: dict[str, Any]
+    digest: Digest | None
 
     @property
     def _mutes(self) -> MuteBook:
-        return self.d.mutes
+        return self.mutes
 
     async def signals_ack(self, ids: str) -> dict[str, Any]:
-        live = [s.id for s in self.d.live.signals.values() if s.id is not None]
+        live = [s.id for s in self.live.signals.values() if s.id is not None]
         if ids.strip().lower() == "all":
             wanted = live
         else:
@@ -40,7 +51,7 @@ class AlertMethods:
 
     def unread_count(self) -> int:
         acked = self._mutes.acked
-        return sum(1 for s in self.d.live.signals.values() if s.id not in acked)
+        return sum(1 for s in self.live.signals.values() if s.id not in acked)
 
     async def snooze_add(self, target: str, duration: str = "1h", comment: str = ""
                          ) -> dict[str, Any]:
@@ -82,11 +93,10 @@ class AlertMethods:
         """The dashboard's view: which live signals are read or muted, and the counts. A
         signal shows muted when the outbox muted its alert, or while a silence matches it."""
         book = self._mutes
-        signals = [s for s in self.d.live.signals.values() if s.id is not None]
+        signals = [s for s in self.live.signals.values() if s.id is not None]
         oldest = min((s.created_at for s in signals), default=0.0)
-        by_row = dict(await self.d.store.aquery(
-            "SELECT signal_id, last_error FROM outbox WHERE status='muted' AND created_at >= ?",
-            (min(oldest, book.clock()) - 86400,)))
+        by_row = await trio.to_thread.run_sync(muted_since, self.store,
+                                               min(oldest, book.clock()) - 86400)
         keyed = {s.key: s for s in book.silences.values()}
         acked, muted = [], {}
         for s in signals:
@@ -102,7 +112,7 @@ class AlertMethods:
                 **await self.silence_list()}
 
     async def notify_test(self, notifier: str | None = None) -> dict[str, Any]:
-        notifiers = self.d.outbox.notifiers if self.d.outbox is not None else {}
+        notifiers = self.notifiers
         if notifier is not None and notifier not in notifiers:
             raise RpcError(f"no notifier {notifier!r} is running (running: "
                            f"{', '.join(notifiers) or 'none'})", code="invalid_params")
@@ -113,7 +123,7 @@ class AlertMethods:
 
     async def digest_run(self, now: bool | None = None, dry_run: bool | None = None
                          ) -> dict[str, Any]:
-        digest = self.d.digest
+        digest = self.digest
         if digest is None:
             raise RpcError("the digest is not ready", code="not_available")
         title, body = await digest.build()

@@ -29,7 +29,7 @@ import trio
 from trade_hunter.plugins.errors import AnalystError
 from trade_hunter.plugins.models import Alert, AnalystRead, SpikeSignal, from_json
 
-from .store import write_read
+from .event_writes import write_read
 
 if TYPE_CHECKING:
     from .store import Store
@@ -86,11 +86,9 @@ class Batches(Protocol):
 
 
 class FollowUps(Protocol):
-    """The outbox: a read's notifications, committed with the read."""
+    """The outbox: a read's notifications, committed with the read (their commit wakes it)."""
 
     def rows_for(self, alert: Alert) -> list[Write]: ...
-
-    def wake(self, signal: Any = None) -> None: ...
 
 
 class ReadBoard(Protocol):
@@ -254,8 +252,6 @@ class AnalystService:
         while len(self._done) > DONE_KEPT:
             del self._done[next(iter(self._done))]
         self.live.set_read(read)
-        if self.follow_ups is not None:
-            self.follow_ups.wake()
         self.health.put("budget_left", self.budget.available())
         self.health.put("last_read_at", read.created_at)
         for listener in self.read_listeners:

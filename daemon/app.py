@@ -1,5 +1,11 @@
 """The daemon: the nursery tree and the order of lifecycle calls, nothing else.
 
+It is the one place that wires the parts: every service, the method table (``Service``), the
+metrics collector and the web layer (``WebParts``) receive only the collaborators they use.
+No other module holds the daemon; only the entry points build one (``daemon/cli.py`` through
+``lifecycle.py``, ``smoke.py``, ``config_check.py``, and ``web/readme.py``'s generator) — an
+import contract in ``pyproject.toml`` keeps it so.
+
 Start order: store → consumers (pipeline, analysts, outbox) → servers (web, control) →
 producers (feeds). Shutdown: feeds first, the pipeline drains under one deadline, then the
 servers stop and the store commits what is queued.
@@ -15,8 +21,9 @@ from typing import Any
 import trio
 
 from trade_hunter.plugins.errors import ConfigError
-from trade_hunter.plugins.models import MarketEvent, SpikeSignal
+from trade_hunter.plugins.models import MarketEvent
 from trade_hunter.plugins.registry import PluginContext
+from trade_hunter.web.parts import WebParts
 
 from . import divergence_store
 from .analyst_queue import AnalystService
@@ -30,12 +37,12 @@ from .incidents import Incidents
 from .links import DashboardLinks, parse_public_url
 from .live_view import Live
 from .logs import STARTUP_LOGGER, log_signal
-from .metrics import Tally
+from .metrics import MetricSources, Tally, registry_for
 from .outbox import Outbox
 from .pairs import PairBook
 from .pipeline import INGEST_BUFFER, Handoff, Pipeline
 from .retention import Retention
-from .rpc_handlers import Service, demo_events
+from .rpc_handlers import About, Service
 from .runtime import tune_runtime
 from .scorecards import Scorecards
 from .settlement import Settler, capable
@@ -80,8 +87,7 @@ def default_feed(watching: list[Any], settings: Any) -> str | None:
 class Daemon:
     def __init__(self, settings: Any, host: PluginHost, registries: Registries) -> None:
         self.settings, self.host, self.registries = settings, host, registries
-        self.version = _version("trade-hunter")
-        self.pid = os.getpid()
+        self.about = About(_version("trade-hunter"), os.getpid())
         self.store = Store(settings.home / "trade-hunter.db")
         self.live = Live()
         self.tally = Tally()  # per-signal/per-read counts for /metrics
@@ -94,11 +100,20 @@ class Daemon:
         self.retention = Retention(self.store, settings.RETENTION_DAYS)
         self.scorecards = Scorecards(self.store)
         self.mutes = MuteBook(self.store)
-        self.service = Service(self)
         self.components: dict[str, Any] = {}
         self.extras: dict[str, Any] = {}
-        self.dashboard_url = ""
-        self.demo_count = 0
+        self.service = Service(settings=settings, about=self.about, store=self.store,
+                               live=self.live, health=self.health, tickers=self.tickers,
+                               pairs=self.pairs, mutes=self.mutes, scorecards=self.scorecards,
+                               retention=self.retention.status, host=host, rpc=registries.rpc,
+                               contexts=self.plugin_context, components=self.components,
+                               feed_plugins={name: reg.plugin for name, reg
+                                             in registries.feeds.items.items()},
+                               stop=self.request_shutdown)
+        self.metrics = registry_for(MetricSources(
+            self.about.version, settings, self.live, self.tickers, self.health, self.store,
+            analysts=lambda: self.analysts, pipeline=lambda: self.pipeline,
+            ingest_depth=self._ingest_depth), self.tally)
         self.pipeline: Pipeline | None = None
         self.analysts: AnalystService | None = None
         self.advisor: Advisor | None = None
@@ -109,6 +124,31 @@ class Daemon:
         self._shutdown: trio.Event | None = None
         self._send: trio.MemorySendChannel[Any] | None = None
         self.stop_reason = ""
+
+    # ------------------------------------------------------------------ who we are
+    @property
+    def version(self) -> str:
+        return self.about.version
+
+    @property
+    def pid(self) -> int:
+        return self.about.pid
+
+    @property
+    def dashboard_url(self) -> str:
+        return self.about.dashboard_url
+
+    def web_parts(self) -> WebParts:
+        """What the web layer is given (``web/parts.py``)."""
+        return WebParts(settings=self.settings, version=self.about.version,
+                        call=self.service.call, rpc=self.registries.rpc,
+                        relays=self.registries.relays.items, extras=self.extras,
+                        store=self.store, live=self.live, health=self.health,
+                        tickers=self.tickers, pairs=self.pairs, components=self.components,
+                        retention=self.retention.status, mutes=self.mutes,
+                        incidents=lambda: self.incidents,
+                        advisor=lambda: self.advisor or self.extras.get("advisor"),
+                        ingest=self.ingest, metrics=self.metrics)
 
     # ------------------------------------------------------------------ plugin context
     def plugin_context(self, name: str, kind: str = "component") -> PluginContext:
@@ -148,15 +188,9 @@ class Daemon:
         self._send.send_nowait(handoff)
         return handoff
 
-    def inject_demo(self, market: str) -> list[SpikeSignal]:
-        assert self.pipeline is not None
-        state = self.pipeline.states.get(market)
-        detector = self.pipeline.detector
-        base = detector.baseline(state) if state is not None and hasattr(detector, "baseline") \
-            else 60.0
-        last = getattr(state, "last_price", None)
-        known = self.pipeline.titles.get(market)
-        return self.pipeline.process(demo_events(market, last, detector.thresholds, base, known))
+    def _ingest_depth(self) -> int | None:
+        """Items waiting in the ingest channel (None before it exists)."""
+        return self._send.statistics().current_buffer_used if self._send is not None else None
 
     def request_shutdown(self, reason: str) -> None:
         self.stop_reason = self.stop_reason or reason
@@ -200,7 +234,7 @@ class Daemon:
         pipeline.signal_writes.append(divergence_store.rows_for_signal)  # open divergences
         providers = self._create("analyst", self.registries.analysts)
         self.outbox = Outbox(self._create("notifier", self.registries.notifiers),
-                             store=self.store, health=self.health, batches=pipeline)
+                             store=self.store, health=self.health)
         await trio.to_thread.run_sync(self.mutes.load)
         self.mutes.clock, self.outbox.mute = self.outbox.now, self.mutes.mute_key
         self.incidents = Incidents(self.outbox, self.store, pipeline,
@@ -221,18 +255,21 @@ class Daemon:
                                                         self.health.get(name, "detector")),
                                narrator=narrator, budget=self.analysts.budget)
         pipeline.signal_writes.append(self.incidents.rows_for_signal)  # → outbox rows
-        pipeline.signal_handoffs.append(self.outbox.wake)
         pipeline.signal_handoffs.append(self.analysts.submit)
         pipeline.signal_handoffs.append(self.tally.signal)
         pipeline.signal_handoffs.append(log_signal)
+        settling = capable(feeds_made)
         self.grader = Grader(self.store, self.health.get("outcomes"),
                              k=s.OUTCOME_BASELINE_K, band=s.OUTCOME_FLAT_BAND,
                              published=self.live.set_outcomes,
-                             settle=Settler(self.store, capable(feeds_made),
-                                            self.health.get("outcomes")),
-                             warm=self.scorecards.warm)
+                             settle=Settler(self.store, settling, self.health.get("outcomes"))
+                             if settling else None,  # no feed can tell: nothing to ask
+                             warm=self.scorecards.warm, commits=pipeline)
         pipeline.signal_handoffs.append(self.grader.submit)
         self.analysts.read_listeners.append(self.tally.read)
+        service = self.service  # the method table's parts that exist from now on
+        service.pipeline, service.advisor = pipeline, self.advisor
+        service.notifiers, service.digest = self.outbox.notifiers, self.digest
         send, receive = trio.open_memory_channel[Any](INGEST_BUFFER)
         self._send = send
 
@@ -253,11 +290,12 @@ class Daemon:
                 await services.start(supervise, self.health.get("advisor"), self.advisor.run)
                 await services.start(supervise, self.health.get("outcomes"), self.grader.run)
                 await services.start(supervise, self.health.get("digest"), self.digest.run)
-                binds = await services.start(serve_web, self, s.APP_HOST, s.APP_PORT)
-                self.dashboard_url = binds[0] if binds else ""
-                self.health.get("web").set("running", self.dashboard_url)
+                binds = await services.start(serve_web, self.web_parts(), s.APP_HOST,
+                                             s.APP_PORT)
+                self.about.dashboard_url = binds[0] if binds else ""
+                self.health.get("web").set("running", self.about.dashboard_url)
                 about = {"pid": self.pid, "version": self.version,
-                         "dashboard": self.dashboard_url}
+                         "dashboard": self.about.dashboard_url}
                 control = ControlServer(self.service.call, lambda: self.stop_reason)
                 await services.start(serve_control, s.home, s.get("CONTROL_TRANSPORT", "auto"),
                                      about, control, self.health.get("control"))  # th-ctl last

@@ -24,7 +24,7 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 
@@ -41,6 +41,15 @@ log = logging.getLogger(__name__)
 POLL = 10.0            # seconds between passes (the shortest horizon is a minute)
 HOURS_CHUNK = 200_000  # events counted into market_hours per read
 WRITE_CHUNK = 500
+
+
+class EventCommits(Protocol):
+    """The pipeline's commit notifications: how many events have committed, and a wait for
+    more (``Pipeline.committed_to``)."""
+
+    committed: int
+
+    async def committed_to(self, count: int) -> None: ...
 
 
 @dataclass
@@ -77,6 +86,7 @@ class Grader:
                  published: Callable[[int, list[HorizonOutcome]], None] | None = None,
                  settle: Callable[[], Awaitable[Any]] | None = None,
                  warm: Callable[[], Awaitable[Any]] | None = None,
+                 commits: EventCommits | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.store, self.health, self.clock = store, health, clock
         self.k, self.band, self.poll = k, band, poll
@@ -86,6 +96,8 @@ class Grader:
         """Called once a pass: settlement polling (daemon/settlement.py)."""
         self.warm = warm
         """Called after a pass that wrote something (the served scorecards are rebuilt)."""
+        self.commits = commits
+        """Without a settlement round to keep, a pass waits for newly committed events."""
         self.open: dict[int, _Open] = {}
         self.graded = 0
 
@@ -100,8 +112,14 @@ class Grader:
         await self.recover()
         task_status.started()
         while True:
+            seen = self.commits.committed if self.commits is not None else 0
             await self.pass_once()
-            await trio.sleep(self.poll)  # event time moves on its own: nothing to wake us for
+            await trio.sleep(self.poll)  # at most one pass per poll: horizons are minutes
+            if self.commits is not None and self.settle is None:
+                # Only newly committed events move data_end (event time), so nothing can
+                # become due before the next commit of events wakes us. The settlement round
+                # asks the feeds, who know without our events: it keeps the timer.
+                await self.commits.committed_to(seen + 1)
 
     async def recover(self) -> int:
         """Open the stored signals that are not graded to the end (blocking read)."""

@@ -23,20 +23,26 @@ import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 
 from trade_hunter.plugins.models import Alert, Incident, IncidentItem, SpikeSignal, from_json
 
 if TYPE_CHECKING:
-    from .outbox import Batches, Outbox
+    from .outbox import Outbox
     from .store import Store
 
 log = logging.getLogger(__name__)
 LISTED = 25        # members an incident alert lists (the newest)
 MEMBERS_KEPT = 2000  # signal → incident kept in memory for the dashboard (its window is 300)
 Write = Callable[[sqlite3.Connection], Any]
+
+
+class Batches(Protocol):
+    """The pipeline: an incident's alert is written once its members' batch committed."""
+
+    async def settled(self) -> None: ...
 
 
 def group_key(signal: SpikeSignal) -> str | None:
@@ -169,7 +175,6 @@ class Incidents:
                          mark)
         await self.store.run(fn)
         inc.notified, inc.notified_at, inc.updates = len(members), now, inc.updates + 1
-        self.outbox.wake()
 
 
 def incident_view(inc: _Open, members: list[SpikeSignal]) -> Incident:

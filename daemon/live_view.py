@@ -10,9 +10,10 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from trade_hunter.plugins.models import AnalystRead, MarketEvent, SpikeSignal, from_json
+from trade_hunter.plugins.models import AnalystRead, MarketEvent, SpikeSignal
 
 from .outcome_store import outcomes_of
+from .signal_history import latest_signals
 
 MAX_SIGNALS = 300
 MAX_FLOW = 200
@@ -43,14 +44,12 @@ class Live:
 
     def restore(self, store: Any) -> int:
         """Reload the most recent signals and their reads after a restart (blocking)."""
-        rows = store.query(
-            "SELECT s.payload, r.payload FROM signals s LEFT JOIN analyst_reads r"
-            " ON r.signal_id = s.id ORDER BY s.id DESC LIMIT ?", (MAX_SIGNALS,))
-        for payload, read in reversed(rows):
-            signal = from_json(payload, SpikeSignal)
-            self.signals[signal.id] = signal
+        rows = latest_signals(store, MAX_SIGNALS)
+        for signal, read in rows:
+            sid = signal.id or 0  # stored signals always have their id
+            self.signals[sid] = signal
             if read is not None:
-                self.reads[signal.id] = from_json(read, AnalystRead)
+                self.reads[sid] = read
         self.outcomes.update(outcomes_of(store, self.signals))
         return len(rows)
 

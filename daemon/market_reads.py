@@ -17,7 +17,7 @@ from trade_hunter.outcomes.grading import grade, horizon_name
 from trade_hunter.plugins.models import AnalystRead, SpikeSignal, from_json
 
 from .market_rollup import MINUTE, SIZE_EDGES, SIZE_SQL, RollupCache, flow_payload
-from .store import Store
+from .reader import Reader
 
 MAX_POINTS = 2000
 RANGES: dict[str, float] = {"15m": 900.0, "1h": 3600.0, "6h": 21600.0, "1d": 86400.0,
@@ -30,7 +30,7 @@ class FirstSeen:
     """When each market's known history starts: its first stored event (cached; retention
     only ever removes the oldest events, and then the history is days long anyway)."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Reader) -> None:
         self.store = store
         self.known: dict[str, float] = {}
 
@@ -48,7 +48,7 @@ def _step(start: float, end: float, resolution: int) -> float:
     return max((end - start) / max(min(resolution, MAX_POINTS), 1), 1.0)
 
 
-def series(store: Store, market: str, start: float, end: float,
+def series(store: Reader, market: str, start: float, end: float,
            resolution: int = 600, rollups: RollupCache | None = None) -> dict[str, Any]:
     """The chart data of ``market`` over ``[start, end)``: the yes price (last in each
     bucket), bid/ask where known, traded contracts per bucket, and the trades: each one when
@@ -101,7 +101,7 @@ def series(store: Store, market: str, start: float, end: float,
     }
 
 
-def _raw_trades(store: Store, market: str, start: float, end: float) -> list[dict[str, Any]]:
+def _raw_trades(store: Reader, market: str, start: float, end: float) -> list[dict[str, Any]]:
     rows = store.query(
         "SELECT ts, yes_price, COALESCE(trade_size, volume, 0), trade_side FROM events"
         " WHERE market_id = ? AND ts >= ? AND ts < ? AND kind = 'T' ORDER BY ts, id",
@@ -109,7 +109,7 @@ def _raw_trades(store: Store, market: str, start: float, end: float) -> list[dic
     return [{"t": t, "price": p, "size": s, "side": side} for t, p, s, side in rows]
 
 
-def market_signals(store: Store, market: str, start: float = 0.0, end: float = math.inf,
+def market_signals(store: Reader, market: str, start: float = 0.0, end: float = math.inf,
                    limit: int = SIGNAL_LIMIT) -> list[tuple[SpikeSignal, AnalystRead | None]]:
     """The market's signals in ``[start, end)``, newest first, each with its analyst read."""
     rows = store.query(
@@ -139,7 +139,7 @@ def graded(marks: list[dict[str, Any]], price: list[list[float]], end: float
     return marks
 
 
-def signal_marks(store: Store, market: str, start: float, end: float) -> list[dict[str, Any]]:
+def signal_marks(store: Reader, market: str, start: float, end: float) -> list[dict[str, Any]]:
     """The chart's signal markers: when, which tier, at what price, how strong."""
     return [{"id": s.id, "t": s.created_at, "tier": s.tier, "price": s.yes_price,
              "score": s.score, "rule": s.rule, "direction": s.direction, "notify": s.notify,
@@ -147,7 +147,7 @@ def signal_marks(store: Store, market: str, start: float, end: float) -> list[di
             for s, _ in reversed(market_signals(store, market, start, end))]
 
 
-def flow_stats(store: Store, market: str, start: float, end: float,
+def flow_stats(store: Reader, market: str, start: float, end: float,
                rollups: RollupCache | None = None) -> dict[str, Any]:
     """Taker share (contracts and trades by side) and the trade-size distribution, from the
     minute rollups when given (whole minutes), else from the events."""
@@ -164,7 +164,7 @@ def flow_stats(store: Store, market: str, start: float, end: float,
                         [bounds[i] - bounds[i + 1] for i in range(len(SIZE_EDGES))])
 
 
-def settlement_of(store: Store, market: str) -> tuple[str | None, float] | None:
+def settlement_of(store: Reader, market: str) -> tuple[str | None, float] | None:
     """``(result, checked_at)`` from the settlement polling (``daemon/settlement.py``):
     ``result`` is ``yes``/``no`` once settled, ``None`` while the venue says it is not;
     ``None`` when nobody asked."""
@@ -173,7 +173,7 @@ def settlement_of(store: Store, market: str) -> tuple[str | None, float] | None:
     return (rows[0][0], rows[0][1]) if rows else None
 
 
-def market_row(store: Store, market: str) -> dict[str, Any] | None:
+def market_row(store: Reader, market: str) -> dict[str, Any] | None:
     """The market's stored facts: title, topic, platform, first and last event, last quote."""
     rows = store.query("SELECT platform, title, topic, last_seen FROM markets"
                        " WHERE market_id = ?", (market,))
@@ -194,3 +194,8 @@ def market_row(store: Store, market: str) -> dict[str, Any] | None:
         _, price, bid, ask, source = last[0]
         out.update(last_price=price, bid=bid, ask=ask, source=source)
     return out
+
+
+def market_titles(store: Reader) -> list[tuple[Any, ...]]:
+    """Every known market's (platform, market id, title): what pair suggestions match."""
+    return store.query("SELECT platform, market_id, title FROM markets")

@@ -18,7 +18,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
-from .store import Store
+from .reader import Reader
 
 MARKETS = 8
 TAIL_SECONDS = 180.0
@@ -81,7 +81,7 @@ SCAN_SQL = (
 )
 
 
-def scan(store: Store, market: str, start: float, end: float) -> dict[int, Minute]:
+def scan(store: Reader, market: str, start: float, end: float) -> dict[int, Minute]:
     """The minutes of ``[start, end)`` (minute-aligned bounds) in one grouped scan; SQLite
     returns the bare columns of each group's newest row (``MAX(ts)``)."""
     out: dict[int, Minute] = {}
@@ -105,7 +105,7 @@ def scan(store: Store, market: str, start: float, end: float) -> dict[int, Minut
 
 
 class RollupCache:
-    def __init__(self, store: Store, markets: int = MARKETS) -> None:
+    def __init__(self, store: Reader, markets: int = MARKETS) -> None:
         self.store, self.limit = store, markets
         self.entries: OrderedDict[str, Entry] = OrderedDict()
         self.lock = threading.Lock()  # series requests run in worker threads

@@ -13,8 +13,9 @@ Counters restart at zero with the daemon, as Prometheus expects (``rate()`` hand
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -30,7 +31,12 @@ from .buckets import Buckets
 if TYPE_CHECKING:
     from trade_hunter.plugins.models import AnalystRead, SpikeSignal
 
-    from .app import Daemon
+    from .analyst_queue import AnalystService
+    from .live_view import Live
+    from .pipeline import Pipeline
+    from .store import Store
+    from .supervisor import HealthBook
+    from .watchlist import Watchlist
 
 PREFIX = "trade_hunter"
 # Analyst calls take from tens of milliseconds (local rules) to the 30 s deadline.
@@ -84,11 +90,28 @@ def _gauge(name: str, doc: str, labels: tuple[str, ...] = ()) -> GaugeMetricFami
     return GaugeMetricFamily(f"{PREFIX}_{name}", doc, labels=list(labels))
 
 
-class DaemonCollector(Collector):
-    """Everything ``/metrics`` shows, built from the daemon's state when scraped."""
+@dataclass
+class MetricSources:
+    """The records ``/metrics`` reads (``daemon/app.py`` gives them). The analyst service,
+    the pipeline and the ingest channel exist once the daemon runs: asked for at scrape time
+    (None before)."""
 
-    def __init__(self, daemon: Daemon, tally: Tally) -> None:
-        self.d, self.tally = daemon, tally
+    version: str
+    settings: Any
+    live: Live
+    tickers: Watchlist
+    health: HealthBook
+    store: Store
+    analysts: Callable[[], AnalystService | None]
+    pipeline: Callable[[], Pipeline | None]
+    ingest_depth: Callable[[], int | None]
+
+
+class DaemonCollector(Collector):
+    """Everything ``/metrics`` shows, built from the daemon's records when scraped."""
+
+    def __init__(self, sources: MetricSources, tally: Tally) -> None:
+        self.sources, self.tally = sources, tally
 
     def collect(self) -> Iterator[Metric]:
         yield from self._process()
@@ -101,7 +124,7 @@ class DaemonCollector(Collector):
 
     # ------------------------------------------------------------------ families
     def _process(self) -> Iterator[Metric]:
-        d = self.d
+        d = self.sources
         info = _gauge("info", "Version and mode of the running daemon (always 1)",
                       ("version", "mode"))
         info.add_metric([d.version, d.settings.active_mode], 1)
@@ -110,7 +133,7 @@ class DaemonCollector(Collector):
                                 value=round(time.time() - d.live.started_at, 3))
 
     def _events(self) -> Iterator[Metric]:
-        live = self.d.live
+        live = self.sources.live
         by_source = _counter("events", "Market events processed by the pipeline", ("source",))
         for source, n in sorted(live.by_source.items()):
             by_source.add_metric([source], n)
@@ -135,13 +158,13 @@ class DaemonCollector(Collector):
                                     "When the pipeline last received an event (epoch)",
                                     value=live.last_event_at)
         tickers = _gauge("tickers", "Tracked tickers by resolution status", ("status",))
-        for status, count in sorted(self.d.tickers.summary().items()):
+        for status, count in sorted(self.sources.tickers.summary().items()):
             if status != "total" and isinstance(count, int):
                 tickers.add_metric([status], count)
         yield tickers
 
     def _components(self) -> Iterator[Metric]:
-        records = list(self.d.health.components.values())
+        records = list(self.sources.health.components.values())
         state = _gauge("component_state", "1 for each component's current state",
                        ("component", "kind", "state"))
         restarts = _counter("component_restarts", "Restarts by the supervisor",
@@ -159,7 +182,7 @@ class DaemonCollector(Collector):
         yield counters
 
     def _feeds(self) -> Iterator[Metric]:
-        feeds = [h for h in self.d.health.components.values() if h.kind == "feed"]
+        feeds = [h for h in self.sources.health.components.values() if h.kind == "feed"]
         messages = _counter("feed_messages", "Messages received by a feed, by type",
                             ("feed", "type"))
         reconnects = _counter("feed_reconnects", "Reconnections of a feed", ("feed",))
@@ -178,7 +201,7 @@ class DaemonCollector(Collector):
         yield connected
 
     def _outbox(self) -> Iterator[Metric]:
-        notifiers = [h for h in self.d.health.components.values() if h.kind == "notifier"]
+        notifiers = [h for h in self.sources.health.components.values() if h.kind == "notifier"]
         pending = _gauge("outbox_pending", "Notifications waiting to be delivered",
                          ("notifier",))
         oldest = _gauge("outbox_oldest_pending_seconds", "Age of the oldest waiting "
@@ -207,7 +230,7 @@ class DaemonCollector(Collector):
             pairs = [(f"{b:g}", float(n)) for b, n in zip(LATENCY_BUCKETS, buckets, strict=True)]
             latency.add_metric([provider], pairs + [("+Inf", float(count))], total)
         yield latency
-        service = self.d.analysts
+        service = self.sources.analysts()
         if service is None:
             return
         outcomes = _counter("analyst_outcomes", "Analyst fallbacks, failures and skips",
@@ -224,7 +247,7 @@ class DaemonCollector(Collector):
                                 value=float(service.health.info.get("queued") or 0))
 
     def _store(self) -> Iterator[Metric]:
-        store, pipeline = self.d.store, self.d.pipeline
+        store, pipeline = self.sources.store, self.sources.pipeline()
         yield CounterMetricFamily(f"{PREFIX}_store_commits", "SQLite transactions committed "
                                   "by the writer thread", value=store.commits)
         yield CounterMetricFamily(f"{PREFIX}_store_write_errors", "Store writes that failed",
@@ -246,17 +269,16 @@ class DaemonCollector(Collector):
         yield GaugeMetricFamily(f"{PREFIX}_store_uncommitted_events", "Events queued to the "
                                 "store and not committed yet (backpressure above 10,000)",
                                 value=max(pipeline.submitted - pipeline.committed, 0))
-        send = getattr(self.d, "_send", None)
-        if send is not None:
+        depth = self.sources.ingest_depth()
+        if depth is not None:
             yield GaugeMetricFamily(f"{PREFIX}_ingest_queue_depth", "Items waiting in the "
-                                    "ingest channel (32 slots)",
-                                    value=send.statistics().current_buffer_used)
+                                    "ingest channel (32 slots)", value=depth)
 
 
-def registry_for(daemon: Daemon, tally: Tally) -> CollectorRegistry:
+def registry_for(sources: MetricSources, tally: Tally) -> CollectorRegistry:
     """A registry of its own (not the global default one: several daemons may live in one
     test process): our collector and the standard ``process_*`` metrics (Linux only)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(DaemonCollector(daemon, tally))
+    registry.register(DaemonCollector(sources, tally))
     ProcessCollector(registry=registry)
     return registry

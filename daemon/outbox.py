@@ -3,6 +3,11 @@
 * An alert becomes one ``outbox`` row per notifier that wants it, written in the *same store
   batch* as its signal (``rows_for_signal``) or analyst read (``rows_for``): after a crash the
   pending notifications match the stored signals exactly.
+* The delivery tasks are woken by the commit itself, not by polling: a row-writing closure
+  (``rows_for``) marks that it ran, and the store's commit listener (``committed``, in the
+  writer thread) wakes them once that batch has committed — whoever queued it (the pipeline's
+  batch, an analyst follow-up, an incident). Every row is written by ``rows_for``, so there is
+  no safety poll; a task sleeps only until a paused lane's retry time.
 * Each notifier is served by its own task; within a notifier, rows go to *lanes* (the
   notifier's optional ``lane(alert)``; Discord: one lane per webhook). A lane delivers its rows
   one at a time in id order; a failing or rate-limited lane pauses alone, so one slow webhook
@@ -30,12 +35,13 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sqlite3
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import trio
@@ -43,6 +49,7 @@ import trio
 from trade_hunter.plugins.errors import NotifyError, PermanentNotifyError
 from trade_hunter.plugins.models import Alert, SpikeSignal, from_json, to_json
 
+from .reader import Reader
 from .supervisor import backoff
 
 if TYPE_CHECKING:
@@ -53,7 +60,6 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 12          # failed attempts (rate limits excluded) before a row is given up
 MAX_AGE = 6 * 3600.0       # an alert older than this is stale: given up rather than sent late
 NOTIFY_TIMEOUT = 120.0     # one notify() call, waits for rate limits included
-IDLE_POLL = 300.0          # a safety net: new rows come with a wake()
 SCAN_LIMIT = 20_000        # pending rows looked at per pass (bounds memory)
 DEFAULT_LANE = "default"
 OUTBOX_SQL = ("INSERT OR IGNORE INTO outbox (notifier, kind, signal_id, payload, created_at,"
@@ -93,18 +99,14 @@ class _Notifier:
     start before the mark commits): never dispatched again."""
 
 
-class Batches(Protocol):
-    """The pipeline, as the outbox sees it: a signal's rows ride in its store batch."""
-
-    async def settled(self) -> None:
-        """Return once everything handed over before the call has committed."""
-
-
 class Outbox:
-    def __init__(self, notifiers: list[tuple[str, Any]], *, store: Store, health: HealthBook,
-                 batches: Batches | None) -> None:
-        self.store, self.health, self.batches = store, health, batches
+    def __init__(self, notifiers: list[tuple[str, Any]], *, store: Store, health: HealthBook
+                 ) -> None:
+        self.store, self.health = store, health
         self.notifiers = dict(notifiers)
+        self._written = False  # a row write ran in the writer's open transaction
+        self._token: trio.lowlevel.TrioToken | None = None
+        store.commit_listeners.append(self.committed)
         self._state = {n: _Notifier(n, c) for n, c in self.notifiers.items()}
         self._anchor: tuple[float, float] | None = None
         self.mute: Callable[[Alert], str | None] | None = None
@@ -132,6 +134,7 @@ class Outbox:
 
         def fn(conn: sqlite3.Connection) -> None:
             conn.executemany(OUTBOX_SQL, [(n, kind, sid, payload, now, now) for n in targets])
+            self._written = True  # the writer thread: read by committed() after the commit
         return [fn]
 
     def rows_for_signal(self, signal: SpikeSignal) -> Iterable[Write]:
@@ -139,8 +142,17 @@ class Outbox:
             return []
         return self.rows_for(Alert(kind="detector", signal=signal))
 
+    def committed(self) -> None:
+        """The store's commit listener (writer thread): wake the delivery tasks when the
+        batch just committed held rows of ours. A batch that was rolled back and redone ran
+        its closures again; one that failed leaves the mark for the next commit (a
+        harmless extra read)."""
+        if self._written and self._token is not None:
+            self._written = False
+            self._token.run_sync_soon(self.wake)
+
     def wake(self, signal: Any = None) -> None:
-        """Tell the delivery tasks new rows were queued (they wait for the commit)."""
+        """Make the delivery tasks read the table now (the commit listener; a lane done)."""
         for st in self._state.values():
             st.wake.set()
 
@@ -149,6 +161,7 @@ class Outbox:
                   ) -> None:
         if self._anchor is None:
             self._anchor = (time.time(), trio.current_time())
+        self._token = trio.lowlevel.current_trio_token()
         async with trio.open_nursery() as nursery:
             for name in self.notifiers:
                 nursery.start_soon(self._serve, self._state[name])
@@ -169,7 +182,6 @@ class Outbox:
         async with trio.open_nursery() as nursery:
             while True:
                 st.wake = trio.Event()  # before the read: a wake during it is not lost
-                await self._settled()
                 now = self.now()
                 # Every pending row (ids and times only, oldest first), so a lane with a
                 # backlog can never hide the rows of another; payloads only for new rows.
@@ -187,21 +199,15 @@ class Outbox:
                 health.put("pending", len(rows))
                 oldest = min((r[2] for r in rows), default=None)
                 health.put("oldest_pending_s", round(now - oldest, 1) if oldest else None)
-                # Sleep until a paused lane may go on, or a wake-up (new rows, a lane done).
+                # Sleep until a paused lane may go on, or a wake-up (rows committed, a lane
+                # done).
                 due = [ln.blocked_until - now for ln in st.lanes.values()
                        if ln.blocked_until > now]
-                wait = min([IDLE_POLL, *due])
+                wait = min(due, default=math.inf)
                 if dispatched and len(rows) == SCAN_LIMIT:
                     wait = 0  # more rows than one pass reads
                 with trio.move_on_after(wait):
                     await st.wake.wait()
-
-    async def _settled(self) -> None:
-        """Rows queued before wake() have committed: a signal's ride with its events (the
-        pipeline's batch, not hurried), an analyst follow-up is a store write of its own."""
-        if self.batches is not None:
-            await self.batches.settled()
-        await self.store.run(_nothing)
 
     async def _dispatch(self, st: _Notifier, nursery: trio.Nursery,
                         rows: list[tuple[Any, ...]], payloads: dict[int, bytes],
@@ -380,5 +386,9 @@ def _wants(name: str, notifier: Any, alert: Alert) -> bool:
         return True
 
 
-def _nothing(conn: Any) -> None:
-    """A store write that writes nothing: awaited, it waits for everything queued before."""
+def muted_since(reader: Reader, since: float) -> dict[Any, str]:
+    """Signal id → the key (``silence:3``) its alert's row was muted with, for rows queued
+    since ``since`` (the dashboard's alert state). Blocking: a worker thread's read."""
+    return dict(reader.query(
+        "SELECT signal_id, last_error FROM outbox WHERE status='muted' AND created_at >= ?",
+        (since,)))

@@ -17,6 +17,7 @@ from trade_hunter.outcomes.grading import HORIZONS, HorizonOutcome, horizon_name
 from trade_hunter.outcomes.scorecard import ScoredSignal, build
 from trade_hunter.plugins.models import SpikeSignal
 
+from .reader import Reader
 from .store import Store, Write
 
 HOUR = 3600.0
@@ -92,7 +93,7 @@ def outcome_dicts(horizons: list[HorizonOutcome] | None,
     return out
 
 
-def outcomes_of(store: Store, ids: Iterable[int]) -> dict[int, list[HorizonOutcome]]:
+def outcomes_of(store: Reader, ids: Iterable[int]) -> dict[int, list[HorizonOutcome]]:
     wanted = list(ids)
     out: dict[int, list[HorizonOutcome]] = {}
     for i in range(0, len(wanted), 500):

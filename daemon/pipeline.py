@@ -41,10 +41,12 @@ import msgspec
 import trio
 
 from trade_hunter.plugins.models import MarketEvent, SpikeSignal
-from trade_hunter.plugins.topics import topic_of
 
+from .enrichment import MarketNames
+from .event_writes import write_batch
 from .live_view import Live
-from .store import RowFailures, Store, write_batch
+from .store import Store
+from .store_errors import RowFailures
 from .vendor import vendor_signal
 
 log = logging.getLogger(__name__)
@@ -59,7 +61,6 @@ STATE_CHUNK = 250         # states per store write: bounds one write's time and 
 MARKET_SECONDS = 60.0     # markets.last_seen is refreshed this often (titles at once)
 MAX_UNWRITTEN = 10_000    # events queued to the store but not committed: beyond, we wait
 REPLAY_CHUNK = 20_000
-SETTLE_POLL = 0.005        # how often settled() looks at the committed count
 
 
 def low_water_key(detector: str) -> str:
@@ -95,10 +96,11 @@ class Pipeline:
         self.signal_sources: list[Callable[[list[MarketEvent]], list[SpikeSignal]]] = []
         """Rules beside the detector, handed each batch after it (cross-venue divergence)."""
         self.signal_handoffs: list[Callable[[SpikeSignal], None]] = []
-        """Non-blocking hand-offs of each new signal (analyst queue, notifier wake-up)."""
+        """Non-blocking hand-offs of each new signal (analyst queue, grader, metrics, log)."""
         self.processed = 0
         self.replayed = 0
-        self.titles: dict[str, tuple[str, str | None]] = {}
+        self.names = MarketNames()
+        self.titles = self.names.titles  # market id → (title, topic)
         # Pending persistence (see the module docstring).
         self._events: list[MarketEvent] = []
         self._first_id = 0            # id of self._events[0]
@@ -114,6 +116,7 @@ class Pipeline:
         self._token: trio.lowlevel.TrioToken | None = None
         self.submitted = 0            # events queued to the store (this thread only)
         self.committed = 0            # ... and committed (the writer thread only)
+        self._progress = trio.Event()  # set, then replaced, after each commit of a write
         self.not_stored = 0           # ... of which the store refused (failed rows, a give-up)
         store.flush_hooks.append(self.flush)
 
@@ -212,9 +215,20 @@ class Pipeline:
         arrivals pause. For the outbox, whose rows ride with their signal's events. Forcing
         the batch out instead (``Store.flush``) split it at every signal: commits of ~1,000
         events instead of 5,000, 1.5-2 µs more writer CPU per event (bench/)."""
-        target = self.processed
-        while self.committed < target:
-            await trio.sleep(SETTLE_POLL)
+        await self.committed_to(self.processed)
+
+    async def committed_to(self, count: int) -> None:
+        """Wait until ``count`` events (of those processed since start) have committed: each
+        commit of a pipeline write wakes the waiters (no polling)."""
+        if self._token is None:  # before run(): a commit still has somewhere to report to
+            self._token = trio.lowlevel.current_trio_token()
+        while self.committed < count:
+            await self._progress.wait()
+
+    def _advance(self) -> None:
+        """In the Trio thread, after a pipeline write committed: wake the waiters."""
+        progress, self._progress = self._progress, trio.Event()
+        progress.set()
 
     def submit_after(self, write: Callable[..., Any]) -> None:
         """Queue a store write that must commit after the events processed so far (an
@@ -234,7 +248,7 @@ class Pipeline:
 
     def _process(self, events: list[MarketEvent]) -> list[SpikeSignal]:
         """Detect and publish one batch; its persistence is queued when due (never waits)."""
-        detector, states, titles = self.detector, self.states, self.titles
+        detector, states = self.detector, self.states
         as_of, dirty = self._as_of, self._dirty
         signals: list[SpikeSignal] = []
         now = self.clock()
@@ -242,20 +256,10 @@ class Pipeline:
             self._since = now
             self._first_id = self.store.next_event_id
         event_id = self.store.allocate_event_ids(len(events)) - 1
+        self.names.complete(events)  # titles and topics: daemon/enrichment.py
         for e in events:
             event_id += 1
             market = e.market_id
-            known = titles.get(market)
-            if e.title:
-                if known is None or known[0] != e.title or (e.topic and known[1] != e.topic):
-                    topic = e.topic or topic_of(None, e.title, market)
-                    titles[market] = (e.title, topic)
-                    e.topic = topic
-                elif not e.topic:
-                    e.topic = known[1]
-            elif known is not None:
-                e.title = known[0]
-                e.topic = e.topic or known[1]
             state = states.get(market)
             if state is None:
                 state = states[market] = detector.new_state(market)
@@ -326,8 +330,11 @@ class Pipeline:
             self.not_stored += count
         elif failed:
             self.not_stored += sum(isinstance(i, int) for i in failed)  # event rows
-        if not acks:
-            return
+        if self._token is not None:
+            try:
+                self._token.run_sync_soon(self._advance)
+            except trio.RunFinishedError:
+                pass
         for ack in acks:
             if isinstance(result, BaseException):
                 ack.failed = len(ack)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -13,14 +15,25 @@ import trio
 from trade_hunter.outcomes.grading import HORIZON_NAMES, HORIZONS
 from trade_hunter.plugins.errors import RpcError
 from trade_hunter.plugins.models import MarketEvent, SpikeSignal, to_builtins
+from trade_hunter.plugins.registry import PluginContext, RpcRegistry
 
 from . import outcome_store, protocol, signal_history
 from .alert_methods import AlertMethods
 from .limits import MAX_PARAM, text_problem
+from .market_reads import market_titles
 
 if TYPE_CHECKING:
-    from .app import Daemon
+    from .digest import Digest
+    from .host import PluginHost
+    from .live_view import Live
+    from .pairs import PairBook
+    from .pipeline import Pipeline
+    from .scorecards import Scorecards
+    from .silences import MuteBook
+    from .store import Store
+    from .supervisor import HealthBook
     from .tuning_advisor import Advisor
+    from .watchlist import Watchlist
 
 
 DISCOVERY = ("rpc.discover", "system.methods")
@@ -33,9 +46,38 @@ def signal_dict(signal: SpikeSignal, read: Any, outcomes: Any = None) -> dict[st
     return out
 
 
+@dataclass
+class About:
+    """Who answers: ``status``, ``shutdown`` and the control endpoint file say it. The
+    dashboard's address is known once the web server listens."""
+
+    version: str
+    pid: int
+    dashboard_url: str = ""
+
+
 class Service(AlertMethods):
-    def __init__(self, daemon: Daemon) -> None:
-        self.d = daemon
+    """The method table's handlers, given only what they use (``daemon/app.py`` wires them).
+    The parts that exist once the daemon runs (the pipeline, the tuning advisor, the outbox's
+    notifiers, the digest) are attributes it sets then; until then their methods answer
+    ``not_available``."""
+
+    def __init__(self, *, settings: Any, about: About, store: Store, live: Live,
+                 health: HealthBook, tickers: Watchlist, pairs: PairBook, mutes: MuteBook,
+                 scorecards: Scorecards, retention: Mapping[str, Any], host: PluginHost,
+                 rpc: RpcRegistry, contexts: Callable[[str], PluginContext],
+                 feed_plugins: Mapping[str, str], components: Mapping[str, Any],
+                 stop: Callable[[str], None]) -> None:
+        self.settings, self.about, self.store, self.live = settings, about, store, live
+        self.health, self.tickers, self.pairs, self.mutes = health, tickers, pairs, mutes
+        self.scorecards, self.retention, self.host, self.rpc = scorecards, retention, host, rpc
+        self.contexts, self.components, self.stop = contexts, components, stop
+        self.feed_plugins = feed_plugins  # feed name → the plugin that registered it
+        self.pipeline: Pipeline | None = None
+        self.advisor: Advisor | None = None
+        self.notifiers: dict[str, Any] = {}
+        self.digest: Digest | None = None
+        self.demo_count = 0
 
     async def call(self, name: str, params: dict[str, Any] | None = None) -> Any:
         """Dispatch a table method (or a plugin's ``plugin.method``) with checked params."""
@@ -47,12 +89,12 @@ class Service(AlertMethods):
                 args = protocol.convert_params(method, params or {})
             except protocol.ParamError as exc:
                 raise RpcError(str(exc), code="invalid_params") from None
-            if method.mutating and name != "shutdown" and self.d.store.degraded:
+            if method.mutating and name != "shutdown" and self.store.degraded:
                 # Its write would only wait in the queue: say so at once instead.
-                raise RpcError(f"the store cannot write now: {self.d.store.degraded}",
+                raise RpcError(f"the store cannot write now: {self.store.degraded}",
                                code="not_available")
             return await getattr(self, method.handler_name)(**args)
-        extra = self.d.registries.rpc.items.get(name)
+        extra = self.rpc.items.get(name)
         if extra is None:
             raise RpcError(f"unknown method {name!r}", code="method_not_found")
         unknown = sorted(set(params or {}) - set(extra.params))
@@ -63,7 +105,7 @@ class Service(AlertMethods):
             problem = text_problem(value, MAX_PARAM) if isinstance(value, str) else None
             if problem:
                 raise RpcError(f"{name}: parameter {key!r}: {problem}", code="invalid_params")
-        return await extra.handler(self.d.plugin_context(extra.plugin), **(params or {}))
+        return await extra.handler(self.contexts(extra.plugin), **(params or {}))
 
     def discover(self) -> dict[str, Any]:
         """Every method this daemon answers: the table's and the plugins' (``rpc.discover``,
@@ -72,60 +114,53 @@ class Service(AlertMethods):
                  "params": [p.name for p in m.params]} for m in protocol.METHODS]
         plugins = [{"name": m.name, "summary": m.help, "from": m.plugin,
                     "params": sorted(m.params)}
-                   for m in sorted(self.d.registries.rpc.items.values(), key=lambda m: m.name)]
+                   for m in sorted(self.rpc.items.values(), key=lambda m: m.name)]
         return {"methods": core + plugins}
 
     # ------------------------------------------------------------------ methods
     async def status(self) -> dict[str, Any]:
-        d = self.d
+        health = self.health.as_list()
         return {
-            "mode": d.settings.active_mode,
-            "version": d.version,
-            "pid": d.pid,
-            "home": str(d.settings.home),
-            "dashboard": d.dashboard_url,
-            "uptime": round(time.time() - d.live.started_at, 1),
-            "feeds": [h for h in d.health.as_list() if h["kind"] == "feed"],
-            "components": [h for h in d.health.as_list() if h["kind"] != "feed"],
-            "counters": d.live.summary(),
-            "tickers": d.tickers.summary(),
-            "retention": dict(d.retention.status),
-            "store": {"commits": d.store.commits, "write_errors": d.store.write_errors},
+            "mode": self.settings.active_mode,
+            "version": self.about.version,
+            "pid": self.about.pid,
+            "home": str(self.settings.home),
+            "dashboard": self.about.dashboard_url,
+            "uptime": round(time.time() - self.live.started_at, 1),
+            "feeds": [h for h in health if h["kind"] == "feed"],
+            "components": [h for h in health if h["kind"] != "feed"],
+            "counters": self.live.summary(),
+            "tickers": self.tickers.summary(),
+            "retention": dict(self.retention),
+            "store": {"commits": self.store.commits, "write_errors": self.store.write_errors},
         }
 
     async def tickers_list(self, feed: str | None = None) -> dict[str, Any]:
-        book = self.d.tickers
+        book = self.tickers
         if feed is not None:
             book.feed_for(feed)  # an unknown feed is an error, not an empty list
         return {"tickers": [dict(t.__dict__) for t in book.list(feed)],
-                "summary": book.summary(feed), "feeds": self.tracking_feeds()}
-
-    def tracking_feeds(self) -> list[dict[str, Any]]:
-        """The feeds that accept identifiers: whether each is running, what it accepts."""
-        return [{"name": name, "running": name in self.d.components,
-                 "accepts": spec.describe, "search": spec.search is not None}
-                for name, spec in self.d.tickers.specs.items()]
+                "summary": book.summary(feed), "feeds": book.feeds(self.components)}
 
     async def feeds_search(self, feed: str, q: str = "", limit: int = 100) -> dict[str, Any]:
         """A feed plugin's own search (``IdentifierSpec.search``); each hit names its feed."""
-        name = self.d.tickers.feed_for(feed)
-        search = self.d.tickers.specs[name].search
+        name = self.tickers.feed_for(feed)
+        search = self.tickers.specs[name].search
         if search is None:
             raise RpcError(f"feed {name!r} offers no search", code="invalid_params")
         if not 1 <= limit <= 1000:
             raise RpcError("feeds.search: limit must be from 1 to 1000", code="invalid_params")
-        plugin = self.d.registries.feeds.items[name].plugin
-        answer = dict(await search(self.d.plugin_context(plugin), q, limit))
+        answer = dict(await search(self.contexts(self.feed_plugins[name]), q, limit))
         answer["results"] = [{**hit, "feed": name} for hit in answer.get("results") or ()]
         return {**answer, "feed": name}
 
     async def tickers_add(self, ticker: str, feed: str | None = None) -> dict[str, Any]:
-        book = self.d.tickers
+        book = self.tickers
         item, added = await book.add(book.feed_for(feed), ticker)
         return {"ticker": dict(item.__dict__), "added": added}
 
     async def tickers_remove(self, ticker: str, feed: str | None = None) -> dict[str, Any]:
-        book = self.d.tickers
+        book = self.tickers
         name = book.feed_for(feed)
         removed = await book.remove(name, ticker)
         if removed is None:
@@ -133,11 +168,11 @@ class Service(AlertMethods):
         return {"ticker": removed, "removed": True}
 
     async def pairs_list(self) -> dict[str, Any]:
-        return {"pairs": [p.as_dict() for p in self.d.pairs.entries()]}
+        return {"pairs": [p.as_dict() for p in self.pairs.entries()]}
 
     async def pairs_add(self, a: str, b: str, a_platform: str = "kalshi",
                         b_platform: str = "polymarket") -> dict[str, Any]:
-        pair, added = await self.d.pairs.add(a, b, a_platform, b_platform)
+        pair, added = await self.pairs.add(a, b, a_platform, b_platform)
         return {"pair": pair.as_dict(), "added": added}
 
     async def pairs_remove(self, id: str) -> dict[str, Any]:
@@ -146,13 +181,13 @@ class Service(AlertMethods):
         except ValueError:
             raise RpcError(f"pairs.remove: id must be a pair's number, not {id!r}",
                            code="invalid_params") from None
-        return {"pair": (await self.d.pairs.remove(number)).as_dict(), "removed": True}
+        return {"pair": (await self.pairs.remove(number)).as_dict(), "removed": True}
 
     async def pairs_suggest(self, limit: int = 20) -> dict[str, Any]:
         if not 1 <= limit <= 200:
             raise RpcError("pairs.suggest: limit must be from 1 to 200", code="invalid_params")
-        rows = await self.d.store.aquery("SELECT platform, market_id, title FROM markets")
-        return {"suggestions": self.d.pairs.suggest(rows, limit=limit)}
+        rows = await trio.to_thread.run_sync(market_titles, self.store)
+        return {"suggestions": self.pairs.suggest(rows, limit=limit)}
 
     async def signals_list(self, sort: str = "newest", limit: int = 20,
                            topic: str | None = None, tier: str | None = None,
@@ -162,7 +197,7 @@ class Service(AlertMethods):
                            horizon: str | None = None) -> dict[str, Any]:
         if not 1 <= limit <= 500:
             raise RpcError("signals.list: limit must be from 1 to 500", code="invalid_params")
-        live, acked = self.d.live, self.d.mutes.acked
+        live, acked = self.live, self.mutes.acked
         stored = (since, until, market, outcome, horizon)
         if all(v is None for v in stored):  # the live window
             pairs = [(s, live.reads.get(s.id or 0))
@@ -181,14 +216,14 @@ class Service(AlertMethods):
                 signal_row,
             )
             graded = await trio.to_thread.run_sync(
-                signal_history.outcome_classes, self.d.store, [s.id or 0 for s, _ in pairs])
+                signal_history.outcome_classes, self.store, [s.id or 0 for s, _ in pairs])
             return {"columns": list(SIGNAL_COLUMNS),
                     "rows": [csv_cells(SIGNAL_COLUMNS, signal_row(s, r, graded.get(s.id or 0)))
                              for s, r in pairs]}
         graded_now: dict[int, Any] = live.outcomes
         if not all(v is None for v in stored):  # older signals: their stored outcomes
             graded_now = await trio.to_thread.run_sync(
-                outcome_store.outcomes_of, self.d.store, [s.id or 0 for s, _ in pairs])
+                outcome_store.outcomes_of, self.store, [s.id or 0 for s, _ in pairs])
         return {"signals": [signal_dict(s, r, graded_now.get(s.id or 0))
                             | {"acked": s.id in acked} for s, r in pairs]}
 
@@ -204,24 +239,33 @@ class Service(AlertMethods):
                 horizon=HORIZONS[HORIZON_NAMES.index(horizon or "5m")])
         except ValueError as exc:
             raise RpcError(f"signals.list: {exc}", code="invalid_params") from None
-        return signal_history.signals_page(self.d.store, flt, sort=sort, limit=limit)[0]
+        return signal_history.signals_page(self.store, flt, sort=sort, limit=limit)[0]
 
     async def plugins_list(self) -> dict[str, Any]:
-        return {"plugins": self.d.host.report()}
+        return {"plugins": self.host.report()}
 
     async def demo_spike(self, market_id: str | None = None) -> dict[str, Any]:
         """A burst through the real pipeline, large enough to trigger on any baseline."""
-        self.d.demo_count += 1
-        market = market_id or f"DEMO-SPIKE-{int(time.time())}-{self.d.demo_count}"
-        signals = self.d.inject_demo(market)
+        pipeline = self.pipeline
+        if pipeline is None:
+            raise RpcError("the pipeline is not running", code="not_available")
+        self.demo_count += 1
+        market = market_id or f"DEMO-SPIKE-{int(time.time())}-{self.demo_count}"
+        state = pipeline.states.get(market)
+        detector = pipeline.detector
+        base = detector.baseline(state) if state is not None and hasattr(detector, "baseline") \
+            else 60.0
+        signals = pipeline.process(demo_events(market, getattr(state, "last_price", None),
+                                               detector.thresholds, base,
+                                               pipeline.names.get(market)))
         if not signals:
             raise RpcError(f"{market} is in cooldown: no signal fired", code="invalid_params")
         return {"market_id": market, "signals": [s.id for s in signals]}
 
     def _advisor(self) -> Advisor:
-        if self.d.advisor is None:
+        if self.advisor is None:
             raise RpcError("the tuning advisor is not running", code="not_available")
-        return self.d.advisor
+        return self.advisor
 
     async def tuning_show(self) -> dict[str, Any]:
         advisor = self._advisor()
@@ -238,17 +282,18 @@ class Service(AlertMethods):
                         group_by: str = "tier") -> dict[str, Any]:
         """Reads the stored outcomes (never re-grades) in a worker thread."""
         lo, hi = moment("since", since), moment("until", until)
-        return await self.d.scorecards.get(lo, hi, group_by)
+        return await self.scorecards.get(lo, hi, group_by)
 
     async def tuning_reject(self, id: str) -> dict[str, Any]:
         return await self._advisor().reject(id)
 
     async def shutdown(self, pid: int | None = None) -> dict[str, Any]:
-        if pid is not None and pid != self.d.pid:  # a scoped shutdown meant for another run
-            raise RpcError(f"shutdown: this daemon is pid {self.d.pid}, not {pid}",
+        pid_now = self.about.pid
+        if pid is not None and pid != pid_now:  # a scoped shutdown meant for another run
+            raise RpcError(f"shutdown: this daemon is pid {pid_now}, not {pid}",
                            code="invalid_params")
-        self.d.request_shutdown("control request")
-        return {"stopping": True, "pid": self.d.pid}
+        self.stop("control request")
+        return {"stopping": True, "pid": pid_now}
 
 
 _AGES = {"m": 60.0, "h": 3600.0, "d": 86400.0}

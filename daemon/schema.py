@@ -7,15 +7,6 @@ from __future__ import annotations
 
 import sqlite3
 
-UNIQUE_EXT_ID = "ext_id IS NOT NULL AND source <> 'kalshi'"
-"""Which events the database keeps unique by ``(source, ext_id)``: relayed ones (their
-idempotency keys must survive restarts), not the Kalshi feed's trades. The feed de-duplicates
-trade ids in memory (a backfill overlaps the live stream by a second), and an index over
-random trade ids cost a fifth of the ingest rate (bench/, docs/PERFORMANCE.md). Relays may not
-call themselves ``kalshi``. A lookup must repeat these terms to use the index. The source name
-is spelled out rather than imported from the plugin: it is part of the index migration 3
-created, a stored schema fact (another such feed would need a new index, not a constant)."""
-
 MIGRATIONS: tuple[str, ...] = (
     # 1: the first schema
     """
@@ -116,10 +107,16 @@ MIGRATIONS: tuple[str, ...] = (
     """
     ALTER TABLE detector_state ADD COLUMN as_of INTEGER NOT NULL DEFAULT 0;
     """,
-    # 3: the Kalshi feed's trade ids leave the unique index (see UNIQUE_EXT_ID)
-    f"""
+    # 3: the Kalshi feed's trade ids leave the unique index. Events stay unique by
+    # (source, ext_id) where idempotency keys must survive restarts (relayed ones); the feed
+    # de-duplicates its trade ids in memory (a backfill overlaps the live stream by a second),
+    # and an index over random trade ids cost a fifth of the ingest rate (bench/,
+    # docs/PERFORMANCE.md). Relays may not call themselves ``kalshi``. A stored schema fact:
+    # lookups read this condition from the database (daemon/event_keys.py); another such
+    # feed would need a new migration, not a constant.
+    """
     DROP INDEX events_ext_id;
-    CREATE UNIQUE INDEX events_ext_id ON events (source, ext_id) WHERE {UNIQUE_EXT_ID};
+    CREATE UNIQUE INDEX events_ext_id ON events (source, ext_id) WHERE ext_id IS NOT NULL AND source <> 'kalshi';
     """,
     # 4: tracked identifiers belong to a feed (daemon/watchlist.py); the existing rows and
     # their first-start seed flag were the Kalshi feed's

@@ -15,7 +15,7 @@ from typing import Any
 from trade_hunter.outcomes.grading import HORIZON_NAMES, HORIZONS
 from trade_hunter.plugins.models import AnalystRead, SpikeSignal, from_json
 
-from .store import Store
+from .reader import Reader
 
 SORTS = {  # sort → (ORDER BY columns, comparison for the next page)
     "newest": ("s.created_at DESC, s.id DESC", "(s.created_at, s.id) < (?, ?)", "created_at"),
@@ -125,7 +125,7 @@ class SignalGroup:
     """Its signals matching the filters, newest first."""
 
 
-def groups_page(store: Store, flt: SignalFilter, *, sort: str = "newest", limit: int = 50,
+def groups_page(store: Reader, flt: SignalFilter, *, sort: str = "newest", limit: int = 50,
                 cursor: str | None = None) -> tuple[list[SignalGroup], str | None]:
     """One page of groups (an incident's matching signals together, other signals alone),
     ordered by their newest (oldest, strongest) signal and paged by the same kind of keyset
@@ -158,12 +158,12 @@ def groups_page(store: Store, flt: SignalFilter, *, sort: str = "newest", limit:
     return groups, (f"{last[1]!r}:{last[2]}" if more else None)
 
 
-def group_count(store: Store, flt: SignalFilter) -> int:
+def group_count(store: Reader, flt: SignalFilter) -> int:
     base, args = _base(flt, grouped=True)
     return int(store.query(f"SELECT COUNT(DISTINCT {GROUP}) {base}", args)[0][0])
 
 
-def outcome_classes(store: Store, ids: list[int]) -> dict[int, dict[str, str]]:
+def outcome_classes(store: Reader, ids: list[int]) -> dict[int, dict[str, str]]:
     """Per signal id, its outcome (:data:`OUTCOMES`) at every horizon by name ("5m"), by the
     same SQL as the filter, so an export's cells and the History counts always agree."""
     cols = ", ".join(outcome_sql(h) for h in HORIZONS)
@@ -188,7 +188,7 @@ def decode_cursor(cursor: str) -> tuple[float, int]:
     return float(key), int(sid)
 
 
-def signals_page(store: Store, flt: SignalFilter, *, sort: str = "newest", limit: int = 50,
+def signals_page(store: Reader, flt: SignalFilter, *, sort: str = "newest", limit: int = 50,
                  cursor: str | None = None
                  ) -> tuple[list[tuple[SpikeSignal, AnalystRead | None]], str | None]:
     """One page of matching signals and the cursor of the next page (``None``: the last)."""
@@ -206,7 +206,7 @@ def signals_page(store: Store, flt: SignalFilter, *, sort: str = "newest", limit
     return items, None
 
 
-def counts(store: Store, flt: SignalFilter) -> dict[str, Any]:
+def counts(store: Reader, flt: SignalFilter) -> dict[str, Any]:
     """How many signals match, and per value of each facet with the other filters applied
     (what choosing that value would give)."""
     base, args = _base(flt)
@@ -224,7 +224,7 @@ EVENT_COLUMNS = ("id", "ts", "received_at", "platform", "market_id", "kind", "ye
                  "source")
 
 
-def events_page(store: Store, *, market: str | None, since: float, until: float,
+def events_page(store: Reader, *, market: str | None, since: float, until: float,
                 after: tuple[float, int] | None = None,
                 limit: int = EVENT_PAGE) -> list[tuple[Any, ...]]:
     """Up to ``limit`` events (``EVENT_COLUMNS``) in time order after the ``(ts, id)`` key
@@ -239,3 +239,12 @@ def events_page(store: Store, *, market: str | None, since: float, until: float,
         args += list(after)
     return store.query(f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE "
                        f"{' AND '.join(terms)} ORDER BY ts, id LIMIT ?", [*args, limit])
+
+
+def latest_signals(store: Reader, limit: int) -> list[tuple[SpikeSignal, AnalystRead | None]]:
+    """The ``limit`` most recent stored signals with their reads, oldest first (the live
+    view's window after a restart)."""
+    rows = store.query("SELECT s.payload, r.payload FROM signals s LEFT JOIN analyst_reads r"
+                       " ON r.signal_id = s.id ORDER BY s.id DESC LIMIT ?", (limit,))
+    return [(from_json(s, SpikeSignal), from_json(r, AnalystRead) if r else None)
+            for s, r in reversed(rows)]

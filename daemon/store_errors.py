@@ -1,5 +1,6 @@
 """What the store does with SQLite's errors: which ones are the environment's (retry until they
-clear, the store is ``degraded`` meanwhile) and the one-line messages of start-up failures."""
+clear, the store is ``degraded`` meanwhile), the one-line messages of start-up failures, and
+the rows of a batch that could not be written (``RowFailures``)."""
 
 from __future__ import annotations
 
@@ -65,3 +66,14 @@ def open_failure(path: Path, exc: BaseException) -> StoreUnavailable:
     if isinstance(exc, OSError):
         return StoreUnavailable(f"cannot use the home folder {path.parent}: {exc.strerror or exc}")
     return StoreUnavailable(f"cannot open the database {path}: {cause(exc)}")
+
+
+class RowFailures:
+    """The rows of a batch that could not be written (their event ids; other rows by name)."""
+
+    def __init__(self) -> None:
+        self.ids: list[int | str] = []
+        self.error = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.ids)

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Final
 
 from trade_hunter.plugins.models import MarketEvent, SignalContext, SpikeSignal, VendorAlert
-from trade_hunter.plugins.topics import topic_of
+
+from .enrichment import signal_topic
 
 VENDOR: Final = "vendor"
 _OWN = ("alert_type", "trader", "event_kind")  # on the VendorAlert itself, not its metadata
@@ -32,7 +33,7 @@ def vendor_signal(event: MarketEvent) -> SpikeSignal | None:
     volume = event.volume if event.volume is not None and event.volume_kind == "delta" else 0.0
     return SpikeSignal(
         market_id=event.market_id, platform=event.platform, title=event.title,
-        topic=event.topic or topic_of(None, event.title, event.market_id),
+        topic=signal_topic(event),  # the pipeline completed the event (daemon/enrichment.py)
         source=event.source, tier="watch", score=0.0, rule=VENDOR, volume_delta=volume,
         baseline=0.0, volume_multiple=0.0, price_move=0.0, price_score=0.0, direction="flat",
         yes_price=event.yes_price, event=event, context=SignalContext(), detector=VENDOR,

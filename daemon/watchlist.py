@@ -13,7 +13,7 @@ import logging
 import sqlite3
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Container, Mapping, Sequence
 from typing import Any
 
 import trio
@@ -96,6 +96,12 @@ class Watchlist:
             raise RpcError(str(exc), code="invalid_params") from None
 
     # ------------------------------------------------------------------ changes
+    def feeds(self, running: Container[str]) -> list[dict[str, Any]]:
+        """The feeds that accept identifiers: whether each is running, what it accepts, whether
+        it offers a search."""
+        return [{"name": name, "running": name in running, "accepts": spec.describe,
+                 "search": spec.search is not None} for name, spec in self.specs.items()]
+
     def list(self, feed: str | None = None) -> list[TrackedTicker]:
         return [t for t in self.items.values() if feed is None or t.feed == feed]
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from trade_hunter.daemon.store import Store, write_batch
+from trade_hunter.daemon.event_writes import write_batch
+from trade_hunter.daemon.store import Store
 from trade_hunter.plugins.models import MarketEvent, SpikeSignal
 
 DAY = 86400.0

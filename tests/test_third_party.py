@@ -168,7 +168,7 @@ async def test_a_third_party_feed_watches_identifiers_added_with_th_ctl(tmp_path
         assert added.returncode == 0 and "now tracking rain-2026" in added.stdout
         with trio.fail_after(10):
             await feed.wait_watching(["rain-2026"])  # the running feed saw it
-        client = create_app(d).test_client()
+        client = create_app(d.web_parts()).test_client()
         posted = await client.post("/api/feeds/slugs/tracked", json={"ticker": "snow-2026"})
         assert posted.status_code == 200
         refused = await client.post("/api/feeds/slugs/tracked", json={"ticker": "KXBTC"})

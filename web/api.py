@@ -1,7 +1,7 @@
 """The JSON API routes.
 
 The control-method routes are generated from ``daemon/protocol.py`` (every ``Method`` with an
-``http`` route), and call the very handler ``th-ctl`` calls, ``daemon.service.call``; so a new
+``http`` route), and call the very handler ``th-ctl`` calls (``WebParts.call``); so a new
 method in the table appears here, validated and documented, without touching this module.
 Plugins' routes (``RpcRegistry.route``: ``/api/kalshi/categories``, the ``/api/kalshi/markets``
 aliases) are mounted the same way: each names the control method that serves it.
@@ -29,10 +29,13 @@ from .errors import json_error, json_response
 from .state import STATE_SIGNALS, health_payload, state_payload
 
 if TYPE_CHECKING:
-    from trade_hunter.daemon.app import Daemon
+    from trade_hunter.plugins.registry import RpcRegistry
+
+    from .parts import WebParts
 
 log = logging.getLogger(__name__)
 Handler = Callable[..., Awaitable[Response]]
+Call = Callable[[str, dict[str, Any] | None], Awaitable[Any]]
 PATH_PARAM = re.compile(r"\{(\w+)\}")
 
 
@@ -91,9 +94,9 @@ def _fields(obj: msgspec.Struct) -> dict[str, Any]:
     return {k: v for k, v in msgspec.structs.asdict(obj).items() if v is not None}
 
 
-def method_view(d: Daemon, method: protocol.Method, verb: str, path: str,
+def method_view(call: Call, method: protocol.Method, verb: str, path: str,
                 fixed: dict[str, Any] | None = None, help: str = "") -> Handler:
-    """The route of one control method: validate with its schema, then ``service.call``.
+    """The route of one control method: validate with its schema, then ``call`` it.
     ``{name}`` segments of ``path`` and ``fixed`` set parameters the client does not send."""
     fixed = dict(fixed or {})
     in_path = set(PATH_PARAM.findall(path))
@@ -101,7 +104,7 @@ def method_view(d: Daemon, method: protocol.Method, verb: str, path: str,
 
     async def view(**path_params: str) -> Response:
         params = read_query(model) if verb == "GET" else await read_body(model)
-        return json_response(await d.service.call(
+        return json_response(await call(
             method.name, {**_fields(params), **path_params, **fixed}))
 
     view.__name__ = f"rpc_{method.handler_name}_{verb.lower()}_{_slug(path)}"
@@ -115,14 +118,14 @@ def method_view(d: Daemon, method: protocol.Method, verb: str, path: str,
     return view
 
 
-def plugin_method(d: Daemon, name: str) -> protocol.Method:
+def plugin_method(rpc: RpcRegistry, name: str) -> protocol.Method:
     """A table-like entry of a plugin's control method (all parameters optional strings)."""
     table = protocol.BY_NAME.get(name)
     if table is not None:
         return table
-    rpc = d.registries.rpc.items[name]
-    return protocol.Method(name, rpc.help, tuple(protocol.Param(p, help=text)
-                                                for p, text in rpc.params.items()))
+    method = rpc.items[name]
+    return protocol.Method(name, method.help, tuple(protocol.Param(p, help=text)
+                                                   for p, text in method.params.items()))
 
 
 def quart_path(path: str) -> str:
@@ -138,7 +141,7 @@ def _document_errors(view: Any) -> None:
         document_response(schemas.ErrorBody, status)(view)
 
 
-def register_api(app: Quart, d: Daemon) -> None:
+def register_api(app: Quart, d: WebParts) -> None:
     first_seen = FirstSeen(d.store)  # when each market's history starts (signal cards)
 
     @app.errorhandler(BadRequest)
@@ -149,7 +152,7 @@ def register_api(app: Quart, d: Daemon) -> None:
         if method.http is None:
             continue
         verb, path = method.http
-        view = method_view(d, method, verb, path)
+        view = method_view(d.call, method, verb, path)
         app.add_url_rule(quart_path(path), view.__name__, view, methods=[verb])
     @app.get("/api/state")
     @document_response(schemas.StateResult)
@@ -167,22 +170,22 @@ def register_api(app: Quart, d: Daemon) -> None:
 
     for view in (state, health):
         _document_errors(view)
-    mount_plugin_routes(app, d)
+    mount_plugin_routes(app, d.call, d.rpc)
 
 
-def mount_plugin_routes(app: Quart, d: Daemon) -> None:
+def mount_plugin_routes(app: Quart, call: Call, rpc: RpcRegistry) -> None:
     """Serve each plugin route with its control method. A route that cannot work (an unknown
     method or fixed parameter, a path already served) is logged and left out: a plugin's
     mistake never stops the dashboard."""
     taken = {(r.rule, verb) for r in app.url_map.iter_rules() for verb in r.methods or ()}
-    for route in d.registries.rpc.routes.values():
+    for route in rpc.routes.values():
         problem = ""
-        if route.method not in protocol.BY_NAME and route.method not in d.registries.rpc.items:
+        if route.method not in protocol.BY_NAME and route.method not in rpc.items:
             problem = f"calls an unknown method {route.method!r}"
         elif (route.path, route.verb) in taken:
             problem = "is already served"
         else:
-            method = plugin_method(d, route.method)
+            method = plugin_method(rpc, route.method)
             unknown = sorted(set(route.fixed) - {p.name for p in method.params})
             if unknown:
                 problem = f"fixes unknown parameter(s) {', '.join(unknown)}"
@@ -190,6 +193,6 @@ def mount_plugin_routes(app: Quart, d: Daemon) -> None:
             log.warning("plugin %s: route %s %s %s; not served", route.plugin, route.verb,
                         route.path, problem)
             continue
-        view = method_view(d, method, route.verb, route.path, dict(route.fixed), route.help)
+        view = method_view(call, method, route.verb, route.path, dict(route.fixed), route.help)
         app.add_url_rule(route.path, view.__name__, view, methods=[route.verb])
         taken.add((route.path, route.verb))

@@ -25,23 +25,24 @@ from .security import Guard, install_security
 from .state import state_payload
 
 if TYPE_CHECKING:
-    from trade_hunter.daemon.app import Daemon
+    from .parts import WebParts
 
 __all__ = ["create_app", "state_payload"]
 
 
-def create_app(d: Daemon) -> QuartTrio:
+def create_app(parts: WebParts) -> QuartTrio:
+    """The app on ``parts`` (``daemon/app.py`` builds them: ``Daemon.web_parts()``)."""
     app = QuartTrio(__name__, static_folder="static", static_url_path="/static")
     app.config["PROPAGATE_EXCEPTIONS"] = False
     install_error_handlers(app)
-    guard = install_security(app, d)
-    install_openapi(app, d, d.version)
-    register_api(app, d)
+    guard = install_security(app, parts.settings, parts.relays)
+    install_openapi(app, parts.relays, parts.version)
+    register_api(app, parts)
     register_pages(app, guard)
-    register_ingest_routes(app, d)
-    register_metrics(app, d)
-    register_market_routes(app, d)
-    register_history_routes(app, d)
+    register_ingest_routes(app, parts)
+    register_metrics(app, parts.metrics)
+    register_market_routes(app, parts)
+    register_history_routes(app, parts)
     return app
 
 

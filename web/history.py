@@ -25,7 +25,7 @@ from .errors import json_response
 from .state import signal_card
 
 if TYPE_CHECKING:
-    from trade_hunter.daemon.app import Daemon
+    from .parts import WebParts
 
 Text = Annotated[str, Meta(min_length=1, max_length=200)]
 Time = Annotated[str, Meta(min_length=1, max_length=40,
@@ -92,7 +92,7 @@ def stream(pages: AsyncIterator[str], name: str, mime: str) -> Response:
     return response
 
 
-def register_history_routes(app: Quart, d: Daemon) -> None:
+def register_history_routes(app: Quart, d: WebParts) -> None:
     first_seen = FirstSeen(d.store)
 
     def cards(items: list[tuple[Any, Any]]) -> list[dict[str, Any]]:

@@ -17,10 +17,11 @@ For each ``POST <relay.path>``:
 4. **Idempotency**: an event's ``ext_id`` (the ``id`` field), else the ``Idempotency-Key``
    header (``key`` for one event, ``key#i`` for the i-th of an array). A key already seen —
    in this request, in memory (the last ``RECENT_KEYS``), or in the store (unique index on
-   ``(source, ext_id)``) — is a duplicate: answered, not processed again.
+   ``(source, ext_id)``, looked up by ``daemon/event_keys.py``) — is a duplicate: answered,
+   not processed again.
 5. **Text**: every string is valid Unicode (no lone surrogates) within its length limit
    (``daemon/limits.py``): 422 naming the field otherwise.
-6. **Hand-off**: ``daemon.ingest(events)`` — the same pipeline as the feeds — then the answer
+6. **Hand-off**: ``WebParts.ingest(events)`` — the same pipeline as the feeds — then the answer
    waits until the batch holding the events has committed: **200 means stored**
    ``{"accepted": n, "duplicates": m}``. A degraded store (disk full, read-only, ...) or a
    full buffer answers 503 with ``Retry-After`` instead; nothing is acknowledged that is not
@@ -28,8 +29,8 @@ For each ``POST <relay.path>``:
    stored" answer without the wait.
 
 Mounted: the relays plugins registered, then the routes of ``RELAYS_FILE``
-(``daemon.extras["relay_routes"]``). Every answer is counted per route in the
-:class:`RelayBook` (``daemon.extras["relay_book"]``), which ``th-ctl relays`` reads.
+(``extras["relay_routes"]``). Every answer is counted per route in the
+:class:`RelayBook` (``extras["relay_book"]``), which ``th-ctl relays`` reads.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ import trio
 from quart import Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from trade_hunter.daemon.event_keys import Key, StoredKeys
 from trade_hunter.daemon.limits import event_problems
-from trade_hunter.daemon.schema import UNIQUE_EXT_ID
 from trade_hunter.plugins.errors import PayloadError
 from trade_hunter.plugins.models import MarketEvent
 from trade_hunter.plugins.registry import Relay
@@ -56,7 +57,7 @@ from trade_hunter.plugins.registry import Relay
 from .relay_book import RelayBook, RouteStats
 
 if TYPE_CHECKING:
-    from trade_hunter.daemon.app import Daemon
+    from .parts import WebParts
 
 log = logging.getLogger("trade_hunter.web.ingest")
 RECENT_KEYS = 100_000
@@ -64,9 +65,6 @@ MAX_KEY = 200
 RETRY_AFTER = "1"
 DEGRADED_RETRY_AFTER = "5"
 STORE_WAIT = 10.0  # longest an answer waits for its commit; then 503 (the events stay queued)
-# The unique index's terms repeated, so SQLite uses it (a partial index; daemon/schema.py).
-STORED_SQL = f"SELECT 1 FROM events WHERE source=? AND ext_id=? AND {UNIQUE_EXT_ID}"
-Key = tuple[str, str]
 
 
 def _error(status: int, error: str, detail: Any = None, code: str | None = None,
@@ -112,9 +110,11 @@ class RecentKeys:
 
 
 class RelayEndpoint:
-    def __init__(self, relay: Relay, daemon: Daemon, recent: RecentKeys,
-                 book: RelayBook) -> None:
-        self.relay, self.d, self.recent = relay, daemon, recent
+    def __init__(self, relay: Relay, parts: WebParts, recent: RecentKeys,
+                 book: RelayBook, stored_keys: StoredKeys) -> None:
+        self.relay, self.recent = relay, recent
+        self.settings, self.store, self.ingest = parts.settings, parts.store, parts.ingest
+        self.stored_keys = stored_keys
         self.stats: RouteStats = book.route(relay.name, relay.path, self.auth_label(),
                                             relay.plugin or "built-in")
 
@@ -126,7 +126,7 @@ class RelayEndpoint:
 
     def token(self) -> tuple[str, str]:
         """The bearer token this relay requires now, and the setting it comes from."""
-        s = self.d.settings
+        s = self.settings
         if self.relay.token_setting:
             token = str(s.get(self.relay.token_setting, "") or "")
             if token:
@@ -187,14 +187,14 @@ class RelayEndpoint:
         if len(key) > MAX_KEY or not key.isprintable():
             return _error(422, f"Idempotency-Key: expected at most {MAX_KEY} printable "
                                "characters", None, "invalid_payload")
-        if self.d.store.degraded:
+        if self.store.degraded:
             return self._degraded()
         wait = "respond-async" not in request.headers.get("Prefer", "").lower()
         return await self.accept(events, key, wait=wait)
 
     def _degraded(self) -> Response:
         return _error(503, "the store cannot write now, nothing was accepted",
-                      f"{self.d.store.degraded}; retry later", "store_degraded",
+                      f"{self.store.degraded}; retry later", "store_degraded",
                       {"Retry-After": DEGRADED_RETRY_AFTER})
 
     async def accept(self, events: list[MarketEvent], key: str, *, wait: bool = True
@@ -226,10 +226,10 @@ class RelayEndpoint:
                          (e.source, e.ext_id) not in stored]
                 duplicates += len(stored)
             if fresh:
-                handoff = self.d.ingest(fresh)
+                handoff = self.ingest(fresh)
         except trio.WouldBlock:
             self.recent.discard(reserved - stored)
-            if self.d.store.degraded:
+            if self.store.degraded:
                 return self._degraded()
             return _error(503, "ingest buffer full", "retry shortly", "busy",
                           {"Retry-After": RETRY_AFTER})
@@ -245,7 +245,7 @@ class RelayEndpoint:
             if not handoff.stored.is_set():
                 # Queued and kept (a retry with the same ids is recognised), but not stored.
                 return _error(503, "accepted but not stored yet",
-                              f"{self.d.store.degraded or 'the store is slow'}; the events "
+                              f"{self.store.degraded or 'the store is slow'}; the events "
                               "stay queued; a retry with the same ids is not stored twice",
                               "not_stored_yet", {"Retry-After": DEGRADED_RETRY_AFTER})
             if handoff.failed:
@@ -258,25 +258,18 @@ class RelayEndpoint:
         """The keys already in the store (delivered before a restart)."""
         if not keys:
             return set()
-        store = self.d.store
-
-        def lookup() -> set[Key]:
-            found = set()
-            for source, ext_id in keys:
-                if store.query(STORED_SQL, (source, ext_id)):
-                    found.add((source, ext_id))
-            return found
-        return await trio.to_thread.run_sync(lookup)
+        return await trio.to_thread.run_sync(self.stored_keys.find, keys)
 
 
-def register_ingest_routes(app: Any, daemon: Daemon) -> None:
-    """Mount each relay of ``daemon.registries.relays``, then each route of ``RELAYS_FILE``,
-    at its path (``POST``, JSON)."""
+def register_ingest_routes(app: Any, parts: WebParts) -> None:
+    """Mount each registered relay, then each route of ``RELAYS_FILE``, at its path
+    (``POST``, JSON)."""
     recent = RecentKeys()
-    book = daemon.extras.setdefault("relay_book", RelayBook())
-    relays = list(daemon.registries.relays.items.values())
+    stored_keys = StoredKeys(parts.store)
+    book = parts.extras.setdefault("relay_book", RelayBook())
+    relays = list(parts.relays.values())
     taken = {r.path for r in relays}
-    for relay in daemon.extras.get("relay_routes", ()):
+    for relay in parts.extras.get("relay_routes", ()):
         if relay.path in taken or any(r.name == relay.name for r in relays):
             log.error("RELAYS_FILE route %s (%s) is already served by a relay plugin; "
                       "not mounted", relay.name, relay.path)
@@ -284,7 +277,7 @@ def register_ingest_routes(app: Any, daemon: Daemon) -> None:
         relays.append(relay)
         app.config["TH_INGEST_PATHS"].add(relay.path)
     for relay in relays:
-        endpoint = RelayEndpoint(relay, daemon, recent, book)
+        endpoint = RelayEndpoint(relay, parts, recent, book, stored_keys)
 
         async def view(endpoint: RelayEndpoint = endpoint) -> Response:
             return await endpoint()

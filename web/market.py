@@ -21,7 +21,7 @@ from .errors import json_error, json_response
 from .state import signal_card
 
 if TYPE_CHECKING:
-    from trade_hunter.daemon.app import Daemon
+    from .parts import WebParts
 
 PAGE_SIGNALS = 50
 Range = Literal["15m", "1h", "6h", "1d", "1w"]
@@ -38,14 +38,14 @@ class MarketQuery(Struct, forbid_unknown_fields=True):
     range: Annotated[Range, Meta(description="the window of the trade-flow statistics")] = "1d"
 
 
-def tracking(d: Daemon, market: str) -> list[dict[str, Any]]:
+def tracking(d: WebParts, market: str) -> list[dict[str, Any]]:
     """The tracked tickers that cover ``market`` (the market itself, its event, its series)."""
     return [{"ticker": t.ticker, "status": t.status} for t in d.tickers.list()
             if t.ticker == market or market in (t.markets or [])
             or market.startswith(t.ticker + "-")]
 
 
-def feed_status(d: Daemon, source: str | None) -> list[dict[str, Any]]:
+def feed_status(d: WebParts, source: str | None) -> list[dict[str, Any]]:
     feeds = [h for h in d.health.as_list() if h["kind"] == "feed"]
     return [{"name": h["name"], "state": h["state"], "detail": h.get("detail", "")}
             for h in feeds if source is None or h["name"] == source] or \
@@ -74,7 +74,7 @@ def resolution(settled: tuple[str | None, float] | None, closes_at: float | None
     return {"state": state, "result": result, "closes_at": closes_at, "checked_at": checked}
 
 
-def market_payload(d: Daemon, market: str, window: str, rollups: RollupCache
+def market_payload(d: WebParts, market: str, window: str, rollups: RollupCache
                    ) -> dict[str, Any] | None:
     """Blocking (worker thread): everything the market page shows but the chart."""
     row = reads.market_row(d.store, market)
@@ -95,7 +95,7 @@ def market_payload(d: Daemon, market: str, window: str, rollups: RollupCache
     }
 
 
-def paired_series(d: Daemon, market: str, start: float, end: float, resolution: int,
+def paired_series(d: WebParts, market: str, start: float, end: float, resolution: int,
                   rollups: RollupCache) -> list[dict[str, Any]]:
     """The venue comparison: for each cross-venue pair of ``market``, the other venue's price
     over the same range, mapped to this market's YES (``1 - p`` when the pair maps YES to NO)."""
@@ -115,7 +115,7 @@ def paired_series(d: Daemon, market: str, start: float, end: float, resolution: 
     return out
 
 
-def register_market_routes(app: Quart, d: Daemon) -> None:
+def register_market_routes(app: Quart, d: WebParts) -> None:
     rollups = RollupCache(d.store)  # the long ranges of the last few charted markets
 
     @app.get("/market/<market_id>")

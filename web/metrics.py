@@ -1,4 +1,5 @@
-"""``GET /metrics``: the Prometheus exposition of ``daemon.metrics`` (text format, or
+"""``GET /metrics``: the Prometheus exposition of ``daemon.metrics`` (its registry is one of
+the web parts; text format, or
 OpenMetrics when the scraper asks for it).
 
 The route sits behind the same security layer as the API: with ``DASHBOARD_TOKEN`` set the
@@ -14,16 +15,13 @@ from prometheus_client.exposition import choose_encoder
 from quart import Quart, Response, request
 from quart_schema import hide
 
-from trade_hunter.daemon.metrics import registry_for
-
 if TYPE_CHECKING:
-    from trade_hunter.daemon.app import Daemon
+    from prometheus_client.registry import CollectorRegistry
 
 METRICS_PATH = "/metrics"
 
 
-def register_metrics(app: Quart, d: Daemon) -> None:
-    registry = registry_for(d, d.tally)
+def register_metrics(app: Quart, registry: CollectorRegistry) -> None:
 
     @app.get(METRICS_PATH)
     @hide  # not JSON: described in the README, not in /openapi.json

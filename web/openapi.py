@@ -9,6 +9,7 @@ routes from their relays (``Relay.accepts``, bearer token) and the dashboard's a
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -25,13 +26,13 @@ from .schemas import ErrorBody
 from .security import SESSION_COOKIE
 
 if TYPE_CHECKING:
-    from trade_hunter.daemon.app import Daemon
+    from trade_hunter.plugins.registry import Relay
 
 REF = "#/components/schemas/{name}"
 
 
 class Provider(OpenAPIProvider):
-    daemon: Daemon | None = None
+    relays: Mapping[str, Relay] = {}
 
     def schema(self) -> dict[str, Any]:
         doc = super().schema()
@@ -55,14 +56,12 @@ class Provider(OpenAPIProvider):
                               "description": "set by POST /api/login"},
         }
         doc["security"] = [{"dashboardToken": []}, {"sessionCookie": []}, {}]
-        if self.daemon is not None:
-            self._document_relays(doc)
+        self._document_relays(doc)
         return doc
 
     def _document_relays(self, doc: dict[str, Any]) -> None:
-        assert self.daemon is not None
         schemes = doc["components"]["securitySchemes"]
-        for relay in self.daemon.registries.relays.items.values():
+        for relay in self.relays.values():
             operation = doc["paths"].get(relay.path, {}).get("post")
             if operation is None:
                 continue  # not mounted (yet): document only what is served
@@ -87,8 +86,8 @@ class Provider(OpenAPIProvider):
                     responses[status] = {"description": ok[status]} if status in ok else error
 
 
-def install_openapi(app: Quart, daemon: Daemon, version: str) -> QuartSchema:
-    provider = type("BoundProvider", (Provider,), {"daemon": daemon})
+def install_openapi(app: Quart, relays: Mapping[str, Relay], version: str) -> QuartSchema:
+    provider = type("BoundProvider", (Provider,), {"relays": relays})
     return QuartSchema(
         app, openapi_path="/openapi.json",
         # The bundled doc UIs load scripts from CDNs: nothing is loaded from the internet.

@@ -74,7 +74,7 @@ def build_app() -> tuple[Quart, frozenset[str]]:
     with tempfile.TemporaryDirectory() as tmp:
         settings, host, registries = build({"TRADE_HUNTER_HOME": str(Path(tmp) / "home"),
                                             "THIRD_PARTY_PLUGINS": "false"})
-        app = create_app(Daemon(settings, host, registries))
+        app = create_app(Daemon(settings, host, registries).web_parts())
         paths = {r.path for r in registries.relays.items.values()}
         return app, frozenset(paths | set(app.config["TH_INGEST_PATHS"]))
 

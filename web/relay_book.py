@@ -1,6 +1,6 @@
 """What each mounted relay route has seen: deliveries, accepted events, duplicates and errors
 by kind, with the time of the last delivery and of the last error. The web layer records
-into it (``daemon.extras["relay_book"]``); ``th-ctl relays`` (``relays.list``) reads it.
+into it (the plugins' shared ``extras["relay_book"]``); ``th-ctl relays`` (``relays.list``) reads it.
 Counters are in memory: they start at zero with the daemon."""
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ In order, for each request:
 5. A JSON response that would contain a secret setting's value (a webhook URL quoted in a
    component's last error, say) has it replaced by ``[redacted]``, and the leak is logged.
 
-Ingest paths are the relays' paths (``daemon.registries.relays``) plus any path added to
+Ingest paths are the relays' paths (the registered relays) plus any path added to
 ``app.config["TH_INGEST_PATHS"]``.
 """
 
@@ -31,6 +31,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -43,7 +44,7 @@ from .errors import json_error, wants_json
 from .sessions import SESSION_MAX_AGE, LoginThrottle, Sessions
 
 if TYPE_CHECKING:
-    from trade_hunter.daemon.app import Daemon
+    from trade_hunter.plugins.registry import Relay
 
 log = logging.getLogger("trade_hunter.web")
 SESSION_COOKIE = "th_session"
@@ -73,9 +74,9 @@ def _same(a: str, b: str) -> bool:
 
 
 class Guard:
-    def __init__(self, app: Quart, daemon: Daemon) -> None:
-        s = daemon.settings
-        self.app, self.d = app, daemon
+    def __init__(self, app: Quart, settings: Any, relays: Mapping[str, Relay]) -> None:
+        s = settings
+        self.app, self.relays = app, relays
         self.allowed = allowed_hosts(str(s.APP_HOST), s.ALLOWED_HOSTS)
         self.token: str = s.DASHBOARD_TOKEN
         self.sessions = Sessions()
@@ -87,7 +88,7 @@ class Guard:
     def is_ingest(self, path: str) -> bool:
         if path in self.app.config["TH_INGEST_PATHS"]:
             return True
-        return any(r.path == path for r in self.d.registries.relays.items.values())
+        return any(r.path == path for r in self.relays.values())
 
     def authenticated(self) -> bool:
         if not self.token:
@@ -201,10 +202,10 @@ class Guard:
         return response
 
 
-def install_security(app: Quart, daemon: Daemon) -> Guard:
+def install_security(app: Quart, settings: Any, relays: Mapping[str, Relay]) -> Guard:
     app.config.setdefault("TH_INGEST_PATHS", set())
-    app.config["MAX_CONTENT_LENGTH"] = daemon.settings.HTTP_MAX_BODY_BYTES
-    guard = Guard(app, daemon)
+    app.config["MAX_CONTENT_LENGTH"] = settings.HTTP_MAX_BODY_BYTES
+    guard = Guard(app, settings, relays)
     app.before_request(guard.before)
     app.after_request(guard.after)
     return guard

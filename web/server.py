@@ -13,17 +13,17 @@ from .bind import check_bind
 from .http_server import serve
 
 if TYPE_CHECKING:
-    from trade_hunter.daemon.app import Daemon
+    from .parts import WebParts
 
 
-async def serve_web(daemon: Daemon, host: str, port: int, *,
+async def serve_web(parts: WebParts, host: str, port: int, *,
                     task_status: trio.TaskStatus[Any] = trio.TASK_STATUS_IGNORED) -> None:
     """Serve until cancelled; ``task_status.started(binds)`` once listening."""
-    check_bind(daemon.settings)  # the CLI checked already; in-process daemons too
+    check_bind(parts.settings)  # the CLI checked already; in-process daemons too
     config = Config()
     config.bind = [f"[{host}]:{port}" if ":" in host else f"{host}:{port}"]
     config.accesslog = None
     config.errorlog = logging.getLogger("trade_hunter.web")
     config.graceful_timeout = 2.0
-    await serve(create_app(daemon), config, daemon.settings.HTTP_MAX_CONNECTIONS,
+    await serve(create_app(parts), config, parts.settings.HTTP_MAX_CONNECTIONS,
                 task_status=task_status)

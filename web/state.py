@@ -17,7 +17,7 @@ from trade_hunter.plugins.models import TIERS, TOPICS, to_builtins
 from .why import TIER_MEANINGS, explain
 
 if TYPE_CHECKING:
-    from trade_hunter.daemon.app import Daemon
+    from .parts import WebParts
 
 log = logging.getLogger("trade_hunter.web")
 
@@ -26,13 +26,13 @@ STATE_FLOW = 80
 STATE_TAPE = 150
 
 
-def health_payload(d: Daemon) -> dict[str, Any]:
+def health_payload(d: WebParts) -> dict[str, Any]:
     items = d.health.as_list()
     return {
         "mode": d.settings.active_mode,
         "feeds": [h for h in items if h["kind"] == "feed"],
         "components": [h for h in items if h["kind"] != "feed"],
-        "retention": dict(d.retention.status),
+        "retention": dict(d.retention),
         "last_event_at": d.live.last_event_at,
     }
 
@@ -62,9 +62,9 @@ def known_history(signal: Any, first_seen: float | None) -> float | None:
     return max(signal.created_at - min(starts), 0.0) if starts else None
 
 
-def tuning_payload(d: Daemon) -> dict[str, Any]:
+def tuning_payload(d: WebParts) -> dict[str, Any]:
     """The advisor's summary when an advisor runs, else an honest empty state."""
-    advisor = getattr(d, "advisor", None) or d.extras.get("advisor")
+    advisor = d.advisor()
     summary = getattr(advisor, "summary", None)
     if summary is None:
         return {"available": False, "suggestions": [], "patterns": [],
@@ -83,7 +83,7 @@ def tuning_payload(d: Daemon) -> dict[str, Any]:
     return data
 
 
-def state_payload(d: Daemon, first_seen: Mapping[str, float] | None = None) -> dict[str, Any]:
+def state_payload(d: WebParts, first_seen: Mapping[str, float] | None = None) -> dict[str, Any]:
     """``first_seen``: each market's first stored event (``daemon.market_reads.FirstSeen``),
     looked up by the caller off the event loop; without it, card histories are estimated."""
     live, s = d.live, d.settings
@@ -95,7 +95,7 @@ def state_payload(d: Daemon, first_seen: Mapping[str, float] | None = None) -> d
     signals = [_lean(signal_card(sig, live.reads.get(sig.id or 0),
                                  live.outcomes.get(sig.id or 0), first_seen.get(sig.market_id)))
                for sig in live.recent_signals(limit=STATE_SIGNALS)]
-    incidents = d.incidents  # None until the daemon runs
+    incidents = d.incidents()  # None until the daemon runs
     for card in signals:
         member = incidents.member_of(card.get("id")) if incidents is not None else None
         if member is not None:  # the dashboard shows an incident's signals as one card
@@ -157,7 +157,7 @@ def state_payload(d: Daemon, first_seen: Mapping[str, float] | None = None) -> d
         "tape": tape,
         "sparks": sparks,
         "tickers": {"items": [dict(t.__dict__) for t in d.tickers.list()],
-                    "summary": ticker_summary, "feeds": d.service.tracking_feeds()},
+                    "summary": ticker_summary, "feeds": d.tickers.feeds(d.components)},
         "feeds": [h for h in health if h["kind"] == "feed"],
         "components": [h for h in health if h["kind"] != "feed"],
         "counters": summary,

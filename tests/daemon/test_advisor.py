@@ -13,7 +13,7 @@ import pytest
 import trio
 
 from trade_hunter.daemon.app import Daemon
-from trade_hunter.daemon.store import write_read
+from trade_hunter.daemon.event_writes import write_read
 from trade_hunter.plugins.errors import RpcError
 from trade_hunter.plugins.models import AnalystRead, MarketEvent
 

@@ -102,7 +102,7 @@ async def test_recent_signals_and_reads_are_back_on_the_dashboard_after_restart(
     async with trio.open_nursery() as nursery:
         await nursery.start(d.run)
         first = (await d.service.call("demo.spike"))["signals"][0]
-        from trade_hunter.daemon.store import write_read
+        from trade_hunter.daemon.event_writes import write_read
         from trade_hunter.plugins.models import AnalystRead
         read = AnalystRead(signal_id=first, noise_or_signal="noise", confidence="low",
                            provider="test", rationale="r")

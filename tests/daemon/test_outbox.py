@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import trio
 import trio.testing
@@ -164,3 +165,23 @@ async def test_an_alert_is_not_sent_once_it_is_stale(daemon_with, clock):
     await until(lambda: d.health.get("scripted").counters.get("dropped") == 1, poll=600)
     assert await row(d) == ("dead", 0, "expired before sending")
     assert len(notifier.calls) == 1 and not notifier.delivered
+
+
+async def test_a_commit_of_rows_wakes_the_delivery_without_a_hand_off(daemon_with, clock):
+    """Rows written by any store write (here a plain ``store.run``, no pipeline hand-off, no
+    ``wake()``) are delivered once committed: the store's commit listener wakes the outbox,
+    there is no safety poll to wait for."""
+    notifier = Scripted([])
+    d = await daemon_with(notifier)
+    await fire(d)
+    await until(lambda: notifier.delivered)
+    first = notifier.delivered[0].signal
+    later = msgspec.structs.replace(first, id=(first.id or 0) + 1000)
+    writes = d.outbox.rows_for(Alert(kind="detector", signal=later))
+
+    def write_rows(conn: Any) -> None:
+        for write in writes:
+            write(conn)
+    await d.store.run(write_rows)
+    await until(lambda: len(notifier.delivered) == 2, poll=0.05, timeout=30)
+    assert notifier.delivered[1].signal.id == later.id

@@ -186,7 +186,7 @@ async def test_a_database_without_a_low_water_mark(tmp_path, legacy_rows):
 
 
 async def test_multi_row_inserts_keep_every_field_and_skip_duplicates(tmp_path):
-    from trade_hunter.daemon.store import event_row, insert_events
+    from trade_hunter.daemon.event_writes import event_row, insert_events
 
     store = await open_store(tmp_path / "db.sqlite")
     try:

@@ -7,8 +7,9 @@ import pytest
 import trio
 
 from trade_hunter.daemon import schema
+from trade_hunter.daemon.event_writes import write_batch, write_read
 from trade_hunter.daemon.retention import CHUNK, Retention
-from trade_hunter.daemon.store import Store, write_batch, write_read
+from trade_hunter.daemon.store import Store
 from trade_hunter.plugins.builtin.spike import SpikeDetector
 from trade_hunter.plugins.models import AnalystRead, MarketEvent
 
@@ -74,16 +75,22 @@ async def test_duplicate_ext_ids_are_stored_once(store):
 
 
 async def test_kalshi_trade_ids_are_left_to_the_feed_and_relay_keys_use_the_index(store):
+    from trade_hunter.daemon.event_keys import StoredKeys, index_condition
     from trade_hunter.plugins.builtin.kalshi.parse import PLATFORM
-    from trade_hunter.web.ingest import STORED_SQL
 
-    assert f"source <> '{PLATFORM}'" in schema.UNIQUE_EXT_ID  # the feed's source name
+    # the feed's source name, as the index the migrations built says it
+    assert f"source <> '{PLATFORM}'" in index_condition(store)
     store.submit(write_batch([event(1.0e9, ext_id="t1", source="kalshi"),
-                              event(1.0e9, ext_id="t1", source="kalshi")], [], []))
+                              event(1.0e9, ext_id="t1", source="kalshi"),
+                              event(1.0e9, ext_id="k", source="relay")], [], []))
     await store.flush()  # the feed de-duplicates in memory; the database does not re-check
-    assert (await store.aquery("SELECT COUNT(*) FROM events"))[0][0] == 2
-    plan = await store.aquery(f"EXPLAIN QUERY PLAN {STORED_SQL}", ("relay", "k"))
+    assert (await store.aquery("SELECT COUNT(*) FROM events"))[0][0] == 3
+    keys = StoredKeys(store)
+    plan = await store.aquery(f"EXPLAIN QUERY PLAN {keys._query()}", ("relay", "k"))
     assert "INDEX events_ext_id (source=? AND ext_id=?)" in " ".join(r[-1] for r in plan)
+    found = await trio.to_thread.run_sync(keys.find, {("relay", "k"), ("relay", "new"),
+                                                       ("kalshi", "t1")})
+    assert found == {("relay", "k")}  # the feed's ids are not idempotency keys
 
 
 def test_migration_3_keeps_relay_keys_unique_and_the_stored_rows(tmp_path):

@@ -16,7 +16,8 @@ import httpx
 import pytest
 import trio
 
-from trade_hunter.daemon.store import Store, write_batch
+from trade_hunter.daemon.event_writes import write_batch
+from trade_hunter.daemon.store import Store
 from trade_hunter.plugins.errors import RpcError
 from trade_hunter.plugins.models import MarketEvent
 

@@ -68,7 +68,8 @@ async def test_feed_runs_and_spikes_within_a_minute(autojump_clock):
 async def test_a_restarted_simulation_resumes_from_the_stored_prices(tmp_path):
     # A restart used to re-randomise every price while the detector's baselines stayed:
     # jumps of tens of cents, a burst of fake signals. Now it goes on from the stored ones.
-    from trade_hunter.daemon.store import Store, write_batch
+    from trade_hunter.daemon.event_writes import write_batch
+    from trade_hunter.daemon.store import Store
 
     store = Store(tmp_path / "trade-hunter.db")
     await trio.to_thread.run_sync(store.open)

@@ -42,5 +42,5 @@ async def web(start_daemon: Any) -> Make:
     """``d, client = await web(ENV=...)``: a running daemon and a test client of its app."""
     async def make(**env: str) -> tuple[Daemon, Any]:
         d = await start_daemon(**env)
-        return d, create_app(d).test_client()
+        return d, create_app(d.web_parts()).test_client()
     return make

@@ -155,7 +155,7 @@ async def test_demo_spike_goes_through_the_pipeline(web):
 
 async def test_every_http_method_of_the_table_is_routed(web):
     d, _client = await web()
-    app = create_app(d)
+    app = create_app(d.web_parts())
     routes = {(rule.rule, m) for rule in app.url_map.iter_rules() for m in rule.methods}
     table = [m for m in protocol.METHODS if m.http]
     assert table and all((quart_path(m.http[1]), m.http[0]) in routes for m in table)
@@ -169,7 +169,7 @@ async def plugin_route(web, handler, **route):
     d, _client = await web(DISABLED_PLUGINS="kalshi")
     d.registries.rpc.add("kalshi.categories", handler, params={"q": "category"})
     d.registries.rpc.route("GET", "/api/kalshi/categories", "kalshi.categories", **route)
-    return d, create_app(d).test_client()
+    return d, create_app(d.web_parts()).test_client()
 
 
 async def test_category_search_is_the_kalshi_plugins_route(web):
@@ -227,7 +227,7 @@ async def test_a_plugin_route_that_cannot_work_is_left_out_and_logged(web, caplo
     rpc.route("GET", "/api/sloppy/signals", "signals.list", fixed={"limit": 2})
     with pytest.raises(ValueError, match="fixed path under /api/"):
         rpc.route("GET", "/elsewhere", "signals.list")
-    client = create_app(d).test_client()
+    client = create_app(d.web_parts()).test_client()
     assert (await client.get("/api/sloppy/missing")).status_code == 404
     assert (await client.post("/api/sloppy/add", json={"ticker": "X"})).status_code == 404
     state = await (await client.get("/api/state")).get_json()
@@ -297,13 +297,13 @@ def test_live_mode_shows_only_the_freshness_window(tmp_path):
                        received_at=now - 5, timestamp=now - 5, source="kalshi")]
     d.live.add_events(old)
     d.live.add_events(new)
-    state = state_payload(d)
+    state = state_payload(d.web_parts())
     assert state["mode"] == "live" and state["status"]["window_applies"] is True
     assert [m["market_id"] for m in state["tape"]] == ["NEW"]
     assert [e["market_id"] for e in state["flow"]] == ["NEW"]
     assert state["status"]["freshness_window"] == 60.0
     simulation = d.settings.replace(ENABLE_KALSHI=False)
     d.settings = simulation
-    state = state_payload(d)  # outside live mode every market stays on the tape
+    state = state_payload(d.web_parts())  # outside live mode every market stays on the tape
     assert {m["market_id"] for m in state["tape"]} == {"OLD", "NEW"}
     assert state["status"]["window_applies"] is False

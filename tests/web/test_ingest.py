@@ -279,7 +279,7 @@ async def test_a_full_ingest_buffer_is_a_503_with_retry_after(tmp_path):
     d = make_daemon(tmp_path)
     await trio.to_thread.run_sync(d.store.open)
     d._send, _receive = trio.open_memory_channel(0)
-    client = create_app(d).test_client()
+    client = create_app(d.web_parts()).test_client()
     response = await client.post("/api/events", json=event(id="busy"),
                                  headers={"Host": "127.0.0.1"})
     assert response.status_code == 503 and response.headers["Retry-After"] == "1"

@@ -36,7 +36,7 @@ async def test_every_route_is_documented_and_every_ref_resolves(web):
     d, client = await web()
     doc = await (await client.get("/openapi.json")).get_json()
     assert doc["openapi"].startswith("3.1") and doc["info"]["title"] == "Trade Hunter"
-    app = create_app(d)
+    app = create_app(d.web_parts())
     for rule in app.url_map.iter_rules():
         if rule.rule in HIDDEN:
             continue
@@ -122,7 +122,7 @@ async def test_relays_are_documented_from_their_registration(web):
     d.registries.relays.add(Relay("testrelay", "/api/alerts/test", parse=lambda p, h: [],
                                   token_setting="INGEST_API_TOKEN", accepts=accepts,
                                   description="a test relay"))
-    app = create_app(d)
+    app = create_app(d.web_parts())
 
     @app.post("/api/alerts/test")
     async def relay_route():

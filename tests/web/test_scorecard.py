@@ -12,8 +12,9 @@ from pathlib import Path
 import msgspec
 import trio
 
+from trade_hunter.daemon.event_writes import write_read
 from trade_hunter.daemon.outcome_store import write_settlement
-from trade_hunter.daemon.store import Store, write_read
+from trade_hunter.daemon.store import Store
 from trade_hunter.plugins.models import AnalystRead
 from trade_hunter.web import schemas
 from trade_hunter.web.app import create_app
@@ -54,7 +55,7 @@ async def graded_daemon(start_daemon, tmp_path):
     with trio.fail_after(30):  # a guard against a hang, not a timing assertion
         while d.grader is None or d.grader.graded < 2:
             await trio.sleep(0.05)
-    return d, create_app(d).test_client()
+    return d, create_app(d.web_parts()).test_client()
 
 
 async def test_scorecard_api_rpc_and_cards(start_daemon, tmp_path):

@@ -233,7 +233,7 @@ async def test_without_a_token_login_is_not_needed(start_daemon):
 
 async def test_ingest_routes_skip_the_dashboard_token_but_not_the_rest(start_daemon):
     d = await start_daemon(DASHBOARD_TOKEN=TOKEN)
-    app = create_app(d)
+    app = create_app(d.web_parts())
     app.config["TH_INGEST_PATHS"].add("/api/test-ingest")
 
     @app.post("/api/test-ingest")
