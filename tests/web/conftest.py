@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -44,3 +44,12 @@ async def web(start_daemon: Any) -> Make:
         d = await start_daemon(**env)
         return d, create_app(d.web_parts()).test_client()
     return make
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Debian chromium per browser-test module (``browser_kit.launch``)."""
+    from .browser_kit import launch  # imported here: it skips when chromium is missing
+
+    with launch() as b:
+        yield b

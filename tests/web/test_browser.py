@@ -5,99 +5,23 @@ from __future__ import annotations
 
 import http.server
 import json
-import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-import httpx
 import pytest
-
-pytestmark = pytest.mark.browser
-
-REPO = Path(__file__).resolve().parents[2]
-ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        # A DNS-rebinding attacker's name, resolved to loopback without any DNS server:
-        "--host-resolver-rules=MAP evil.test 127.0.0.1"]
-TOKEN = "browser-test-token"
-
-if not os.path.exists(CHROMIUM):  # .ci/run installs it; a dev box may not have it yet
-    pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)",
-                allow_module_level=True)
-
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from trade_hunter.plugins.builtin.simulated import MARKETS
 
+from .browser_kit import ARTIFACTS, DaemonProcess, Watched
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class DaemonProcess:
-    """The real console script in its own home, stopped with SIGTERM at the end."""
-
-    def __init__(self, home: Path, **env: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = home / "daemon.log"
-        home.mkdir(parents=True, exist_ok=True)
-        full_env = {**os.environ, "TRADE_HUNTER_HOME": str(home), "APP_PORT": str(self.port),
-                    "SIMULATION_SEED": "7", "THIRD_PARTY_PLUGINS": "false",
-                    # no network: the Kalshi plugin (it serves the ticker routes) talks to
-                    # a port nobody listens on, so category search answers "unavailable"
-                    "KALSHI_API_BASE": f"http://127.0.0.1:{free_port()}/trade-api/v2",
-                    # and so does the Polymarket plugin's tag search (Gamma)
-                    "POLYMARKET_GAMMA_URL": f"http://127.0.0.1:{free_port()}",
-                    "QUIET_MODE": "true", **env}
-        exe = Path(sys.executable).with_name("trade-hunter")
-        with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen([str(exe), "--no-replace"], env=full_env, cwd=home,
-                                         stdout=log, stderr=subprocess.STDOUT)
-        self.auth = {"Authorization": f"Bearer {env['DASHBOARD_TOKEN']}"} \
-            if env.get("DASHBOARD_TOKEN") else {}
-        self.http = httpx.Client(base_url=self.url, headers=self.auth, timeout=10)
-        deadline = time.monotonic() + 30
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"daemon exited: {self.log.read_text()[-2000:]}")
-            try:
-                if self.http.get("/api/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"daemon not ready: {self.log.read_text()[-2000:]}")
-            time.sleep(0.1)
-
-    def state(self) -> dict[str, Any]:
-        return self.http.get("/api/state").json()
-
-    def post(self, path: str, body: dict[str, Any]) -> httpx.Response:
-        return self.http.post(path, json=body)
-
-    def stop(self) -> None:
-        self.http.close()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+pytestmark = pytest.mark.browser
+TOKEN = "browser-test-token"
 
 
 @pytest.fixture(scope="module")
@@ -109,23 +33,6 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
         d.stop()
         ARTIFACTS.mkdir(exist_ok=True)
         shutil.copy(d.log, ARTIFACTS / "browser-daemon.log")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-class Watched:
-    def __init__(self, page: Page, origin: str) -> None:
-        self.page, self.errors, self.foreign = page, [], []
-        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
-        page.on("request", lambda r: None if r.url.startswith(origin) or r.url.startswith(
-            "data:") else self.foreign.append(r.url))
 
 
 @pytest.fixture

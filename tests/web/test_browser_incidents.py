@@ -5,10 +5,8 @@ expandable to the signals; History groups by incident with a toggle. Screenshots
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,20 +14,9 @@ import pytest
 pytestmark = pytest.mark.browser
 
 
-def _browser_helpers() -> Any:
-    path = Path(__file__).with_name("test_browser.py")  # one copy of the daemon runner
-    spec = importlib.util.spec_from_file_location("th_test_browser_inc", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from playwright.sync_api import Browser, expect
 
-
-_helpers = _browser_helpers()
-ARGS, ARTIFACTS, CHROMIUM = _helpers.ARGS, _helpers.ARTIFACTS, _helpers.CHROMIUM
-DaemonProcess = _helpers.DaemonProcess
-
-from playwright.sync_api import Browser, expect, sync_playwright
+from .browser_kit import ARTIFACTS, DaemonProcess  # skips without chromium
 
 EVENT = "KXHIGHUX-26DEC06"
 MARKETS = [f"{EVENT}-B40", f"{EVENT}-B41", f"{EVENT}-B42"]
@@ -63,13 +50,6 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
     finally:
         d.stop()
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def test_the_dashboard_shows_an_incident_as_one_card(browser: Browser, daemon: DaemonProcess):

@@ -5,7 +5,6 @@ through ``POST /api/events``, so each number on screen is known in advance."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import re
 import sqlite3
@@ -19,22 +18,9 @@ import pytest
 pytestmark = pytest.mark.browser
 
 
-def _browser_helpers() -> Any:
-    """test_browser.py's daemon runner and chromium settings (one copy of them; the tests
-    import in importlib mode, so a sibling module is loaded by its path)."""
-    path = Path(__file__).with_name("test_browser.py")
-    spec = importlib.util.spec_from_file_location("th_test_browser", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from playwright.sync_api import Browser, expect
 
-
-_helpers = _browser_helpers()
-ARGS, ARTIFACTS, CHROMIUM = _helpers.ARGS, _helpers.ARTIFACTS, _helpers.CHROMIUM
-DaemonProcess = _helpers.DaemonProcess
-
-from playwright.sync_api import Browser, expect, sync_playwright
+from .browser_kit import ARTIFACTS, DaemonProcess  # skips without chromium
 
 MARKET = "KXUXTEST-26DEC06-B1"
 T0 = time.time() - 600  # twelve ordinary trades from here, one a second, then the spike
@@ -81,13 +67,6 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
         ARTIFACTS.mkdir(exist_ok=True)
         (ARTIFACTS / "browser-ux-daemon.log").write_bytes(Path(d.log).read_bytes())
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 def test_the_card_says_why_it_fired(browser: Browser, daemon: DaemonProcess):

@@ -9,13 +9,12 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from playwright.sync_api import expect
 
 from trade_hunter.daemon.store import Store
 
 from ..outcome_history import many_markets
-
-# Through test_browser: it skips the module when Debian chromium is not installed.
-from .test_browser import ARGS, ARTIFACTS, CHROMIUM, DaemonProcess, expect, sync_playwright
+from .browser_kit import ARTIFACTS, DaemonProcess, launch  # skips without chromium
 
 pytestmark = pytest.mark.browser
 
@@ -41,8 +40,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
 
 
 def test_scorecard_panel_pill_and_card_outcomes(graded: DaemonProcess):
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    with launch() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         page.set_default_timeout(30_000)
         errors: list[str] = []
@@ -76,4 +74,3 @@ def test_scorecard_panel_pill_and_card_outcomes(graded: DaemonProcess):
         text = page.locator("body").inner_text()
         assert not re.search(r"\b(undefined|NaN|null|\[object Object\])\b", text)
         assert errors == []
-        browser.close()

@@ -4,20 +4,18 @@ refused matcher, add, expire, delete), the snooze button and "Mark read" on a si
 from __future__ import annotations
 
 import re
-import sys
 import time
-from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import test_browser  # skips the module when chromium is missing
 from playwright.sync_api import expect
-from test_browser import DaemonProcess, Watched
+
+from .browser_kit import DaemonProcess, Watched  # skips without chromium
+from .test_browser import daemon as dashboard_daemon
+from .test_browser import watched as dashboard_watched
 
 pytestmark = pytest.mark.browser
-# The dashboard tests' fixtures: one daemon and one chromium per module, a page per test.
-browser, daemon, watched = test_browser.browser, test_browser.daemon, test_browser.watched
+# The dashboard tests' fixtures: one daemon per module, a page per test.
+daemon, watched = dashboard_daemon, dashboard_watched
 
 
 def test_silences_panel_refuses_adds_expires_and_deletes(watched: Watched,

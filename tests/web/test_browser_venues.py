@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 import trio
 
-from .test_browser import ARGS, ARTIFACTS, CHROMIUM, DaemonProcess  # skips without chromium
+from .browser_kit import ARTIFACTS, DaemonProcess  # skips without chromium
 
 pytestmark = pytest.mark.browser
 
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "plugins" / "polymarket"))
 from th_polymarket_fake import FakePolymarket
@@ -54,20 +54,18 @@ class FakeInThread:
 
 
 @pytest.fixture(scope="module")
-def venues(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Page, Any, Any]]:
+def venues(tmp_path_factory: pytest.TempPathFactory, browser: Browser
+           ) -> Iterator[tuple[Page, Any, Any]]:
     poly = FakeInThread()
     d = DaemonProcess(tmp_path_factory.mktemp("venues") / "home", ENABLE_POLYMARKET="true",
                       **poly.fake.env())
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(d.url + "/")
-            yield page, d, (poly.fake, poly.token)
-            assert errors == []
-            browser.close()
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(d.url + "/")
+        yield page, d, (poly.fake, poly.token)
+        assert errors == []
     finally:
         d.stop()
         poly.close()
