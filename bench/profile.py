@@ -27,7 +27,8 @@ import msgspec
 import trio
 from pyinstrument import Profiler
 
-from trade_hunter.daemon import store as store_module
+from trade_hunter.daemon import event_writes
+from trade_hunter.daemon import pipeline as pipeline_module
 from trade_hunter.daemon.runtime import tune_runtime
 from trade_hunter.plugins.builtin.kalshi import parse
 from trade_hunter.plugins.builtin.spike import SpikeDetector, SpikeState
@@ -43,7 +44,7 @@ _STATE = msgspec.json.Decoder(SpikeState)
 
 def _timed_writes() -> None:
     """Time the writer's parts (in its thread) by wrapping the store's write helpers."""
-    insert, batch = store_module.insert_events, store_module.write_batch
+    insert, batch = event_writes.insert_events, event_writes.write_batch
 
     def timed_insert(conn: sqlite3.Connection, events: Any, first_id: int) -> None:
         t = time.thread_time()
@@ -60,10 +61,8 @@ def _timed_writes() -> None:
             return result
         return run
 
-    store_module.insert_events = timed_insert  # type: ignore[assignment]
-    store_module.write_batch = timed_batch  # type: ignore[assignment]
-    import trade_hunter.daemon.pipeline as pipeline_module
-    pipeline_module.write_batch = timed_batch  # type: ignore[assignment]
+    event_writes.insert_events = timed_insert  # type: ignore[assignment]
+    pipeline_module.write_batch = timed_batch  # type: ignore[assignment]  # (imported by name)
 
 
 def frame_table(root: Any, events: int, top: int) -> list[dict[str, Any]]:
