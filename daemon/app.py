@@ -239,7 +239,8 @@ class Daemon:
         self.mutes.clock, self.outbox.mute = self.outbox.now, self.mutes.mute_key
         self.incidents = Incidents(self.outbox, self.store, pipeline,
                                    window=s.ALERT_GROUP_WINDOW_SECONDS,
-                                   wait=s.ALERT_GROUP_WAIT_SECONDS, repeat=s.ALERT_REPEAT_SECONDS)
+                                   wait=s.ALERT_GROUP_WAIT_SECONDS, repeat=s.ALERT_REPEAT_SECONDS,
+                                   event_of=self.tickers.event_of)
         await trio.to_thread.run_sync(self.incidents.load)
         outbox = self.outbox
         self.digest = Digest(store=self.store, mutes=self.mutes, health=self.health,

@@ -1,6 +1,7 @@
 """Incidents: signals on markets of one event, notified as one alert that grows.
 
-* The group of a signal: a Kalshi market's event ticker (the market ticker without its last
+* The group of a signal: its market's event, as the feed that takes the platform's
+  identifiers says (``IdentifierSpec.event_of``; Kalshi: the market ticker without its last
   ``-`` segment); a vendor signal's ``group`` metadata field (``source:group``); other
   signals are not grouped and go to the outbox at once, as before.
 * A signal joins the open incident of its group when it comes within
@@ -45,15 +46,21 @@ class Batches(Protocol):
     async def settled(self) -> None: ...
 
 
-def group_key(signal: SpikeSignal) -> str | None:
+EventOf = Callable[[str, str], "str | None"]
+"""``event_of(platform, market_id)``: the market's event (``Watchlist.event_of``)."""
+
+
+def no_events(platform: str, market_id: str) -> str | None:
+    return None
+
+
+def group_key(signal: SpikeSignal, event_of: EventOf = no_events) -> str | None:
     if signal.vendor is not None:
         group = signal.vendor.metadata.get("group")
         if isinstance(group, str) and group.strip():
             return f"{signal.source}:{group.strip()[:100]}"
         return None
-    if signal.platform == "kalshi" and "-" in signal.market_id:
-        return signal.market_id.rsplit("-", 1)[0]
-    return None
+    return event_of(signal.platform, signal.market_id)
 
 
 @dataclass
@@ -77,8 +84,10 @@ class _Open:
 
 class Incidents:
     def __init__(self, outbox: Outbox, store: Store, batches: Batches | None, *,
-                 window: float, wait: float, repeat: float) -> None:
+                 window: float, wait: float, repeat: float,
+                 event_of: EventOf = no_events) -> None:
         self.outbox, self.store, self.batches = outbox, store, batches
+        self.event_of = event_of
         self.window, self.wait, self.repeat = window, wait, repeat
         self.open: dict[str, _Open] = {}
         self.members: OrderedDict[int, tuple[int, str]] = OrderedDict()
@@ -117,7 +126,7 @@ class Incidents:
     def rows_for_signal(self, signal: SpikeSignal) -> Iterable[Write]:
         """The pipeline's signal write: grouped signals join an incident, the rest go to the
         outbox as single alerts."""
-        key = group_key(signal) if self.window > 0 and signal.notify else None
+        key = group_key(signal, self.event_of) if self.window > 0 and signal.notify else None
         if key is None:
             return self.outbox.rows_for_signal(signal)
         now = self.outbox.now()

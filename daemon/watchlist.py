@@ -102,6 +102,16 @@ class Watchlist:
         return [{"name": name, "running": name in running, "accepts": spec.describe,
                  "search": spec.search is not None} for name, spec in self.specs.items()]
 
+    def venue_url(self, feed: str, market_id: str) -> str | None:
+        """The market's page on its venue, as the feed named ``feed`` says (``market_url``)."""
+        spec = self.specs.get(feed)
+        return spec.market_url(market_id) if spec is not None and spec.market_url else None
+
+    def event_of(self, feed: str, market_id: str) -> str | None:
+        """The event of a market, as the feed named ``feed`` says (``event_of``)."""
+        spec = self.specs.get(feed)
+        return spec.event_of(market_id) if spec is not None and spec.event_of else None
+
     def list(self, feed: str | None = None) -> list[TrackedTicker]:
         return [t for t in self.items.values() if feed is None or t.feed == feed]
 

@@ -118,6 +118,13 @@ class IdentifierSpec:
     0–1), ``volume``, ``closes_at`` (ISO 8601) and ``url``. Raise ``RpcError`` to refuse (an
     unknown category with ``data={"valid": [...]}``; ``code="not_available"`` when the venue
     cannot be reached)."""
+    market_url: Callable[[str], str | None] | None = None
+    """Optional ``market_url(market_id) -> url``: the market's public page on the venue (the
+    dashboard's "on <venue> ↗" links), or None when there is none."""
+    event_of: Callable[[str], str | None] | None = None
+    """Optional ``event_of(market_id) -> event id``: the event a market of this venue belongs
+    to, when its id says so (Kalshi: the ticker without its last segment). Signals on markets
+    of one event form one incident; without it the feed's signals are not grouped."""
 
 
 class TickerBook(Protocol):

@@ -98,7 +98,8 @@ def register_history_routes(app: Quart, d: WebParts) -> None:
     def cards(items: list[tuple[Any, Any]]) -> list[dict[str, Any]]:
         known = first_seen.lookup([s.market_id for s, _ in items])
         graded = outcomes_of(d.store, [s.id for s, _ in items])
-        return [signal_card(s, r, graded.get(s.id or 0), first_seen=known.get(s.market_id))
+        return [signal_card(s, r, graded.get(s.id or 0), first_seen=known.get(s.market_id),
+                            venue_url=d.tickers.venue_url)
                 for s, r in items]
 
     def history_page(q: HistoryQuery, flt: sh.SignalFilter) -> dict[str, Any]:

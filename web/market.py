@@ -88,7 +88,8 @@ def market_payload(d: WebParts, market: str, window: str, rollups: RollupCache
         **row,
         "flow": {"range": window, **reads.flow_stats(
             d.store, market, now - reads.RANGES[window], now + 1, rollups)},
-        "signals": [signal_card(s, r, graded.get(s.id or 0), first_seen=first)
+        "signals": [signal_card(s, r, graded.get(s.id or 0), first_seen=first,
+                                venue_url=d.tickers.venue_url)
                     for s, r in stored],
         "settlement": reads.settlement_of(d.store, market),
         "signal_close": signal_close([s for s, _ in stored]),
@@ -148,7 +149,9 @@ def register_market_routes(app: Quart, d: WebParts) -> None:
         data["snoozed"] = d.mutes.snoozes_of(market_id)
         data["tracked_by"] = tracking(d, market_id)
         data["feeds"] = feed_status(d, data.get("source"))
-        data["kalshi"] = "kalshi" in d.components
+        platform = data.get("platform") or ""
+        data["venue_url"] = d.tickers.venue_url(platform, market_id)
+        data["trackable"] = platform in d.tickers.specs  # its feed takes identifiers
         return json_response(data)
 
     @app.get("/api/markets/<market_id>/series")

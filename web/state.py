@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from trade_hunter.daemon.outcome_store import outcome_dicts
@@ -38,7 +38,10 @@ def health_payload(d: WebParts) -> dict[str, Any]:
 
 
 def signal_card(signal: Any, read: Any, outcomes: Any = None,
-                first_seen: float | None = None) -> dict[str, Any]:
+                first_seen: float | None = None,
+                venue_url: Callable[[str, str], str | None] | None = None) -> dict[str, Any]:
+    """One signal as the dashboard shows it; ``venue_url(platform, market_id)`` links the market
+    on its venue (``Watchlist.venue_url``: the feed's own ``market_url``)."""
     card = to_builtins(signal)
     if read is not None:
         card["read"] = to_builtins(read)
@@ -46,7 +49,8 @@ def signal_card(signal: Any, read: Any, outcomes: Any = None,
     else:
         card["read"] = None
     card["outcomes"] = outcome_dicts(outcomes, signal.divergence)
-    card["explain"] = explain(card, signal.thresholds, known_history(signal, first_seen))
+    venue = venue_url(signal.platform, signal.market_id) if venue_url is not None else None
+    card["explain"] = explain(card, signal.thresholds, known_history(signal, first_seen), venue)
     card.pop("event", None)            # the card shows its fields; the raw event is in
     card.pop("thresholds", None)       # /api/signals for whoever needs it
     card.get("context", {}).pop("recent_events", None)
@@ -93,7 +97,8 @@ def state_payload(d: WebParts, first_seen: Mapping[str, float] | None = None) ->
 
     first_seen = first_seen or {}
     signals = [_lean(signal_card(sig, live.reads.get(sig.id or 0),
-                                 live.outcomes.get(sig.id or 0), first_seen.get(sig.market_id)))
+                                 live.outcomes.get(sig.id or 0), first_seen.get(sig.market_id),
+                                 d.tickers.venue_url))
                for sig in live.recent_signals(limit=STATE_SIGNALS)]
     incidents = d.incidents()  # None until the daemon runs
     for card in signals:

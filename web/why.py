@@ -24,7 +24,6 @@ WINDOWS = (("1m", "price_change_1m", 60.0), ("5m", "price_change_5m", 300.0),
            ("30m", "price_change_30m", 1800.0))
 DAY = 86400.0
 BASELINES = (("1 h", "mean_volume_1h", 3600.0), ("24 h", "mean_volume_24h", DAY))
-KALSHI_MARKET_URL = "https://kalshi.com/markets/{series}"
 
 
 def cents(dollars: float | None, *, signed: bool = True) -> str:
@@ -116,15 +115,15 @@ def windows(context: dict[str, Any], history: float | None) -> list[dict[str, An
     return out
 
 
-def baselines(context: dict[str, Any], history: float | None) -> list[dict[str, Any]]:
-    """The mean contracts per event over the last hour and day, each ``None``/"—" when the
-    known history is shorter (an average over an hour is not a day's baseline)."""
-    out = []
+def baselines(context: dict[str, Any], history: float | None) -> dict[str, str]:
+    """The mean contracts per event over the last hour and day, by span (``{"1 h": "12",
+    "24 h": "—"}``): "—" when the known history is shorter (an average over an hour is not a
+    day's baseline). Compact: /api/state carries it on every card."""
+    out = {}
     for label, key, seconds in BASELINES:
         value = context.get(key)
         known = value is not None and (history is None or history >= seconds)
-        out.append({"label": label, "value": value if known else None,
-                    "text": _num(value) if known and value is not None else "—"})
+        out[label] = _num(value) if known and value is not None else "—"
     return out
 
 
@@ -171,18 +170,10 @@ def disagreement(card: dict[str, Any]) -> str | None:
     return None
 
 
-def venue_url(card: dict[str, Any]) -> str | None:
-    """The market on its venue, when the platform has public market pages."""
-    if card.get("platform") != "kalshi":
-        return None
-    series = str(card.get("market_id", "")).split("-", 1)[0].lower()
-    return KALSHI_MARKET_URL.format(series=series) if series else None
-
-
 def explain(card: dict[str, Any], limits: dict[str, Any],
-            history: float | None) -> dict[str, Any]:
+            history: float | None, venue: str | None = None) -> dict[str, Any]:
     """The card's ``explain`` block; ``history`` is the seconds of the market's history known
-    when the signal fired (``None``: unknown)."""
+    when the signal fired (``None``: unknown); ``venue`` the market's page on its venue."""
     parts = why_parts(card, limits)
     ctx = card.get("context") or {}
     escalation = None
@@ -194,7 +185,6 @@ def explain(card: dict[str, Any], limits: dict[str, Any],
     if card.get("notify") is False:
         quiet = ("not notified: no price move" if abs(signed_move(card)) <= 0.005
                  else "not notified")
-    day_known = history is None or history >= DAY
     tier = card.get("tier", "")
     return {
         "why": "".join(p["text"] for p in parts),
@@ -205,11 +195,10 @@ def explain(card: dict[str, Any], limits: dict[str, Any],
         "escalation": escalation,
         "quiet": quiet,
         "windows": windows(ctx, history),
-        "mean_volume_24h": ctx.get("mean_volume_24h") if day_known else None,
         "baselines": baselines(ctx, history),
         "history_seconds": None if history is None else round(history, 1),
         "history": None if history is None else f"history {span(history)}",
         "disagreement": disagreement(card),
         "links": {"market": f"/market/{card.get('market_id', '')}",
-                  "venue": venue_url(card)},
+                  "venue": venue},
     }

@@ -139,7 +139,9 @@ async def test_bad_urls_stop_start_up_naming_the_variable(tmp_path):
 
 
 async def test_an_incident_arrives_as_one_message_listing_its_markets(hook, start_daemon):
+    # The Kalshi plugin stays loaded (its feed is off): it says what a market's event is.
     d = await start_daemon(**env(hook, ALERT_GROUP_WAIT_SECONDS="1",
+                                 DISABLED_PLUGINS="anthropic,perplexity,heuristic",
                                  DASHBOARD_PUBLIC_URL="https://hunter.example.com/th/"))
     # One hand-off: both signals come out of one pipeline batch, before the group wait ends.
     d.ingest([msgspec.structs.replace(e, platform="kalshi")

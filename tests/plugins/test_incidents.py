@@ -15,6 +15,7 @@ import trio
 
 from trade_hunter.daemon.app import Daemon
 from trade_hunter.daemon.incidents import group_key
+from trade_hunter.plugins.builtin.kalshi.identifiers import event_of as kalshi_event_of
 from trade_hunter.plugins.models import MarketEvent, SpikeSignal, VendorAlert
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -63,9 +64,13 @@ def test_group_keys():
                                 "price_move": 0.1, "price_score": 1.0, "direction": "up",
                                 "yes_price": 0.5, "event": event}
         return SpikeSignal(**(base | kw))
-    assert group_key(sig()) == "KXA-25DEC06"
-    assert group_key(sig(market_id="KXA")) is None          # a bare ticker has no event
-    assert group_key(sig(platform="demo")) is None
+    def event_of(platform: str, market_id: str) -> str | None:  # as Watchlist.event_of does
+        return kalshi_event_of(market_id) if platform == "kalshi" else None
+
+    assert group_key(sig(), event_of) == "KXA-25DEC06"
+    assert group_key(sig()) is None                         # no feed says what an event is
+    assert group_key(sig(market_id="KXA"), event_of) is None  # a bare ticker has no event
+    assert group_key(sig(platform="demo"), event_of) is None
     vendor = VendorAlert(alert_type="whale_trade", metadata={"group": "fed-dec"})
     assert group_key(sig(vendor=vendor, source="polyalerthub")) == "polyalerthub:fed-dec"
     assert group_key(sig(vendor=VendorAlert(alert_type="x"))) is None

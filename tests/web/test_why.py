@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from trade_hunter.plugins.builtin.kalshi.identifiers import market_url as kalshi_market_url
 from trade_hunter.web.why import cents, explain
 
 GATED = {"SPIKE_PROFILE": "gated", "SPIKE_SCORE_THRESHOLD": 3.0, "SPIKE_WARMUP_POINTS": 10,
@@ -27,13 +28,19 @@ def test_outlier_line_names_threshold_baseline_and_move():
     assert x["gates"] == ["warm-up 24 ≥ 10 points", "inside the 10¢–90¢ band",
                           "closes in 2 h (guard 15 min)", "taker flow 85% with the move"]
     assert [w["text"] for w in x["windows"]] == ["+3¢", "+2¢", "+1¢"]
-    assert x["links"]["venue"] == "https://kalshi.com/markets/kxbtcd"
+    assert x["links"]["venue"] is None  # the feed's market_url gives it (below)
+
+
+def test_the_venue_link_is_the_feeds_own():
+    venue = kalshi_market_url("KXBTCD-26DEC06-T1")
+    assert venue == "https://kalshi.com/markets/kxbtcd"
+    assert explain(card(), GATED, 7200.0, venue)["links"]["venue"] == venue
 
 
 def test_windows_longer_than_the_history_are_not_claimed():
     x = explain(card(), GATED, 120.0)
     assert [w["text"] for w in x["windows"]] == ["+3¢", "—", "—"]
-    assert x["history"] == "history 2 min" and x["mean_volume_24h"] is None
+    assert x["history"] == "history 2 min" and x["baselines"]["24 h"] == "—"
 
 
 def test_quiet_escalated_and_disagreeing_signals_say_so():
@@ -87,13 +94,11 @@ def test_known_history_comes_from_the_first_stored_event_or_the_signal():
 def test_the_day_baseline_needs_a_day_of_history():
     ctx = {**card()["context"], "mean_volume_1h": 12.5, "mean_volume_24h": 30.0}
     hour = explain(card(context=ctx), GATED, 5400.0)  # 1.5 h known: the hour, not the day
-    assert [(b["label"], b["value"], b["text"]) for b in hour["baselines"]] == [
-        ("1 h", 12.5, "12.5"), ("24 h", None, "—")]
-    assert hour["history"] == "history 1.5 h" and hour["mean_volume_24h"] is None
+    assert hour["baselines"] == {"1 h": "12.5", "24 h": "—"}
+    assert hour["history"] == "history 1.5 h"
     young = explain(card(context=ctx), GATED, 40.0)
-    assert [b["text"] for b in young["baselines"]] == ["—", "—"]
+    assert young["baselines"] == {"1 h": "—", "24 h": "—"}
     day = explain(card(context=ctx), GATED, 2 * 86400.0)
-    assert [b["text"] for b in day["baselines"]] == ["12.5", "30"]
-    assert day["mean_volume_24h"] == 30.0
+    assert day["baselines"] == {"1 h": "12.5", "24 h": "30"}
     unknown = explain(card(context={**ctx, "mean_volume_24h": None}), GATED, 2 * 86400.0)
-    assert unknown["baselines"][1] == {"label": "24 h", "value": None, "text": "—"}
+    assert unknown["baselines"]["24 h"] == "—"

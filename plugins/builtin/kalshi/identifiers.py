@@ -8,6 +8,7 @@ ticker it is gets decided later, by resolving it over REST (``resolve.py``).
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 from trade_hunter.plugins.registry import IdentifierSpec
 
@@ -23,7 +24,21 @@ def normalize(ticker: str) -> str:
     return text
 
 
+def market_url(market_id: str) -> str | None:
+    """Kalshi's public page of the market's series (its market pages are per series)."""
+    series = market_id.split("-", 1)[0].lower()
+    return f"https://kalshi.com/markets/{quote(series)}" if series else None
+
+
+def event_of(market_id: str) -> str | None:
+    """A market ticker's event: the ticker without its last segment (KXA-25DEC06-B40 →
+    KXA-25DEC06); a bare series ticker has none."""
+    return market_id.rsplit("-", 1)[0] if "-" in market_id else None
+
+
 IDENTIFIERS = IdentifierSpec(
     validate=normalize,
     describe="a Kalshi series, event or market ticker, e.g. KXBTC15M",
-    seed_setting="KALSHI_MARKETS")
+    seed_setting="KALSHI_MARKETS",
+    market_url=market_url,
+    event_of=event_of)

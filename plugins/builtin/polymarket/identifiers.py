@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 from trade_hunter.plugins.registry import IdentifierSpec
 
+from .config import SITE
+
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,199}$")
 CONDITION_RE = re.compile(r"^0x[0-9a-f]{64}$")
 
@@ -33,8 +35,15 @@ def normalize(raw: str) -> str:
                      "fed-decision-in-december, or a condition id 0x + 64 hex digits)")
 
 
+def market_url(market_id: str) -> str | None:
+    """polymarket.com's page of a market slug (a condition id has no public page of its own)."""
+    return f"{SITE}/market/{market_id}" if SLUG_RE.match(market_id) and \
+        not market_id.startswith("0x") else None
+
+
 IDENTIFIERS = IdentifierSpec(
     validate=normalize,
     describe="a Polymarket event or market slug (or condition id), e.g. "
              "fed-decision-in-december",
-    seed_setting="POLYMARKET_MARKETS")
+    seed_setting="POLYMARKET_MARKETS",
+    market_url=market_url)

@@ -1,7 +1,7 @@
 // Trade Hunter dashboard: polls /api/state every 3 s and updates the page in place
 // (see panels.js); the actions (demo spike, tracked identifiers per venue, the venues'
 // category search) call the JSON API.
-import { $, fmt, h, setClass, showEmpty } from "./dom.js";
+import { $, fmt, h, setClass, showEmpty, venueName } from "./dom.js";
 import { markStale, render, renderSignals } from "./panels.js";
 import { api } from "./net.js";
 import { startScorecard } from "./scorecard.js";
@@ -33,7 +33,6 @@ function toast(text, bad) {
 // ------------------------------------------------------------------ tickers
 // Identifiers go to the feed (venue) chosen in the tracked panel, or the one a search hit
 // came from: POST /api/feeds/{feed}/tracked.
-const venue = (feed) => feed ? feed.charAt(0).toUpperCase() + feed.slice(1) : "?";
 
 async function addTicker(ticker, button, feed) {
   clearToast();
@@ -41,8 +40,8 @@ async function addTicker(ticker, button, feed) {
   if (button) button.disabled = true;
   try {
     const res = await api(`/api/feeds/${encodeURIComponent(feed)}/tracked`, { ticker });
-    toast(res.added ? `Tracking ${res.ticker.ticker} on ${venue(feed)}`
-      : `${res.ticker.ticker} is already tracked on ${venue(feed)}`);
+    toast(res.added ? `Tracking ${res.ticker.ticker} on ${venueName(feed)}`
+      : `${res.ticker.ticker} is already tracked on ${venueName(feed)}`);
     await refresh();
     return true;
   } catch (err) {
@@ -58,7 +57,7 @@ async function removeTicker(ticker, feed, button) {
   button.disabled = true;
   try {
     await api(`/api/feeds/${encodeURIComponent(feed)}/tracked/remove`, { ticker });
-    toast(`Stopped tracking ${ticker} on ${venue(feed)}`);
+    toast(`Stopped tracking ${ticker} on ${venueName(feed)}`);
     await refresh();
   } catch (err) {
     toast(err.message, true);
@@ -103,7 +102,7 @@ function searchFeeds() {
 }
 
 function searchError(feed, err) {
-  let text = `${venue(feed)}: ${err.message}`;
+  let text = `${venueName(feed)}: ${err.message}`;
   const valid = err.body && err.body.detail && err.body.detail.valid;
   if (Array.isArray(valid)) text += ` — try one of: ${valid.join(", ")}`;
   return text;
@@ -114,7 +113,7 @@ function resultRow(item) {
   for (const [label, value] of [["Add", item.id], ...(item.also || []).map((a) => ["Series", a])]) {
     if (!value || (label !== "Add" && value === item.id)) continue;
     const button = h("button", { type: "button", class: "small", text: label,
-      title: `Track ${value} on ${venue(item.feed)}`, "aria-label": `Track ${value}` });
+      title: `Track ${value} on ${venueName(item.feed)}`, "aria-label": `Track ${value}` });
     button.addEventListener("click", async () => {
       if (await addTicker(value, button, item.feed)) { button.textContent = "Added"; button.disabled = true; }
     });
@@ -122,7 +121,7 @@ function resultRow(item) {
   }
   const meta = [item.category, item.price != null ? fmt.price(Number(item.price)) : "",
     item.volume != null ? `vol ${fmt.num(Number(item.volume))}` : ""].filter(Boolean).join(" · ");
-  return h("li", {}, h("span", { class: `venue v-${item.feed}`, text: venue(item.feed) }),
+  return h("li", {}, h("span", { class: `venue v-${item.feed}`, text: venueName(item.feed) }),
     h("span", { class: "tk", text: item.id || "?" }),
     h("span", { class: "rtitle", text: item.title || "", title: item.title || "" }),
     h("span", { class: "muted", text: meta }), ...adds);
@@ -142,7 +141,7 @@ async function searchCategory(q) {
   for (const { feed, res, err } of answers) {
     if (err) { notes.push(searchError(feed, err)); continue; }
     items.push(...(res.results || []));
-    if (res.truncated) notes.push(`${venue(feed)}: showing ${res.results.length} of ${res.total}`);
+    if (res.truncated) notes.push(`${venueName(feed)}: showing ${res.results.length} of ${res.total}`);
   }
   items.sort((a, b) => (Number(b.volume) || 0) - (Number(a.volume) || 0));
   list.replaceChildren(...items.slice(0, 200).map(resultRow));

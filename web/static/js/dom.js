@@ -21,6 +21,9 @@ export function setText(el, text) {
   if (el.textContent !== text) el.textContent = text;
 }
 
+// A feed's name as a venue: "kalshi" → "Kalshi".
+export const venueName = (feed) => feed ? feed.charAt(0).toUpperCase() + feed.slice(1) : "?";
+
 export function setClass(el, cls) { if (el.className !== cls) el.className = cls; }
 
 export function setAttr(el, name, value) {

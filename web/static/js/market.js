@@ -2,7 +2,7 @@
 // by contracts and coloured by taker side, signal markers in tier colours, a hover read-out),
 // its signals with their why-lines and reads, trade-flow statistics, feeds, its resolution
 // status, tracking and a snooze button.
-import { $, fmt, h, setText, showEmpty } from "./dom.js";
+import { $, fmt, h, setText, showEmpty, venueName } from "./dom.js";
 import { api, toast } from "./net.js";
 import { signalCard } from "./cards.js";
 
@@ -289,15 +289,17 @@ function renderDetail(d) {
     d.last_event_at ? `last event ${fmt.ago(d.last_event_at)}` : null,
     d.first_event_at ? `history since ${fmt.full(d.first_event_at)}` : null];
   setText($("m-meta"), meta.filter(Boolean).join(" · "));
-  const kalshi = d.platform === "kalshi";
   const tracked = d.tracked_by || [];
   setText($("m-tracked"), tracked.length
     ? `tracked by ${tracked.map((t) => `${t.ticker} (${t.status})`).join(", ")}` : "");
-  $("m-track").hidden = !kalshi || tracked.length > 0;
+  $("m-track").hidden = !d.trackable || tracked.length > 0;
   $("m-untrack").hidden = !tracked.some((t) => t.ticker === d.market_id);
   const venue = $("m-venue");
-  venue.hidden = !kalshi;
-  if (kalshi) venue.href = `https://kalshi.com/markets/${d.market_id.split("-")[0].toLowerCase()}`;
+  venue.hidden = !d.venue_url;
+  if (d.venue_url) {
+    venue.href = d.venue_url;
+    setText(venue, `on ${venueName(d.platform)} ↗`);
+  }
   $("m-signals").replaceChildren(...d.signals.map(signalCard));
   setText($("m-signals-count"), d.signals.length ? String(d.signals.length) : "");
   $("m-signals-empty").hidden = d.signals.length > 0;
@@ -323,7 +325,8 @@ async function track(add) {
   const button = add ? $("m-track") : $("m-untrack");
   button.disabled = true;
   try {
-    await api(add ? "/api/kalshi/markets" : "/api/kalshi/markets/remove", { ticker: market });
+    const feed = encodeURIComponent(detail.platform);  // the feed that takes its identifiers
+    await api(`/api/feeds/${feed}/tracked${add ? "" : "/remove"}`, { ticker: market });
     toast(add ? `Tracking ${market}` : `Stopped tracking ${market}`);
     await refresh();
   } catch (err) {

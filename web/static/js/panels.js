@@ -44,7 +44,7 @@ function renderPills(s) {
       st.last_event_at == null ? "No event received yet" : fmt.full(st.last_event_at)),
     pill("counts", `${fmt.int(st.events)} events · ${fmt.int(st.signals)} signals`, "info",
       `${fmt.int(st.trades)} trades, ${fmt.int(st.quotes)} quotes over ${fmt.int(st.markets)} markets`),
-    pill("tickers", tickerSummaryText(st.tickers), "info", "Tracked Kalshi tickers"),
+    pill("tickers", tickerSummaryText(st.tickers), "info", "Tracked identifiers, all venues"),
   ];
   const lift = scorecardPill();
   if (lift) items.push(lift);

@@ -2,7 +2,7 @@
 // the rule and the threshold crossed (each number's source on hover), the tier's meaning,
 // the gates passed, escalations, quiet signals, honest context windows, tier-vs-analyst
 // disagreement and the links to the market page and the venue.
-import { h } from "./dom.js";
+import { h, venueName } from "./dom.js";
 
 export function buildWhy() {
   return h("div", { class: "why" });
@@ -27,10 +27,10 @@ export function contextText(x, c) {
 // The mean contracts per event over the last hour and day: "avg/event 1 h 12 · 24 h —
 // (history 40 min)"; "—" for a span longer than the known history, never a number over less.
 export function baselineText(x, historySaid = false) {
-  const bs = (x && x.baselines) || [];
+  const bs = Object.entries((x && x.baselines) || {});  // [["1 h", "12"], ["24 h", "—"]]
   if (!bs.length) return "";
-  const text = "avg/event " + bs.map((b) => `${b.label} ${b.text}`).join(" · ");
-  return bs.some((b) => b.value == null) && x.history && !historySaid
+  const text = "avg/event " + bs.map(([span, value]) => `${span} ${value}`).join(" · ");
+  return bs.some(([, value]) => value === "—") && x.history && !historySaid
     ? `${text} (${x.history})` : text;
 }
 
@@ -58,7 +58,7 @@ export function patchWhy(el, s) {
   const links = [h("a", { class: "market-link", href: x.links.market, text: "market page" })];
   if (x.links.venue) {
     links.push(h("a", { class: "venue-link", href: x.links.venue, target: "_blank",
-      rel: "noopener noreferrer", text: "on Kalshi ↗" }));
+      rel: "noopener noreferrer", text: `on ${venueName(s.platform)} ↗` }));
   }
   rows.push(h("div", { class: "links" }, ...links));
   el.replaceChildren(...rows);
