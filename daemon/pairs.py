@@ -79,8 +79,7 @@ class PairBook:
     def entries(self) -> list[Pair]:
         return list(self.pairs.values())
 
-    async def add(self, a: str, b: str, a_platform: str = "kalshi",
-                  b_platform: str = "polymarket") -> tuple[Pair, bool]:
+    async def add(self, a: str, b: str, a_platform: str, b_platform: str) -> tuple[Pair, bool]:
         b_market, mapping = parse_side(str(b).strip())
         a_market = _check("a", a)
         b_market = _check("b", b_market)
@@ -117,8 +116,8 @@ class PairBook:
         self._index()
         return pair
 
-    def suggest(self, titles: Iterable[tuple[str, str, str]], a_platform: str = "kalshi",
-                b_platform: str = "polymarket", limit: int = 20) -> list[dict[str, Any]]:
+    def suggest(self, titles: Iterable[tuple[str, str, str]], a_platform: str,
+                b_platform: str, limit: int = 20) -> list[dict[str, Any]]:
         """Pairs to review: for each market of ``a_platform`` the most similar title on
         ``b_platform`` (``titles``: (platform, market, title) rows), best first."""
         rows = list(titles)

@@ -119,8 +119,9 @@ METHODS: tuple[Method, ...] = (
            "YES) or :no (YES of a is NO of b)",
            (Param("a", required=True, help="market a, e.g. KXFEDDECISION-26DEC-C25"),
             Param("b", required=True, help="market b[:yes|:no], e.g. fed-cut-25-bps-december:yes"),
-            Param("a_platform", default="kalshi", help="venue of a (default kalshi)"),
-            Param("b_platform", default="polymarket", help="venue of b (default polymarket)")),
+            Param("a_platform", help="venue of a (default: the first feed that takes "
+                  "identifiers, kalshi among the built-ins)"),
+            Param("b_platform", help="venue of b (default: the second such feed, polymarket)")),
            cli="pair-add", http=("POST", "/api/pairs"), mutating=True),
     Method("pairs.remove", "Remove a cross-venue pair",
            (Param("id", required=True, help="the pair's id (th-ctl pairs)"),),

@@ -170,9 +170,19 @@ class Service(AlertMethods):
     async def pairs_list(self) -> dict[str, Any]:
         return {"pairs": [p.as_dict() for p in self.pairs.entries()]}
 
-    async def pairs_add(self, a: str, b: str, a_platform: str = "kalshi",
-                        b_platform: str = "polymarket") -> dict[str, Any]:
-        pair, added = await self.pairs.add(a, b, a_platform, b_platform)
+    def _venue(self, index: int, param: str) -> str:
+        """A pair's default venue: the feeds that take identifiers, in load order (the
+        built-ins: kalshi, then polymarket), so the core names no venue."""
+        feeds = list(self.tickers.specs)
+        if index >= len(feeds):
+            raise RpcError(f"pairs: name the venue with {param} (only {len(feeds)} loaded "
+                           "feed(s) take identifiers)", code="invalid_params")
+        return feeds[index]
+
+    async def pairs_add(self, a: str, b: str, a_platform: str | None = None,
+                        b_platform: str | None = None) -> dict[str, Any]:
+        pair, added = await self.pairs.add(a, b, a_platform or self._venue(0, "a_platform"),
+                                           b_platform or self._venue(1, "b_platform"))
         return {"pair": pair.as_dict(), "added": added}
 
     async def pairs_remove(self, id: str) -> dict[str, Any]:
@@ -187,7 +197,8 @@ class Service(AlertMethods):
         if not 1 <= limit <= 200:
             raise RpcError("pairs.suggest: limit must be from 1 to 200", code="invalid_params")
         rows = await trio.to_thread.run_sync(market_titles, self.store)
-        return {"suggestions": self.pairs.suggest(rows, limit=limit)}
+        return {"suggestions": self.pairs.suggest(rows, self._venue(0, "a_platform"),
+                                                  self._venue(1, "b_platform"), limit=limit)}
 
     async def signals_list(self, sort: str = "newest", limit: int = 20,
                            topic: str | None = None, tier: str | None = None,

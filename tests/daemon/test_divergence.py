@@ -77,7 +77,7 @@ def test_suggestions_are_offered_by_title_similarity(tmp_path):
             ("kalshi", "KXBTC-26", "Bitcoin above 100k at year end?"),
             ("polymarket", P, "Fed cut 25 bps in December 2026?"),
             ("polymarket", "nba-finals-2026", "Who will win the NBA Finals?")]
-    [s] = book.suggest(rows)
+    [s] = book.suggest(rows, "kalshi", "polymarket")
     assert (s["a_market"], s["b_market"]) == (K, P) and s["score"] >= 70
     assert book.entries() == []  # offered, never applied
 
