@@ -222,6 +222,31 @@ def tickers_remove(r: dict[str, Any]) -> str:
     return f"stopped tracking {r.get('ticker')}"
 
 
+def _pair_text(p: dict[str, Any]) -> str:
+    side = "YES is YES" if p.get("mapping") == "yes" else "YES of a is NO of b"
+    return (f"#{p.get('id')} {p.get('a_platform')}:{p.get('a_market')} ↔ "
+            f"{p.get('b_platform')}:{p.get('b_market')} ({side})")
+
+
+def pairs_list(r: dict[str, Any]) -> str:
+    pairs = r.get("pairs") or []
+    if not pairs:
+        return "no pairs (add one: th-ctl pair-add KALSHI-TICKER polymarket-slug:yes)"
+    return table([(p.get("id"), f"{p.get('a_platform')}:{p.get('a_market')}",
+                    f"{p.get('b_platform')}:{p.get('b_market')}", p.get("mapping"),
+                    ago(p.get("created_at"))) for p in pairs],
+                 ("id", "a", "b", "mapping", "added"))
+
+
+def pairs_add(r: dict[str, Any]) -> str:
+    verb = "paired" if r.get("added") else "already paired"
+    return f"{verb} {_pair_text(r['pair'])}"
+
+
+def pairs_remove(r: dict[str, Any]) -> str:
+    return f"removed {_pair_text(r['pair'])}"
+
+
 def feeds_search(r: dict[str, Any]) -> str:
     hits = r.get("results") or []
     if not hits:
@@ -410,6 +435,9 @@ RENDERERS: dict[str, Callable[[Any], str]] = {
     "tickers.add": tickers_add,
     "tickers.remove": tickers_remove,
     "feeds.search": feeds_search,
+    "pairs.list": pairs_list,
+    "pairs.add": pairs_add,
+    "pairs.remove": pairs_remove,
     "signals.list": signals_list,
     "plugins.list": plugins_list,
     "tuning.show": tuning_show,

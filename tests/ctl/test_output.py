@@ -200,3 +200,16 @@ def test_methods_of_a_running_daemon_include_the_plugins(daemon):
     rows = {m["name"]: m for m in listed["methods"]}
     assert listed["note"] == "" and rows["relays.list"]["from"] == "relays"
     assert rows["relays.list"]["command"] == "th-ctl call relays.list"
+
+
+def test_pairs_read_as_venue_market_pairs_with_their_age():
+    pair = {"id": 3, "a_platform": "kalshi", "a_market": "KXFED-26DEC-C25",
+            "b_platform": "polymarket", "b_market": "fed-cut",
+            "mapping": "no", "created_at": 1_000.0}
+    listed = render.render("pairs.list", {"pairs": [pair]})
+    assert "kalshi:KXFED-26DEC-C25" in listed and "polymarket:fed-cut" in listed
+    assert "ago" in listed and "e+" not in listed  # a time, not a raw float
+    assert render.render("pairs.add", {"pair": pair, "added": True}) == (
+        "paired #3 kalshi:KXFED-26DEC-C25 ↔ polymarket:fed-cut (YES of a is NO of b)")
+    assert render.render("pairs.remove", {"pair": pair, "removed": True}).startswith("removed #3")
+    assert "th-ctl pair-add" in render.render("pairs.list", {"pairs": []})
