@@ -5,6 +5,7 @@
 import { $, fmt, h, setText, showEmpty, venueName } from "./dom.js";
 import { api, toast } from "./net.js";
 import { signalCard } from "./cards.js";
+import { snoozeScopes } from "./scopes.js";
 
 const REFRESH_MS = 10000;
 const market = decodeURIComponent(location.pathname.replace(/^\/market\//, ""));
@@ -259,14 +260,6 @@ function resolutionText(r) {
   return "open or closed: not known (no close time from the feed yet)";
 }
 
-// A Kalshi-style ticker's event is its ticker without the last segment; the series, the first.
-function scopes(id) {
-  const parts = id.split("-");
-  const out = [["market", id]];
-  if (parts.length > 2) out.push(["event", parts.slice(0, -1).join("-")]);
-  if (parts.length > 1) out.push(["series", parts[0]]);
-  return out;
-}
 
 function renderDetail(d) {
   const res = d.resolution || {};
@@ -274,7 +267,7 @@ function renderDetail(d) {
   $("m-resolution").className = `resolution r-${res.state || "unknown"}`;
   const scope = $("m-snooze-scope");
   if (!scope.options.length) {
-    scope.replaceChildren(...scopes(d.market_id).map(([k, v]) =>
+    scope.replaceChildren(...snoozeScopes(d.market_id).map(([k, v]) =>
       h("option", { value: v, text: `${k} ${v}` })));
   }
   const snoozed = d.snoozed || [];

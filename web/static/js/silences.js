@@ -5,6 +5,7 @@
 import { $, h, reconcile, setClass, setText } from "./dom.js";
 import { api } from "./net.js";
 import { cardHooks } from "./panels.js";
+import { snoozeScopes } from "./scopes.js";
 
 const REFRESH_MS = 3000;
 const DURATIONS = ["30m", "1h", "2h", "8h", "1d"];
@@ -23,14 +24,6 @@ function say(text, bad) {
 const clock = (ts) => new Date(ts * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 
 // ------------------------------------------------------------------ cards
-// The event of a Kalshi market is its ticker without the last segment; the series, the first.
-function scopes(market) {
-  const parts = market.split("-");
-  const out = [["market", market]];
-  if (parts.length > 2) out.push(["event", parts.slice(0, -1).join("-")]);
-  if (parts.length > 1) out.push(["series", parts[0]]);
-  return out;
-}
 
 function buildActions(el) {
   const read = h("button", { type: "button", class: "ack", text: "Mark read" });
@@ -52,10 +45,10 @@ export function cardHook(el, s) {
   el._sig = s;
   if (!el._a) buildActions(el);
   const a = el._a;
-  const key = scopes(s.market_id).map(([k, v]) => k + v).join();
+  const key = snoozeScopes(s.market_id).map(([k, v]) => k + v).join();
   if (a.scope._key !== key) {
     a.scope._key = key;
-    a.scope.replaceChildren(...scopes(s.market_id).map(([k, v]) =>
+    a.scope.replaceChildren(...snoozeScopes(s.market_id).map(([k, v]) =>
       h("option", { value: v, text: `${k} ${v}` })));
   }
   patch(el);
