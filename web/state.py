@@ -174,9 +174,12 @@ def state_payload(d: WebParts, first_seen: Mapping[str, float] | None = None) ->
 
 def _lean(card: dict[str, Any]) -> dict[str, Any]:
     """A card as /api/state polls it every 3 s for 100 signals: the tier's meaning once per
-    payload (``tier_meanings``), not once per card, and no empty explanation fields."""
+    payload (``tier_meanings``), not once per card; no empty explanation fields; and not what
+    the dashboard rebuilds itself (the why-line's text is its ``parts`` joined, the history's
+    seconds are in its words). The market page, History and the exports keep them."""
     explain = card.get("explain")
     if explain:
-        explain.pop("tier_meaning", None)
+        for key in ("tier_meaning", "why", "history_seconds"):
+            explain.pop(key, None)
         card["explain"] = {k: v for k, v in explain.items() if v is not None}
     return card
