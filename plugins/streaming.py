@@ -8,7 +8,10 @@ third-party feed may use them; the built-in Kalshi and Polymarket feeds do).
   from 0.5 s doubling up to ``cap``, reset only after a session stayed up ``healthy_after``
   seconds (the feed sets ``up_at`` when its session is up), so a server that accepts and
   drops at once cannot make it spin. Each end is counted (``disconnects``) and recorded
-  (``last_disconnect``) in the feed's health and logged, then handed to ``on_down``.
+  (``last_disconnect``) in the feed's health and logged, then handed to ``on_down``. Its
+  :meth:`~ConnectionLoop.serve` is a feed's whole start: sessions begin once the feed's
+  identifiers are resolved (or ``RESOLVE_WAIT`` passed), and start-up is released at the
+  first session up or down (``STARTUP_WAIT`` at the latest).
 * :func:`goodbye` — on cancellation (shutdown), close the WebSocket with code 1000, shielded
   and bounded: trio-websocket's own close would be cancelled before its frame went out.
 * :func:`report_age` — the age of the last message in the health record, once a second.
@@ -25,6 +28,9 @@ import trio
 from trio_websocket import ConnectionClosed, ConnectionRejected, HandshakeError
 
 log = logging.getLogger(__name__)
+
+STARTUP_WAIT = 10.0   # longest the daemon's start-up waits for a feed's first session
+RESOLVE_WAIT = 5.0    # connect after this even if some identifiers are still resolving
 
 
 class Reconnect(Exception):
@@ -76,7 +82,34 @@ class ConnectionLoop:
         self.name, self.health, self.cap = name, health, cap
         self.healthy_after, self.on_down = healthy_after, on_down
         self.up_at: float | None = None
-        """``trio.current_time()`` when the current session came up (the feed sets it)."""
+        """``trio.current_time()`` when the current session came up (:meth:`mark_up`)."""
+        self.settled = trio.Event()
+        """Set once the first session is up or has ended: the feed's start-up is over."""
+
+    def mark_up(self) -> None:
+        """The current session is up (subscribed): the backoff resets once it stays up
+        ``healthy_after`` seconds, and start-up is over."""
+        if self.up_at is None:
+            self.up_at = trio.current_time()
+        self.settled.set()
+
+    async def serve(self, connect_once: Callable[[], Awaitable[None]],
+                    last_reason: Callable[[], str] = str, *, resolved: trio.Event,
+                    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """:meth:`run` once ``resolved`` is set (``RESOLVE_WAIT`` at the latest), reporting
+        started (``nursery.start``) when the first session is up or down, ``STARTUP_WAIT`` at
+        the latest: the daemon never waits long for a venue that is down."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._after, resolved, connect_once, last_reason)
+            with trio.move_on_after(STARTUP_WAIT):
+                await self.settled.wait()
+            task_status.started()
+
+    async def _after(self, resolved: trio.Event, connect_once: Callable[[], Awaitable[None]],
+                     last_reason: Callable[[], str]) -> NoReturn:
+        with trio.move_on_after(RESOLVE_WAIT):
+            await resolved.wait()
+        await self.run(connect_once, last_reason)
 
     async def run(self, connect_once: Callable[[], Awaitable[None]],
                   last_reason: Callable[[], str] = str) -> NoReturn:
@@ -102,4 +135,5 @@ class ConnectionLoop:
             self.health.put("last_disconnect", reason)
             log.warning("%s: %s; reconnecting in %.1fs", self.name, reason, delay)
             self.on_down(reason, delay)
+            self.settled.set()
             await trio.sleep(delay)

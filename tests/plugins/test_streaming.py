@@ -4,11 +4,20 @@ counted in the health record."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import pytest
 import trio
 
 from trade_hunter.daemon.supervisor import ComponentHealth
-from trade_hunter.plugins.streaming import ConnectionLoop, Reconnect, backoff, cancelled
+from trade_hunter.plugins.streaming import (
+    RESOLVE_WAIT,
+    STARTUP_WAIT,
+    ConnectionLoop,
+    Reconnect,
+    backoff,
+    cancelled,
+)
 
 
 def test_backoff_is_full_jitter_and_capped():
@@ -67,3 +76,46 @@ async def test_the_session_reason_wins_over_a_bare_transport_error(autojump_cloc
     with trio.move_on_after(0.1):
         await loop.run(connect_once, lambda: told)
     assert downs[0] == (told or "BrokenResourceError: gone")
+
+
+async def test_serve_connects_once_resolved_and_starts_at_the_first_session_up(
+        autojump_clock, nursery):
+    loop = ConnectionLoop("feed", ComponentHealth("feed", "feed"), cap=1.0,
+                          on_down=lambda reason, delay: None)
+    resolved, tries = trio.Event(), []
+
+    async def connect_once() -> None:
+        tries.append(trio.current_time())
+        loop.mark_up()
+        await trio.sleep_forever()
+
+    began = trio.current_time()
+    async def resolve() -> None:
+        await trio.sleep(2)
+        resolved.set()
+
+    nursery.start_soon(resolve)
+    await nursery.start(partial(loop.serve, connect_once, resolved=resolved))
+    assert tries == [began + 2] and trio.current_time() == began + 2
+    assert loop.up_at == began + 2
+
+
+async def test_serve_starts_at_the_first_failure_or_the_waits_at_the_latest(
+        autojump_clock, nursery):
+    downs: list[str] = []
+    loop = ConnectionLoop("feed", ComponentHealth("feed", "feed"), cap=1.0,
+                          on_down=lambda reason, delay: downs.append(reason))
+
+    async def connect_once() -> None:
+        raise OSError("refused")
+
+    began = trio.current_time()
+    await nursery.start(partial(loop.serve, connect_once, resolved=trio.Event()))  # never set
+    assert trio.current_time() == began + RESOLVE_WAIT  # connected anyway, failed at once
+    assert downs == ["OSError: refused"]
+
+    hanging = ConnectionLoop("feed", ComponentHealth("feed", "feed"), cap=1.0,
+                             on_down=lambda reason, delay: None)
+    began = trio.current_time()
+    await nursery.start(partial(hanging.serve, trio.sleep_forever, resolved=trio.Event()))
+    assert trio.current_time() == began + STARTUP_WAIT  # neither up nor down: not waited on

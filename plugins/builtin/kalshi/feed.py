@@ -2,7 +2,7 @@
 
 ``run`` starts the tracker (ticker resolution), connects, subscribes and streams; it calls
 ``task_status.started()`` once subscribed, or when the first attempt failed, or after
-``STARTUP_WAIT`` at the latest — the daemon never waits long for an exchange that is down.
+``streaming.STARTUP_WAIT`` at the latest — the daemon never waits long for an exchange that is down.
 
 The connection loop reconnects by itself with full-jitter exponential backoff (0.5 s doubling
 up to ``KALSHI_RECONNECT_MAX_SECONDS``), signing every handshake afresh and resubscribing
@@ -24,6 +24,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Any
 
 import trio
@@ -43,8 +44,6 @@ from .tracker import GROUPS, Tracker
 from .ws import Session
 
 log = logging.getLogger(__name__)
-STARTUP_WAIT = 10.0        # longest the daemon's start-up waits for us
-RESOLVE_WAIT = 5.0         # connect after this even if some lookups are still running
 HEALTHY_AFTER = 30.0       # a session subscribed this long resets the backoff
 CONNECT_TIMEOUT = 10.0
 DISCONNECT_TIMEOUT = 2.0
@@ -75,7 +74,6 @@ class KalshiFeed:
         self._covered: dict[str, float] = {}
         self._send: trio.MemorySendChannel[Any] | None = None
         self._nursery: trio.Nursery | None = None
-        self._ready = trio.Event()
         self.connection = ConnectionLoop("kalshi", health, cap=cfg.reconnect_max,
                                          healthy_after=HEALTHY_AFTER, on_down=self._down)
         self._last_reason = ""
@@ -90,21 +88,14 @@ class KalshiFeed:
         async with self.rest, trio.open_nursery() as nursery:
             self._nursery = nursery
             nursery.start_soon(self.tracker.run)
-            nursery.start_soon(self._connect_loop)
             nursery.start_soon(report_age, self.health, lambda: self.last_message_at,
                                self.now)
-            with trio.move_on_after(STARTUP_WAIT):
-                await self._ready.wait()
+            await nursery.start(partial(self.connection.serve, self._connect_once,
+                                        lambda: self._last_reason, resolved=self.tracker.ready))
             task_status.started()
-
-    async def _connect_loop(self) -> None:
-        with trio.move_on_after(RESOLVE_WAIT):
-            await self.tracker.ready.wait()
-        await self.connection.run(self._connect_once, lambda: self._last_reason)
 
     def _down(self, reason: str, delay: float) -> None:
         self._set("reconnecting", f"{reason}; reconnecting in {delay:.1f}s")
-        self._ready.set()
 
     async def _connect_once(self) -> None:
         self._last_reason = ""
@@ -149,9 +140,9 @@ class KalshiFeed:
         self.health.set(self.state, self._detail())
 
     def on_subscribed(self) -> None:
-        self.connection.up_at = trio.current_time()
+        self.connection.up_at = None  # a new subscription: healthy from now
+        self.connection.mark_up()
         self._set("connected", "")
-        self._ready.set()
 
     def on_message(self) -> None:
         self.last_message_at = self.now()

@@ -3,7 +3,7 @@ events out.
 
 ``run`` starts the tracker, connects, subscribes and streams; it calls
 ``task_status.started()`` once subscribed, when the first attempt failed, or after
-``STARTUP_WAIT`` at the latest. The connection loop reconnects with full-jitter exponential
+``streaming.STARTUP_WAIT`` at the latest. The connection loop reconnects with full-jitter exponential
 backoff (0.5 s doubling up to ``POLYMARKET_RECONNECT_MAX_SECONDS``) on drops, stalls, rejected
 handshakes and errors, subscribing every wanted token afresh; the backoff resets only after a
 session stayed up a while. On shutdown the socket is closed with code 1000, shielded and
@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import trio
@@ -32,8 +33,6 @@ from .session import Session
 from .tracker import GROUPS, Tracker
 
 log = logging.getLogger(__name__)
-STARTUP_WAIT = 10.0
-RESOLVE_WAIT = 5.0
 HEALTHY_AFTER = 30.0
 CONNECT_TIMEOUT = 10.0
 DISCONNECT_TIMEOUT = 2.0
@@ -54,7 +53,6 @@ class PolymarketFeed:
         self.state, self.note = "starting", "resolving identifiers"
         self._quotes: dict[str, tuple[Any, ...]] = {}
         self._send: trio.MemorySendChannel[Any] | None = None
-        self._ready = trio.Event()
         self.connection = ConnectionLoop("polymarket", health, cap=cfg.reconnect_max,
                                          healthy_after=HEALTHY_AFTER, on_down=self._down)
         self._last_reason = ""
@@ -68,21 +66,14 @@ class PolymarketFeed:
         self._set("starting", "resolving identifiers")
         async with self.gamma, trio.open_nursery() as nursery:
             nursery.start_soon(self.tracker.run)
-            nursery.start_soon(self._connect_loop)
             nursery.start_soon(report_age, self.health, lambda: self.last_message_at,
                                self.now)
-            with trio.move_on_after(STARTUP_WAIT):
-                await self._ready.wait()
+            await nursery.start(partial(self.connection.serve, self._connect_once,
+                                        lambda: self._last_reason, resolved=self.tracker.ready))
             task_status.started()
-
-    async def _connect_loop(self) -> None:
-        with trio.move_on_after(RESOLVE_WAIT):
-            await self.tracker.ready.wait()
-        await self.connection.run(self._connect_once, lambda: self._last_reason)
 
     def _down(self, reason: str, delay: float) -> None:
         self._set("reconnecting", f"{reason}; reconnecting in {delay:.1f}s")
-        self._ready.set()
 
     async def _connect_once(self) -> None:
         self._last_reason = ""
@@ -126,11 +117,9 @@ class PolymarketFeed:
                                           "to": t.follows, "at": self.now()})
 
     def on_subscribed(self) -> None:
-        if self.connection.up_at is None:
-            self.connection.up_at = trio.current_time()
+        self.connection.mark_up()
         if self.state != "connected":
             self._set("connected", "")
-        self._ready.set()
 
     def on_message(self) -> None:
         self.last_message_at = self.now()

@@ -8,7 +8,7 @@ import itertools
 import trio
 from th_kalshi_fake.helpers import MemoryBook, eventually, next_events, virtual_now
 
-from trade_hunter.plugins.builtin.kalshi import feed as feed_module
+from trade_hunter.plugins import streaming
 from trade_hunter.plugins.builtin.kalshi import ws as ws_module
 
 
@@ -120,7 +120,7 @@ async def test_start_up_is_not_blocked_when_the_exchange_is_unreachable(
     send, _ = trio.open_memory_channel(10)
     began = trio.current_time()
     await nursery.start(feed.run, send)
-    assert trio.current_time() - began <= feed_module.STARTUP_WAIT
+    assert trio.current_time() - began <= streaming.STARTUP_WAIT
     assert feed.health.state == "reconnecting"
     await trio.sleep(120)
     connects = feed.health.counters["connects"]
