@@ -27,7 +27,10 @@ SIZE_EDGES = (1, 10, 100, 1000, 10000)  # trade-size bins: 1–9, 10–99, … c
 
 
 @dataclass
-class Minute:
+class Bucket:
+    """A span of one market's trades and quotes: a minute, or a chart bucket folded from its
+    minutes (the same fields, summed or last)."""
+
     price_at: float = 0.0
     price: float | None = None
     quote_at: float = 0.0
@@ -37,22 +40,14 @@ class Minute:
     trades: int = 0
     # taker side → [contracts, price × contracts, trades, last trade time]
     sides: dict[str, list[float]] = field(default_factory=dict)
-    sizes: list[int] = field(default_factory=lambda: [0] * len(SIZE_EDGES))
-    """Trades per size bin (SIZE_EDGES)."""
 
 
 @dataclass
-class Bucket:
-    """A chart bucket folded from its minutes (the same fields, summed or last)."""
+class Minute(Bucket):
+    """One minute, which also counts its trades per size bin (the flow statistics)."""
 
-    price_at: float = 0.0
-    price: float | None = None
-    quote_at: float = 0.0
-    bid: float | None = None
-    ask: float | None = None
-    volume: float = 0.0
-    trades: int = 0
-    sides: dict[str, list[float]] = field(default_factory=dict)
+    sizes: list[int] = field(default_factory=lambda: [0] * len(SIZE_EDGES))
+    """Trades per size bin (SIZE_EDGES)."""
 
 
 @dataclass
