@@ -112,18 +112,23 @@ class WebhookClient:
         if self.health is not None:
             self.health.put("webhooks", {w.label: w.disabled or "ok" for w in self.webhooks})
 
+    async def _wait_out_pause(self, webhook: Webhook) -> None:
+        """Sleep out a short rate-limit pause (the webhook's or the global one); a long one
+        raises, so the outbox tries again when it is over."""
+        wait = max(webhook.paused_until, self.global_until) - trio.current_time()
+        if wait > MAX_INLINE_WAIT:
+            raise NotifyError(f"webhook {webhook.label} is paused by a rate limit",
+                              retry_after=wait)
+        if wait > 0:
+            await trio.sleep(wait)
+
     async def execute(self, webhook: Webhook, payload: dict[str, Any]) -> dict[str, Any]:
         """Post one message; returns Discord's message object (``wait=true``)."""
         async with webhook.lock:  # one request at a time per webhook
             if webhook.disabled:
                 raise PermanentNotifyError(f"webhook {webhook.label} is disabled: "
                                            f"{webhook.disabled}")
-            wait = max(webhook.paused_until, self.global_until) - trio.current_time()
-            if wait > MAX_INLINE_WAIT:
-                raise NotifyError(f"webhook {webhook.label} is paused by a rate limit",
-                                  retry_after=wait)
-            if wait > 0:
-                await trio.sleep(wait)
+            await self._wait_out_pause(webhook)
             body = json.dumps(payload, ensure_ascii=False).encode()
             try:
                 # A client per send: alerts are rare, and nothing is left to close under Trio.
@@ -145,12 +150,7 @@ class WebhookClient:
         limits raise like ``execute``'s, so the outbox waits and tries again."""
         base = webhook.url.split("?", 1)[0]
         async with webhook.lock:
-            wait = max(webhook.paused_until, self.global_until) - trio.current_time()
-            if wait > MAX_INLINE_WAIT:
-                raise NotifyError(f"webhook {webhook.label} is paused by a rate limit",
-                                  retry_after=wait)
-            if wait > 0:
-                await trio.sleep(wait)
+            await self._wait_out_pause(webhook)
             try:
                 async with httpx.AsyncClient(timeout=TIMEOUT, verify=self._ssl,
                                              headers=self.headers) as http:
