@@ -110,3 +110,20 @@ def launch() -> Iterator[Browser]:
             yield browser
         finally:
             browser.close()
+
+
+@contextmanager
+def page_errors(browser: Browser, *, width: int = 1280, height: int = 900,
+                console: bool = False) -> Iterator[tuple[Page, list[str]]]:
+    """A page in a fresh browser context and the list its uncaught errors (with ``console``,
+    also its console errors) are collected in; the context is closed at the end."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        if console:
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        yield page, errors
+    finally:
+        context.close()

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.browser
 
 from playwright.sync_api import Browser, expect
 
-from .browser_kit import ARTIFACTS, DaemonProcess  # skips without chromium
+from .browser_kit import ARTIFACTS, DaemonProcess, page_errors  # skips without chromium
 
 EVENT = "KXHIGHUX-26DEC06"
 MARKETS = [f"{EVENT}-B40", f"{EVENT}-B41", f"{EVENT}-B42"]
@@ -53,11 +53,7 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
 
 
 def test_the_dashboard_shows_an_incident_as_one_card(browser: Browser, daemon: DaemonProcess):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    errors: list[str] = []
-    try:
-        page = context.new_page()
-        page.on("pageerror", lambda e: errors.append(str(e)))
+    with page_errors(browser) as (page, errors):
         page.goto(daemon.url + "/")
         incident = page.locator("#signal-list > .incident-card")
         expect(incident).to_have_count(1)
@@ -82,16 +78,10 @@ def test_the_dashboard_shows_an_incident_as_one_card(browser: Browser, daemon: D
         ARTIFACTS.mkdir(exist_ok=True)
         page.locator("#signal-list").screenshot(path=str(ARTIFACTS / "incident-card.png"))
         assert errors == []
-    finally:
-        context.close()
 
 
 def test_history_groups_by_incident(browser: Browser, daemon: DaemonProcess):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    errors: list[str] = []
-    try:
-        page = context.new_page()
-        page.on("pageerror", lambda e: errors.append(str(e)))
+    with page_errors(browser) as (page, errors):
         page.goto(daemon.url + "/history")
         expect(page.locator("#h-list > .card")).to_have_count(4)
         page.get_by_label("Group by incident").check()
@@ -109,5 +99,3 @@ def test_history_groups_by_incident(browser: Browser, daemon: DaemonProcess):
         page.reload()  # the toggle lives in the URL
         expect(page.get_by_label("Group by incident")).to_be_checked()
         assert errors == []
-    finally:
-        context.close()

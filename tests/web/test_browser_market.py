@@ -20,7 +20,7 @@ pytestmark = pytest.mark.browser
 
 from playwright.sync_api import Browser, expect
 
-from .browser_kit import ARTIFACTS, DaemonProcess  # skips without chromium
+from .browser_kit import ARTIFACTS, DaemonProcess, page_errors  # skips without chromium
 
 MARKET = "KXUXTEST-26DEC06-B1"
 T0 = time.time() - 600  # twelve ordinary trades from here, one a second, then the spike
@@ -70,11 +70,7 @@ def daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
 
 
 def test_the_card_says_why_it_fired(browser: Browser, daemon: DaemonProcess):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    errors: list[str] = []
-    try:
-        page = context.new_page()
-        page.on("pageerror", lambda e: errors.append(str(e)))
+    with page_errors(browser) as (page, errors):
         page.goto(daemon.url + "/")
         card = page.locator("#signal-list .card").first
         # 500 contracts against a minimum of 120, a 10¢ move against 3¢; the score is
@@ -97,17 +93,10 @@ def test_the_card_says_why_it_fired(browser: Browser, daemon: DaemonProcess):
         ARTIFACTS.mkdir(exist_ok=True)
         card.screenshot(path=str(ARTIFACTS / "card-why.png"))
         assert errors == []
-    finally:
-        context.close()
 
 
 def test_market_page_charts_the_trades_and_the_signal(browser: Browser, daemon: DaemonProcess):
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    errors: list[str] = []
-    try:
-        page = context.new_page()
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    with page_errors(browser, height=1000, console=True) as (page, errors):
         page.goto(daemon.url + "/")
         page.locator("#signal-list .card a.market-link").first.click()
         expect(page).to_have_url(f"{daemon.url}/market/{MARKET}")
@@ -149,16 +138,10 @@ def test_market_page_charts_the_trades_and_the_signal(browser: Browser, daemon: 
         page.screenshot(path=str(path), full_page=True)
         assert path.stat().st_size > 10_000
         assert errors == []
-    finally:
-        context.close()
 
 
 def test_history_filters_pages_and_exports(browser: Browser, daemon: DaemonProcess):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    errors: list[str] = []
-    try:
-        page = context.new_page()
-        page.on("pageerror", lambda e: errors.append(str(e)))
+    with page_errors(browser) as (page, errors):
         page.goto(daemon.url + "/history?limit=2")
         cards = page.locator("#h-list .card")
         expect(cards).to_have_count(2)
@@ -183,8 +166,6 @@ def test_history_filters_pages_and_exports(browser: Browser, daemon: DaemonProce
         page.locator("select[name=sort]").select_option("oldest")
         expect(cards.first.locator("a.market")).to_have_text("KXUXSPORT-A")
         assert errors == []
-    finally:
-        context.close()
 
 
 def test_history_outcome_filter(browser: Browser, daemon: DaemonProcess):
@@ -194,11 +175,7 @@ def test_history_outcome_filter(browser: Browser, daemon: DaemonProcess):
     while daemon.http.get("/api/history").json()["counts"]["outcome"].get("flat") != 2:
         assert time.monotonic() < deadline, "the grader graded nothing"
         time.sleep(0.2)
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    errors: list[str] = []
-    try:
-        page = context.new_page()
-        page.on("pageerror", lambda e: errors.append(str(e)))
+    with page_errors(browser) as (page, errors):
         page.goto(daemon.url + "/history")
         cards = page.locator("#h-list .card")
         expect(cards).to_have_count(3)
@@ -222,8 +199,6 @@ def test_history_outcome_filter(browser: Browser, daemon: DaemonProcess):
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "history-outcome.png"), full_page=True)
         assert errors == []
-    finally:
-        context.close()
 
 
 def test_pills_go_stale_when_the_daemon_stops(browser: Browser, tmp_path: Path):
@@ -320,11 +295,7 @@ def test_a_paired_market_shows_the_other_venue_on_its_chart(browser: Browser,
         assert r.status_code in (200, 202), r.text
     r = daemon.post("/api/pairs", {"a": MARKET, "b": "ux-test-passes:yes"})
     assert r.status_code == 200, r.text
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    errors: list[str] = []
-    try:
-        page = context.new_page()
-        page.on("pageerror", lambda e: errors.append(str(e)))
+    with page_errors(browser, height=1000) as (page, errors):
         deadline = time.monotonic() + 15
         while True:  # the twin's quotes are committed a moment after they were accepted
             page.goto(f"{daemon.url}/market/{MARKET}")
@@ -338,17 +309,11 @@ def test_a_paired_market_shows_the_other_venue_on_its_chart(browser: Browser,
         assert drawn["label"] == "polymarket ux-test-passes"
         assert drawn["prices"][-1] == 0.38  # the twin's last price (1 s apart: one bucket)
         assert errors == []
-    finally:
-        context.close()
 
 
 def test_market_page_resolution_and_snooze(browser: Browser, daemon: DaemonProcess):
     """Last in the module: it snoozes the market's event in the shared daemon."""
-    context = browser.new_context(viewport={"width": 1280, "height": 1000})
-    errors: list[str] = []
-    try:
-        page = context.new_page()
-        page.on("pageerror", lambda e: errors.append(str(e)))
+    with page_errors(browser, height=1000) as (page, errors):
         page.goto(f"{daemon.url}/market/{MARKET}")
         # Relayed events carry no close time and nobody has settled it: not guessed.
         expect(page.locator("#m-resolution")).to_have_text(
@@ -377,5 +342,3 @@ def test_market_page_resolution_and_snooze(browser: Browser, daemon: DaemonProce
         ARTIFACTS.mkdir(exist_ok=True)
         page.locator(".m-head").screenshot(path=str(ARTIFACTS / "market-head.png"))
         assert errors == []
-    finally:
-        context.close()
